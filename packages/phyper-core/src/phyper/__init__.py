@@ -1,0 +1,106 @@
+"""phyper: hyperparameters as typed classes, stable hashes, and engine-free pipelines.
+
+The public API is this module's ``__all__``; everything else is private.
+"""
+
+from __future__ import annotations
+
+from phyper._completion import JobStatus, check_job
+from phyper._context import FULL_INSTANCE
+from phyper._errors import (
+    DuplicateInstanceError,
+    DuplicateResourceError,
+    FrozenInstanceError,
+    GridValueError,
+    HyperparameterDefinitionError,
+    HyperparameterTypeError,
+    HyperparameterValueError,
+    JobFailedError,
+    ManifestError,
+    ManifestMismatchError,
+    MissingDependencyError,
+    NonKeyOverrideError,
+    ParserUsageError,
+    PhyperError,
+    PipelineDefinitionError,
+    UnknownHashError,
+    UnknownHyperparameterError,
+    UnknownResourceError,
+    UnknownStepError,
+    UnsupportedValueError,
+)
+from phyper._fs import atomic_output, atomic_write_text
+from phyper._hashing import (
+    HASH_FORMAT_VERSION,
+    HASH_HEX_DIGITS,
+    HASH_PATTERN,
+    hash_key_values,
+)
+from phyper._instance_list import (
+    InstanceList,
+    get_filtered_instances,
+    get_instance_from_hash,
+    get_instances_hashes,
+    get_projections,
+)
+from phyper._manifest import MANIFEST_NAME, Manifest, read_manifest
+from phyper._overrides import NON_KEYS_ENVIRONMENT_VARIABLE
+from phyper._parser import Parser
+from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
+from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
+from phyper._runner import job_command, load_pipeline, read_job_log, run_job
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AGGREGATE_KEY",
+    "HASH_PLACEHOLDER",
+    "Job",
+    "JobStatus",
+    "Pipeline",
+    "Plan",
+    "PlannedStep",
+    "Step",
+    "check_job",
+    "job_command",
+    "load_pipeline",
+    "read_job_log",
+    "run_job",
+    "FULL_INSTANCE",
+    "HASH_FORMAT_VERSION",
+    "HASH_HEX_DIGITS",
+    "HASH_PATTERN",
+    "MANIFEST_NAME",
+    "NON_KEYS_ENVIRONMENT_VARIABLE",
+    "DuplicateInstanceError",
+    "DuplicateResourceError",
+    "FrozenInstanceError",
+    "GridValueError",
+    "HyperparameterDefinitionError",
+    "HyperparameterTypeError",
+    "HyperparameterValueError",
+    "InstanceList",
+    "JobFailedError",
+    "Manifest",
+    "ManifestError",
+    "ManifestMismatchError",
+    "MissingDependencyError",
+    "NonKeyOverrideError",
+    "Parser",
+    "ParserUsageError",
+    "PhyperError",
+    "PipelineDefinitionError",
+    "UnknownHashError",
+    "UnknownHyperparameterError",
+    "UnknownResourceError",
+    "UnknownStepError",
+    "UnsupportedValueError",
+    "atomic_output",
+    "atomic_write_text",
+    "get_filtered_instances",
+    "get_instance_from_hash",
+    "get_instances_hashes",
+    "get_projections",
+    "hash_key_values",
+    "read_manifest",
+]

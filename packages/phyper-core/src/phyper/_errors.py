@@ -1,0 +1,121 @@
+"""The exceptions phyper raises for user mistakes.
+
+Every exception derives from :class:`PhyperError`; each subclass also derives from
+the builtin exception that matches the mistake (``LookupError``, ``TypeError``,
+``ValueError`` ...), so callers can catch either the phyper class or the builtin.
+Messages name the culprit and say how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "DuplicateInstanceError",
+    "DuplicateResourceError",
+    "FrozenInstanceError",
+    "GridValueError",
+    "HyperparameterDefinitionError",
+    "HyperparameterTypeError",
+    "HyperparameterValueError",
+    "JobFailedError",
+    "ManifestError",
+    "ManifestMismatchError",
+    "MissingDependencyError",
+    "NonKeyOverrideError",
+    "ParserUsageError",
+    "PhyperError",
+    "PipelineDefinitionError",
+    "UnknownHashError",
+    "UnknownHyperparameterError",
+    "UnknownResourceError",
+    "UnknownStepError",
+    "UnsupportedValueError",
+]
+
+
+class PhyperError(Exception):
+    """Base class of every error phyper raises on purpose."""
+
+
+class HyperparameterDefinitionError(PhyperError, TypeError):
+    """A hyperparameter is declared in a way phyper cannot use (class definition)."""
+
+
+class UnknownHyperparameterError(PhyperError, LookupError):
+    """A name that is not a hyperparameter of the class was used."""
+
+
+class HyperparameterTypeError(PhyperError, TypeError):
+    """A value does not have the hyperparameter's declared type."""
+
+
+class HyperparameterValueError(PhyperError, ValueError):
+    """A value has the right type but is not allowed (NaN, outside a ``Literal``)."""
+
+
+class UnsupportedValueError(PhyperError, TypeError):
+    """A value of a type phyper cannot hash (set, arbitrary object, array ...)."""
+
+
+class GridValueError(PhyperError, ValueError):
+    """The grid dictionary is malformed (a value that is not a list, an empty list ...)."""
+
+
+class DuplicateInstanceError(PhyperError, ValueError):
+    """Two instances would share one full hash (they differ only in non-keys)."""
+
+
+class NonKeyOverrideError(PhyperError, ValueError):
+    """A run-time override names a key, or cannot be parsed."""
+
+
+class UnknownResourceError(PhyperError, LookupError):
+    """A resource name that was never registered."""
+
+
+class DuplicateResourceError(PhyperError, ValueError):
+    """A resource name registered twice."""
+
+
+class UnknownHashError(PhyperError, LookupError):
+    """No instance in the list has this hash for this resource."""
+
+
+class ParserUsageError(PhyperError, TypeError):
+    """The parser and the instances it creates were mixed up."""
+
+
+class FrozenInstanceError(PhyperError, AttributeError):
+    """An instance's hyperparameters cannot be reassigned (its hash names a folder)."""
+
+
+class ManifestError(PhyperError, ValueError):
+    """A manifest file is missing, unreadable or of an unknown format."""
+
+
+class ManifestMismatchError(ManifestError):
+    """A hashed folder's manifest disagrees with the values being hashed."""
+
+
+class MissingDependencyError(PhyperError, ImportError):
+    """An optional library needed by this call is not installed."""
+
+
+class PipelineDefinitionError(PhyperError, ValueError):
+    """A pipeline's steps are inconsistent (two producers of a file, a cycle ...)."""
+
+
+class UnknownStepError(PhyperError, LookupError):
+    """A step name that the pipeline does not define."""
+
+
+class JobFailedError(PhyperError, RuntimeError):
+    """A job ran but did not produce what its step declares."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """Return ``"; did you mean `x`?"`` for the closest candidate, or ``""``."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean `{matches[0]}`?" if matches else ""

@@ -1,0 +1,270 @@
+"""Declaring a pipeline's steps once, independent of any workflow engine.
+
+A step is a function plus the files it reads and writes, named through the user's
+path functions. Three granularities:
+
+* ``per_resource(name)``: one job per distinct hash of a registered resource; the
+  function gets one (representative) instance;
+* ``per_instance()``: one job per full instance;
+* ``aggregate()``: one job over all instances; the function gets the list.
+
+A path function with one parameter takes an instance; one with none names a single
+file (for example an aggregate's output). Which step feeds which follows from the
+files: see :mod:`phyper._plan`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from phyper._context import FULL_INSTANCE
+from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
+from phyper._instance_list import InstanceList, get_instance_from_hash
+
+if TYPE_CHECKING:
+    from phyper._parser import Parser
+    from phyper._plan import Plan
+
+__all__ = ["AGGREGATE_KEY", "Pipeline", "Step"]
+
+AGGREGATE_KEY = "all"
+"""The job key of an aggregate step's single job."""
+
+StepKind = Literal["resource", "instance", "aggregate"]
+PathFunction = Callable[..., "str | os.PathLike[str]"]
+
+
+def _arity(function: PathFunction, step: str) -> int:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        raise PipelineDefinitionError(f"step `{step}`: {function!r} is not a path function") from None
+    required = [
+        parameter
+        for parameter in signature.parameters.values()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(required) > 1:
+        raise PipelineDefinitionError(
+            f"step `{step}`: path function {function.__name__} takes {len(required)} arguments; "
+            "a path function takes one instance, or nothing for a single file"
+        )
+    return len(required)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One declared step of a pipeline."""
+
+    name: str
+    kind: StepKind
+    resource_name: str | None
+    function: Callable[[Any], None]
+    inputs: tuple[PathFunction, ...]
+    outputs: tuple[PathFunction, ...]
+    input_arities: tuple[int, ...]
+
+    @property
+    def folder_resource(self) -> str:
+        """The resource folder the step's jobs write to (``all`` for full instances)."""
+        return self.resource_name or FULL_INSTANCE
+
+    def input_paths(self, subject: Any) -> list[str]:
+        """Input files of one job: ``subject`` is an instance, or the list for aggregates."""
+        paths: list[str] = []
+        seen: set[str] = set()
+        for function, arity in zip(self.inputs, self.input_arities):
+            if arity == 0:
+                candidates = [function()]
+            elif self.kind == "aggregate":
+                candidates = [function(instance) for instance in subject]
+            else:
+                candidates = [function(subject)]
+            for candidate in candidates:
+                path = os.fspath(candidate)
+                if path not in seen:
+                    seen.add(path)
+                    paths.append(path)
+        return paths
+
+    def output_paths(self, subject: Any) -> list[str]:
+        """Output files of one job (see :meth:`input_paths`)."""
+        if self.kind == "aggregate":
+            return [os.fspath(function()) for function in self.outputs]
+        return [os.fspath(function(subject)) for function in self.outputs]
+
+
+class Pipeline:
+    """The steps of a pipeline over a list of instances, declared once for every engine.
+
+    Example (``pipeline.py`` of the Iris example)::
+
+        pipeline = phyper.Pipeline(instances)
+
+        @pipeline.per_resource("transformed_data", outputs=[get_transformed_dataset_path])
+        def transform_data(instance): ...
+
+        @pipeline.per_instance(inputs=[get_preprocessed_dataset_path],
+                               outputs=[get_torch_model_path, get_training_metrics_path])
+        def train_model(instance): ...
+
+        @pipeline.aggregate(inputs=[get_training_metrics_path],
+                            outputs=[get_cross_validation_scores_path])
+        def compute_cv_scores(instances): ...
+
+    Args:
+        instances: the instances of the grid (all from one parser).
+        state_folder: where completion records and the job log live; default
+            ``<hashed_resources_folder>/.phyper``.
+    """
+
+    def __init__(self, instances: Sequence[Parser], *, state_folder: str | os.PathLike[str] | None = None) -> None:
+        if len(instances) == 0:
+            raise PipelineDefinitionError("a pipeline needs at least one instance")
+        self.instances: InstanceList[Any] = (
+            instances if isinstance(instances, InstanceList) else InstanceList(instances)
+        )
+        first = self.instances[0]
+        first._require_instance("Pipeline()")
+        self._shared = first._phyper_shared
+        if state_folder is None:
+            if self._shared.folder is None:
+                raise PipelineDefinitionError(
+                    "the parser has no hashed_resources_folder; give one, or pass state_folder="
+                )
+            state_folder = os.path.join(self._shared.folder, ".phyper")
+        self.state_folder = os.fspath(state_folder)
+        self.steps: dict[str, Step] = {}
+
+    # -- declaring steps -----------------------------------------------------------
+
+    def per_resource(
+        self,
+        resource_name: str,
+        *,
+        outputs: Sequence[PathFunction],
+        inputs: Sequence[PathFunction] = (),
+        name: str | None = None,
+    ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+        """Decorator: one job per distinct hash of ``resource_name``."""
+        self._shared.check_resource(resource_name)
+        return self._decorator("resource", resource_name, inputs, outputs, name)
+
+    def per_instance(
+        self,
+        *,
+        outputs: Sequence[PathFunction],
+        inputs: Sequence[PathFunction] = (),
+        name: str | None = None,
+    ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+        """Decorator: one job per full instance (its full hash)."""
+        return self._decorator("instance", None, inputs, outputs, name)
+
+    def aggregate(
+        self,
+        *,
+        outputs: Sequence[PathFunction],
+        inputs: Sequence[PathFunction] = (),
+        name: str | None = None,
+    ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+        """Decorator: one job over all instances; the function receives the list."""
+        return self._decorator("aggregate", None, inputs, outputs, name)
+
+    def _decorator(
+        self,
+        kind: StepKind,
+        resource_name: str | None,
+        inputs: Sequence[PathFunction],
+        outputs: Sequence[PathFunction],
+        name: str | None,
+    ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+        def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
+            self.add_step(function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name)
+            return function
+
+        return register
+
+    def add_step(
+        self,
+        function: Callable[[Any], None],
+        *,
+        kind: StepKind,
+        outputs: Sequence[PathFunction],
+        inputs: Sequence[PathFunction] = (),
+        resource_name: str | None = None,
+        name: str | None = None,
+    ) -> Step:
+        """Add a step without a decorator (what the decorators call)."""
+        step_name = name or function.__name__
+        if not step_name.isidentifier():
+            raise PipelineDefinitionError(f"step name {step_name!r} must be a Python identifier")
+        if step_name in self.steps:
+            raise PipelineDefinitionError(f"step `{step_name}` is declared twice; give one a name=")
+        if not outputs:
+            raise PipelineDefinitionError(
+                f"step `{step_name}` declares no outputs: a job is complete when its outputs "
+                "are written, so every step must name at least one"
+            )
+        output_arities = [_arity(function, step_name) for function in outputs]
+        wanted = 0 if kind == "aggregate" else 1
+        for output, arity in zip(outputs, output_arities):
+            if arity != wanted:
+                raise PipelineDefinitionError(
+                    f"step `{step_name}` ({kind}): output path function {output.__name__} must take "
+                    + ("no argument (an aggregate writes single files)" if wanted == 0 else
+                       "one instance (each job writes its own files)")
+                )
+        step = Step(
+            name=step_name,
+            kind=kind,
+            resource_name=resource_name,
+            function=function,
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+            input_arities=tuple(_arity(f, step_name) for f in inputs),
+        )
+        self.steps[step_name] = step
+        return step
+
+    # -- looking things up -----------------------------------------------------------
+
+    def step(self, name: str) -> Step:
+        """The step called ``name``; an :class:`UnknownStepError` if there is none."""
+        try:
+            return self.steps[name]
+        except KeyError:
+            raise UnknownStepError(
+                f"the pipeline has no step `{name}`{did_you_mean(name, self.steps)} "
+                f"(steps: {', '.join(self.steps)})"
+            ) from None
+
+    def subject(self, step: Step, key: str) -> Any:
+        """What a job's function receives: the instance with hash ``key``, or the list."""
+        if step.kind == "aggregate":
+            if key != AGGREGATE_KEY:
+                raise UnknownStepError(
+                    f"step `{step.name}` is an aggregate: its only job key is `{AGGREGATE_KEY}`, not `{key}`"
+                )
+            return self.instances
+        return get_instance_from_hash(key, self.instances, step.resource_name)
+
+    def job_keys(self, step: Step) -> list[str]:
+        """The keys of a step's jobs, in grid order."""
+        if step.kind == "aggregate":
+            return [AGGREGATE_KEY]
+        return list(self.instances.hash_index(step.resource_name))
+
+    def record_path(self, step_name: str, key: str) -> str:
+        """Where the completion record of job (step, key) lives."""
+        return os.path.join(self.state_folder, "done", step_name, f"{key}.json")
+
+    def plan(self) -> Plan:
+        """The jobs, their files and dependencies, as plain data (see :class:`Plan`)."""
+        from phyper._plan import build_plan
+
+        return build_plan(self)

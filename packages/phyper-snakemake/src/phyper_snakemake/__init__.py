@@ -1,0 +1,37 @@
+"""Snakemake backend of phyper: a phyper pipeline as Snakemake rules.
+
+A Snakefile of a few lines runs a whole pipeline::
+
+    import phyper_snakemake
+    phyper_workflow = phyper_snakemake.load("pipeline:pipeline")
+    include: phyper_snakemake.SNAKEFILE
+
+rule all:
+    default_target: True
+    input: phyper_workflow.targets
+
+That defines one rule per step (named after the step; the job's hash is the
+wildcard ``hash``, constrained to 32 hex digits) and ``rule all`` asks for every output (make it the default target).
+Each job is a shell command, ``python -m phyper run ...``, a separate light process
+that shares nothing in memory with the Snakefile, so every executor plugin works.
+
+For hand-written rules (the seed's style) there are :func:`get_wildcarded_path`,
+:func:`get_hashes` and :func:`get_instance`.
+"""
+
+from __future__ import annotations
+
+from phyper_snakemake._helpers import get_hashes, get_instance, get_wildcarded_path, snakemake_helper_get_wildcarded_path
+from phyper_snakemake._workflow import SNAKEFILE, WILDCARD, Rule, SnakemakeWorkflow, load
+
+__all__ = [
+    "SNAKEFILE",
+    "WILDCARD",
+    "Rule",
+    "SnakemakeWorkflow",
+    "get_hashes",
+    "get_instance",
+    "get_wildcarded_path",
+    "load",
+    "snakemake_helper_get_wildcarded_path",
+]
