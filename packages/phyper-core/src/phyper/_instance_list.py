@@ -84,9 +84,15 @@ class InstanceList(list[T]):
 
 
 def _build_index(instances: Iterable[T], resource_name: str | None) -> dict[str, T]:
-    index: dict[str, T] = {}
-    for instance in instances:
-        index.setdefault(instance.get_instance_hash(resource_name), instance)
+    instances = instances if isinstance(instances, list) else list(instances)
+    hashes = [instance.get_instance_hash(resource_name) for instance in instances]
+    index = dict(zip(hashes, instances))
+    if len(index) == len(instances):
+        return index  # all distinct (full hashes): the C-speed dict() is already right
+    # repeated hashes: keep each hash's first instance, in first-seen order
+    index = {}
+    for resource_hash, instance in zip(hashes, instances):
+        index.setdefault(resource_hash, instance)
     return index
 
 
@@ -187,4 +193,10 @@ def get_projections(instances: Sequence[Parser], hyperparameter_names: Sequence[
         for name, value in zip(names, plain):
             columns[name].append(value)
         hashes.append(hash_key_values(dict(zip(names, plain))))
-    return pandas.DataFrame(columns, index=pandas.Index(hashes, name="hash"))
+    data: dict[str, Any] = {}
+    for name, column in columns.items():
+        kinds = {type(value) for value in column}
+        # pandas would turn None into NaN (and [1, None] into floats) and coerce 1,
+        # True and 1.0 to one type: keep such columns as the Python values themselves
+        data[name] = column if len(kinds) == 1 and type(None) not in kinds else pandas.array(column, dtype=object)
+    return pandas.DataFrame(data, index=pandas.Index(hashes, name="hash"))

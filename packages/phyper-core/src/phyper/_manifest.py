@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phyper._context import FULL_INSTANCE
-from phyper._errors import ManifestError, ManifestMismatchError
+from phyper._errors import ManifestError, ManifestMismatchError, PhyperError
 from phyper._fs import atomic_write_text
 from phyper._hashing import HASH_FORMAT_VERSION, hash_key_values
 
@@ -85,9 +85,13 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
             f"manifest {file_path} uses hash format {manifest.hash_format_version}, this phyper "
             f"writes format {HASH_FORMAT_VERSION}; use parser.migrate_hashed_folders()"
         )
-    if hash_key_values(manifest.key_values) != manifest.hash:
+    try:
+        recomputed = hash_key_values(manifest.key_values)
+    except PhyperError as error:
+        raise ManifestError(f"manifest {file_path} is not a valid phyper manifest: {error}") from None
+    if recomputed != manifest.hash:
         raise ManifestMismatchError(
-            f"manifest {file_path}: its key values hash to {hash_key_values(manifest.key_values)}, "
+            f"manifest {file_path}: its key values hash to {recomputed}, "
             f"not to the recorded {manifest.hash}; the folder was edited by hand or is corrupt"
         )
     return manifest
@@ -97,7 +101,9 @@ def manifest_for(instance: Parser, resource_name: str | None) -> Manifest:
     return Manifest(
         resource=resource_name or FULL_INSTANCE,
         hash=instance.get_instance_hash(resource_name),
-        key_values={k: v for k, v in instance.get_key_values(resource_name).items() if v is not None},
+        # None values are recorded (as null) although the hash leaves them out: reading
+        # the manifest back must give None, not the default of the hyperparameter
+        key_values=instance.get_key_values(resource_name),
         hash_format_version=HASH_FORMAT_VERSION,
     )
 
@@ -108,8 +114,8 @@ def write_manifest(instance: Parser, resource_name: str | None) -> str:
     path = os.path.join(folder, MANIFEST_NAME)
     if os.path.exists(path):
         found = read_manifest(path)
-        if (found.resource, found.key_values) != (expected.resource, expected.key_values) or any(
-            type(found.key_values[k]) is not type(v) for k, v in expected.key_values.items()
+        if found.resource != expected.resource or _typed_values(found.key_values) != _typed_values(
+            expected.key_values
         ):
             raise ManifestMismatchError(
                 f"{folder} holds {found.resource} {found.key_values}, but this instance hashes "
@@ -120,6 +126,11 @@ def write_manifest(instance: Parser, resource_name: str | None) -> str:
     os.makedirs(folder, exist_ok=True)
     atomic_write_text(path, expected.to_json())
     return path
+
+
+def _typed_values(key_values: dict[str, Any]) -> dict[str, tuple[type, Any]]:
+    """What a hash depends on: values with their types (1 is not True), None left out."""
+    return {name: (type(value), value) for name, value in key_values.items() if value is not None}
 
 
 def instance_from_manifest(parser: P, path: str | os.PathLike[str]) -> P:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import itertools
+import operator
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from phyper._context import Context
@@ -52,6 +55,11 @@ class Parser:
 
     __slots__ = ("_phyper_full_hash", "_phyper_is_parser", "_phyper_shared", "_phyper_values")
     _phyper_schema: Schema
+    # the slots' types, for type checkers (annotations without values create nothing)
+    _phyper_values: tuple[Any, ...]
+    _phyper_shared: Context
+    _phyper_is_parser: bool
+    _phyper_full_hash: str | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,13 +95,41 @@ class Parser:
         )
 
     def _new(self: P, values: tuple[Any, ...]) -> P:
-        instance = object.__new__(type(self))
-        setter = object.__setattr__
-        setter(instance, "_phyper_values", values)
-        setter(instance, "_phyper_shared", self._phyper_shared)
-        setter(instance, "_phyper_is_parser", False)
-        setter(instance, "_phyper_full_hash", None)
-        return instance
+        return _restore(type(self), values, self._phyper_shared, False, None)
+
+    def _factory(self: P) -> Callable[[tuple[Any, ...]], P]:
+        """A function making instances of this parser from full tuples of normalised values."""
+        cls = type(self)
+        shared = self._phyper_shared
+        new = object.__new__
+        # the slots' own descriptors: faster than object.__setattr__, which we must use
+        # because __setattr__ refuses everything
+        set_values, set_shared, set_is_parser, set_full_hash = _SLOT_SETTERS
+
+        def make(values: tuple[Any, ...]) -> P:
+            instance: P = new(cls)
+            set_values(instance, values)
+            set_shared(instance, shared)
+            set_is_parser(instance, False)
+            set_full_hash(instance, None)
+            return instance
+
+        return make
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _restore,
+            (type(self), self._phyper_values, self._phyper_shared, self._phyper_is_parser, self._phyper_full_hash),
+        )
+
+    def __copy__(self: P) -> P:
+        return self
+
+    def __deepcopy__(self: P, memo: dict[int, Any]) -> P:
+        if self._phyper_is_parser:
+            # a parser can still register resources: its deep copy gets its own
+            return _restore(type(self), self._phyper_values, copy.deepcopy(self._phyper_shared, memo), True, None)
+        return self  # instances are immutable
 
     def _require_parser(self, what: str) -> Context:
         if not self._phyper_is_parser:
@@ -186,18 +222,28 @@ class Parser:
                 )
             positions.append(position)
             value_lists.append(values)
-        instances: InstanceList[P] = InstanceList()
-        append = instances.append
-        new = self._new
-        if not positions:
-            append(new(tuple(base)))
-            return instances
-        template = base
-        for combination in itertools.product(*value_lists):
-            for position, value in zip(positions, combination):
-                template[position] = value
-            append(new(tuple(template)))
-        return instances
+        # One product over every hyperparameter, the grid's names first in the grid's
+        # order (so the first grid name varies slowest, as in the seed), then each
+        # combination put back in declaration order: both loops run in C.
+        listed = set(positions)
+        order = positions + [position for position in range(len(base)) if position not in listed]
+        columns = value_lists + [[base[position]] for position in order[len(positions):]]
+        combinations: Iterable[tuple[Any, ...]] = itertools.product(*columns)
+        if order != sorted(order):
+            to_declaration_order = [0] * len(order)
+            for column, position in enumerate(order):
+                to_declaration_order[position] = column
+            combinations = map(operator.itemgetter(*to_declaration_order), combinations)
+        # The new instances hold no reference cycles, but each full collection of the
+        # garbage collector would walk all of them again: a million instances took
+        # twice as long with it on. Paused for this loop only, then restored.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return InstanceList(map(self._factory(), combinations))
+        finally:
+            if collecting:
+                gc.enable()
 
     def get_instance(self: P, **values: Any) -> P:
         """One instance with the given values; the others take their defaults."""
@@ -220,14 +266,22 @@ class Parser:
 
     def get_instance_hash(self, resource_name: str | None = None) -> str:
         """The hash of this instance's keys, or of the keys ``resource_name`` depends on."""
-        shared = self._require_instance("get_instance_hash()")
+        # the hot path of every pipeline: keep it to a few attribute reads
         if resource_name is None:
             full_hash: str | None = self._phyper_full_hash
-            if full_hash is None:
-                full_hash = shared.hasher(None).hash_values(self._phyper_values)
-                object.__setattr__(self, "_phyper_full_hash", full_hash)
-            return full_hash
-        return shared.hasher(resource_name).hash_values(self._phyper_values)
+            if full_hash is not None:
+                return full_hash
+        if self._phyper_is_parser:
+            self._require_instance("get_instance_hash()")
+        shared = self._phyper_shared
+        try:
+            hasher = shared._hashers[resource_name]
+        except (KeyError, TypeError):
+            hasher = shared.hasher(resource_name)
+        resource_hash = hasher.hash_values(self._phyper_values)
+        if resource_name is None:
+            _SLOT_SETTERS[3](self, resource_hash)
+        return resource_hash
 
     def get_resources_path(self, resource_name: str | None = None) -> str:
         """``<hashed_resources_folder>/<resource_name or 'all'>/<hash>`` (nothing is created)."""
@@ -310,6 +364,20 @@ class Parser:
 
     def __hash__(self) -> int:
         return hash(_typed(self._phyper_values))
+
+
+_SLOT_SETTERS = tuple(
+    getattr(Parser, name).__set__
+    for name in ("_phyper_values", "_phyper_shared", "_phyper_is_parser", "_phyper_full_hash")
+)
+
+
+def _restore(cls: type[P], values: tuple[Any, ...], shared: Any, is_parser: bool, full_hash: str | None) -> P:
+    """Unpickle a parser or an instance (``__setattr__`` refuses the default way)."""
+    instance: P = object.__new__(cls)
+    for setter, value in zip(_SLOT_SETTERS, (values, shared, is_parser, full_hash)):
+        setter(instance, value)
+    return instance
 
 
 def _typed(values: tuple[Any, ...]) -> tuple[tuple[type, Any], ...]:

@@ -65,6 +65,10 @@ class ValueType:
         """A short human description, e.g. ``int`` or ``one of 'a', 'b'``."""
         raise NotImplementedError
 
+    def python_types(self) -> frozenset[type]:
+        """The Python types a normalised value can have, besides ``NoneType``."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<phyper type {self.describe()}>"
 
@@ -77,6 +81,9 @@ class ScalarType(ValueType):
 
     def describe(self) -> str:
         return self.python_type.__name__
+
+    def python_types(self) -> frozenset[type]:
+        return frozenset([self.python_type])
 
     def _type_error(self, name: str, value: Any, hint: str = "") -> HyperparameterTypeError:
         return HyperparameterTypeError(
@@ -103,7 +110,10 @@ class ScalarType(ValueType):
             raise self._type_error(name, value, hint)
         if kind is float:
             if isinstance(value, int) or (_is_numpy(value) and hasattr(value, "__index__")):
-                as_float = float(value)
+                try:
+                    as_float = float(value)
+                except OverflowError:
+                    as_float = math.inf
                 if as_float != int(value):
                     raise HyperparameterValueError(
                         f"hyperparameter `{name}` is float but {value!r} cannot be "
@@ -121,7 +131,8 @@ class ScalarType(ValueType):
                 return as_float + 0.0
             raise self._type_error(name, value)
         if isinstance(value, str):
-            return unicodedata.normalize("NFC", str(value))
+            # str.__str__, not str(): str() of a `class E(str, Enum)` member is "E.A"
+            return unicodedata.normalize("NFC", str.__str__(value))
         raise self._type_error(name, value)
 
     def parse(self, name: str, text: str) -> Any:
@@ -159,7 +170,14 @@ class LiteralType(ValueType):
     def describe(self) -> str:
         return "one of " + ", ".join(repr(option) for option in self.options)
 
+    def python_types(self) -> frozenset[type]:
+        return frozenset(type(option) for option in self.options if option is not None)
+
     def _match(self, name: str, value: Any) -> Any:
+        # an option of the value's own type wins: 1 is the option 1 of Literal[1.0, 1], not 1.0
+        for option in self.options:
+            if type(option) is type(value) and option == value:
+                return option
         for option in self.options:
             if option is None:
                 if value is None:
@@ -196,6 +214,9 @@ class OptionalType(ValueType):
 
     def describe(self) -> str:
         return f"{self.inner.describe()} or None"
+
+    def python_types(self) -> frozenset[type]:
+        return self.inner.python_types()
 
     def normalize(self, name: str, value: Any) -> Any:
         return None if value is None else self.inner.normalize(name, value)

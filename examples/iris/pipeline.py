@@ -1,0 +1,77 @@
+"""The Iris pipeline, declared once; Snakemake (Snakefile) and doit (dodo.py) both run it.
+
+transform_data (3 jobs) -> preprocess_data (6) -> train_model (90)
+-> compute_cv_scores (1) -> retrain_best_model (1)
+
+Each step imports its heavy modules inside the function, so a job process loads
+torch only when it trains.
+"""
+
+from typing import List
+
+import phyper
+
+from config import Instance, instances
+from paths import (
+    get_best_model_test_results_path,
+    get_best_model_torch_model_path,
+    get_best_model_training_metrics_path,
+    get_cross_validation_scores_path,
+    get_preprocessed_dataset_path,
+    get_torch_model_path,
+    get_training_metrics_path,
+    get_transformed_dataset_path,
+)
+
+pipeline = phyper.Pipeline(instances)
+
+
+@pipeline.per_resource('transformed_data', outputs=[get_transformed_dataset_path])
+def transform_data(instance: Instance) -> None:
+    """Apply the transformation to the Iris features."""
+    import dataset
+
+    dataset.transform_data(instance)
+
+
+@pipeline.per_resource(
+    'preprocessed_data', inputs=[get_transformed_dataset_path], outputs=[get_preprocessed_dataset_path]
+)
+def preprocess_data(instance: Instance) -> None:
+    """Center the transformed features (when centering is on)."""
+    import dataset
+
+    dataset.preprocess_data(instance)
+
+
+@pipeline.per_instance(
+    inputs=[get_preprocessed_dataset_path], outputs=[get_torch_model_path, get_training_metrics_path]
+)
+def train_model(instance: Instance) -> None:
+    """Train one model on its cross-validation fold."""
+    import train
+
+    train.train(instance)
+
+
+@pipeline.aggregate(inputs=[get_training_metrics_path], outputs=[get_cross_validation_scores_path])
+def compute_cv_scores(all_instances: List[Instance]) -> None:
+    """Average the validation metrics over the folds of each configuration."""
+    import score_models
+
+    score_models.compute_score_for_each_model(all_instances)
+
+
+@pipeline.aggregate(
+    inputs=[get_cross_validation_scores_path, get_preprocessed_dataset_path],
+    outputs=[
+        get_best_model_torch_model_path,
+        get_best_model_training_metrics_path,
+        get_best_model_test_results_path,
+    ],
+)
+def retrain_best_model(all_instances: List[Instance]) -> None:
+    """Retrain the best configuration on train+validation and test it."""
+    import best_model
+
+    best_model.train_best_model(all_instances)

@@ -1,0 +1,23 @@
+"""doit backend of phyper: a phyper pipeline as doit tasks.
+
+A ``dodo.py`` of a few lines runs a whole pipeline::
+
+    import phyper_doit
+
+    DOIT_CONFIG = phyper_doit.DOIT_CONFIG
+    task_phyper = phyper_doit.tasks("pipeline:pipeline")
+
+Each step becomes a doit task (``doit list`` shows them) with one sub-task per job,
+named ``<step>:<hash>`` (``<step>:all`` for aggregates). A sub-task runs
+``python -m phyper run ...`` in its own process; its ``task_dep`` are the jobs that
+write its inputs, its ``targets`` are its outputs and completion record, and its
+``uptodate`` check is phyper's completion record, the same truth the Snakemake
+backend uses. No ``file_dep`` is declared on purpose: doit would then also want its
+own database entry, and a job completed by another engine would run again.
+"""
+
+from __future__ import annotations
+
+from phyper_doit._tasks import DOIT_CONFIG, job_is_complete, task_dicts, tasks
+
+__all__ = ["DOIT_CONFIG", "job_is_complete", "task_dicts", "tasks"]

@@ -1,0 +1,82 @@
+"""Running the real engines on a copy of a project, as a user would, for the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+IRIS = REPO / "examples" / "iris"
+TOY = REPO / "tests" / "fixtures" / "toy"
+BIN = Path(sys.executable).parent
+BACKENDS = ("snakemake", "doit")
+
+_GENERATED = ("derived_data", ".snakemake", ".doit.db*", "__pycache__", ".ipynb_checkpoints")
+
+
+def copy_project(source: Path, destination: Path) -> Path:
+    """Copy a project's sources (never its generated data) into ``destination``."""
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*_GENERATED))
+    return destination
+
+
+def engine_command(backend: str, jobs: int = 8) -> list[str]:
+    """The command a user types: ``snakemake -j8 all`` or ``doit -n 8``."""
+    if backend == "snakemake":
+        return [str(BIN / "snakemake"), f"-j{jobs}", "all"]
+    if backend == "doit":
+        return [str(BIN / "doit"), *(["-n", str(jobs)] if jobs > 1 else [])]
+    raise ValueError(backend)
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """The test process's environment with the engines' folder first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PHYPER_NON_KEYS", None)
+    env.update(extra)
+    return env
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure, show everything it printed."""
+    completed = subprocess.run(command, cwd=cwd, env=env or environment(), capture_output=True, text=True)
+    if check and completed.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command)} exited {completed.returncode}\n--- stdout\n{completed.stdout[-8000:]}"
+            f"\n--- stderr\n{completed.stderr[-8000:]}"
+        )
+    return completed
+
+
+def run_engine(backend: str, project: Path, jobs: int = 8, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the engine over the project's whole pipeline."""
+    return run(engine_command(backend, jobs), project, environment(**env))
+
+
+def job_log(project: Path) -> list[dict[str, object]]:
+    """Every job completion phyper logged in the project, oldest first."""
+    path = project / "derived_data" / ".phyper" / "jobs.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def counts_since(project: Path, before: int) -> Counter[str]:
+    """Jobs per step completed since the log had ``before`` lines."""
+    return Counter(str(entry["step"]) for entry in job_log(project)[before:])
+
+
+def output_files(project: Path) -> set[str]:
+    """Every file under derived_data except the engine-neutral bookkeeping."""
+    root = project / "derived_data"
+    return {
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and ".phyper" not in path.parts
+    }
