@@ -19,8 +19,8 @@ converts the arrays returned by :func:`load_split` itself.
 from __future__ import annotations
 
 import numpy as np
-
 import phyper
+
 from config import Instance
 from paths import get_preprocessed_dataset_path, get_transformed_dataset_path
 
@@ -65,22 +65,22 @@ def preprocess_data(instance: Instance) -> None:
     """
     data = np.load(get_transformed_dataset_path(instance))
     if instance.centering:
-        development = development_indices(data[:, -1])
+        development = get_development_indices(data[:, -1])
         data[:, :-1] -= data[development, :-1].mean(axis=0)
     _save(get_preprocessed_dataset_path(instance), data)
 
 
-def test_indices(labels: np.ndarray) -> np.ndarray:
+def get_test_indices(labels: np.ndarray) -> np.ndarray:
     """The sorted indices of the 30 fixed test samples (stratified, 10 per class)."""
     return _fixed_split(labels)[0]
 
 
-def development_indices(labels: np.ndarray) -> np.ndarray:
+def get_development_indices(labels: np.ndarray) -> np.ndarray:
     """The sorted indices of the 120 development samples (all but the test set)."""
     return np.sort(np.concatenate(_fixed_split(labels)[1]))
 
 
-def fold_indices(labels: np.ndarray, cv_k: int) -> list[np.ndarray]:
+def get_fold_indices(labels: np.ndarray, cv_k: int) -> list[np.ndarray]:
     """The development pool split into ``cv_k`` disjoint stratified folds (sorted indices).
 
     Each class's development samples are shuffled with ``CV_SEED`` and dealt round-robin
@@ -109,9 +109,9 @@ def load_split(instance: Instance, train_also_on_validation_set: bool = False) -
     data = np.load(get_preprocessed_dataset_path(instance))
     labels = data[:, -1]
     if train_also_on_validation_set:
-        train, evaluation = development_indices(labels), test_indices(labels)
+        train, evaluation = get_development_indices(labels), get_test_indices(labels)
     else:
-        folds = fold_indices(labels, instance.cv_k)
+        folds = get_fold_indices(labels, instance.cv_k)
         if not 0 <= instance.cv_fold < instance.cv_k:
             raise ValueError(f"cv_fold must be in range(cv_k={instance.cv_k}), got {instance.cv_fold}")
         evaluation = folds[instance.cv_fold]

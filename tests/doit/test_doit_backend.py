@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,8 @@ def test_doit_list_shows_the_steps_and_their_jobs(toy: Path) -> None:
     assert 1 == len(re.findall(r"^score:all\s", everything, re.MULTILINE))
 
 
-def test_task_dicts_carry_dependencies_targets_and_the_completion_check(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(toy)
-    monkeypatch.syspath_prepend(str(toy))
+def test_task_dicts_carry_dependencies_targets_and_the_completion_check(toy: Path, import_project: Callable[[Path], None]) -> None:
+    import_project(toy)
     import config
 
     tasks = {f"{t['basename']}:{t['name']}": t for t in phyper_doit.task_dicts("pipeline:pipeline") if t["name"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from collections import Counter
 from pathlib import Path
 
@@ -50,9 +51,8 @@ def test_dry_run_plans_one_job_per_hash(toy: Path) -> None:
     assert not (toy / "derived_data").exists()
 
 
-def test_rules_are_the_steps_with_hash_wildcards(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(toy)
-    monkeypatch.syspath_prepend(str(toy))
+def test_rules_are_the_steps_with_hash_wildcards(toy: Path, import_project: Callable[[Path], None]) -> None:
+    import_project(toy)
 
     workflow = phyper_snakemake.load("pipeline:pipeline")
 
@@ -129,9 +129,8 @@ rule train:
     assert {"transform": 3, "preprocess": 6, "train": 90} == dict(counts_since(toy, 0))
 
 
-def test_get_wildcarded_path_refuses_a_path_without_the_hash(toy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(toy)
-    monkeypatch.syspath_prepend(str(toy))
+def test_get_wildcarded_path_refuses_a_path_without_the_hash(toy: Path, import_project: Callable[[Path], None]) -> None:
+    import_project(toy)
     import config
     import pipeline
 
