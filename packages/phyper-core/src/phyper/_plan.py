@@ -167,10 +167,10 @@ def build_plan(pipeline: Pipeline) -> Plan:
                             f"step `{step.name}`: output {path} of job {key} does not follow the "
                             f"template {template} of the step's first job; outputs may vary only by the hash"
                         )
-            dependencies = []
+            dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
             for path in inputs:
                 producer = producers.get(os.path.normpath(path))
-                if producer is None:
+                if producer is None or producer in dependencies:
                     continue
                 producer_step = producer.partition(":")[0]
                 if producer_step == step.name:
@@ -179,8 +179,7 @@ def build_plan(pipeline: Pipeline) -> Plan:
                     )
                 if producer_step not in upstream:
                     upstream.append(producer_step)
-                if producer not in dependencies:
-                    dependencies.append(producer)
+                dependencies[producer] = None
             job_id = f"{step.name}:{key}"
             all_jobs[job_id] = Job(
                 step.name, key, tuple(inputs), tuple(outputs), pipeline.record_path(step.name, key), tuple(dependencies)

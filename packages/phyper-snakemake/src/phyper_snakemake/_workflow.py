@@ -28,7 +28,7 @@ class Rule:
     name: str
     output: list[str]
     input: Callable[[Any], list[str]] | list[str]
-    command: Callable[..., str]
+    command: str
     message: str
     is_hashed: bool
 
@@ -48,12 +48,11 @@ class SnakemakeWorkflow:
             raise phyper.PipelineDefinitionError(
                 f"a step cannot be called `{step.name}`: Snakemake's default target rule has that name"
             )
-        spec = self.spec
-
-        def command(wildcards: Any, step_name: str = step.name, is_hashed: bool = step.is_hashed) -> str:
-            key = getattr(wildcards, WILDCARD) if is_hashed else phyper.AGGREGATE_KEY
-            return shlex.join(phyper.job_command(spec, step_name, key, engine="snakemake"))
-
+        # a plain string: Snakemake fills in {hash} per job (cheaper than a callable)
+        key = "{" + WILDCARD + "}" if step.is_hashed else phyper.AGGREGATE_KEY
+        placeholder = "PHYPER-JOB-KEY"
+        command = shlex.join(phyper.job_command(self.spec, step.name, placeholder, engine="snakemake"))
+        command = command.replace("{", "{{").replace("}", "}}").replace(placeholder, key)
         output = [template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}") for template in step.output_templates]
         output.append(step.record_template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}"))
         if step.is_hashed:

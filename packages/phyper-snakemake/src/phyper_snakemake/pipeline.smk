@@ -24,7 +24,8 @@ for _phyper_rule in phyper_workflow.rules:
         message:
             _phyper_rule.message
         params:
-            # shell: would see the loop's last rule; a params callable is bound now
+            # not in shell: directly, which is evaluated when the job runs and would
+            # see the loop's last rule; params are bound now, {hash} filled per job
             command=_phyper_rule.command,
         shell:
             "{params.command}"
