@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-import phyper
 import torch
 
+import phyper
 from config import Instance
 from dataset import load_split
 from paths import (

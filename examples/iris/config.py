@@ -4,6 +4,7 @@ from typing import List
 
 import phyper
 
+
 class NonKeys:
     n_epochs = 2000
     batch_size = 32

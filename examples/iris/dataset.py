@@ -19,8 +19,8 @@ converts the arrays returned by :func:`load_split` itself.
 from __future__ import annotations
 
 import numpy as np
-import phyper
 
+import phyper
 from config import Instance
 from paths import get_preprocessed_dataset_path, get_transformed_dataset_path
 

@@ -10,7 +10,6 @@ torch only when it trains.
 from typing import List
 
 import phyper
-
 from config import Instance, instances
 from paths import (
     get_best_model_test_results_path,

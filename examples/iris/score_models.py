@@ -7,8 +7,8 @@ from typing import Any
 
 import h5py
 import pandas as pd
-import phyper
 
+import phyper
 from config import Instance, parser
 from paths import get_cross_validation_scores_path, get_training_metrics_path
 from train import get_last_epoch

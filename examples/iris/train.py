@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 import h5py
 import numpy as np
-import phyper
 import torch
 from torch import nn
 
+import phyper
 from config import Instance
 from dataset import load_split
 from model import Model

@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from core_support import GRID, Instance, make_parser
 
 import phyper
+from core_support import GRID, Instance, make_parser
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import pytest
-from core_support import GRID, Instance
 
 import phyper
+from core_support import GRID, Instance
 
 
 def raised(action: Callable[[], Any]) -> BaseException:

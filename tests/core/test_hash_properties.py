@@ -5,11 +5,11 @@ from __future__ import annotations
 import tempfile
 from typing import Any, Literal, Optional
 
-from core_support import GRID, make_parser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import phyper
+from core_support import GRID, make_parser
 from phyper import _hashing
 
 names = st.text(min_size=1, max_size=8)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import pytest
-from core_support import IRIS_CONFIG, RESOURCES, make_parser, run_python
 
 import phyper
+from core_support import IRIS_CONFIG, RESOURCES, make_parser, run_python
 from phyper import _hashing
 
 PREFIX = b"phyper-hash:1\n"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from core_support import CORE_PACKAGE, GRID, IRIS_CONFIG, RESOURCES, make_parser, run_python
 
 _IN_THE_VENV = """

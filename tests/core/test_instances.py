@@ -12,9 +12,9 @@ from typing import Any, Optional
 import numpy
 import pandas
 import pytest
-from core_support import DISTINCT_HASHES, GRID, IRIS_CONFIG, RESOURCES, Instance, make_parser, run_python
 
 import phyper
+from core_support import DISTINCT_HASHES, GRID, IRIS_CONFIG, RESOURCES, Instance, make_parser, run_python
 
 ALL_RESOURCES = (*RESOURCES, None)
 

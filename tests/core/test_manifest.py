@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from core_support import Instance, make_parser
 
 import phyper
+from core_support import Instance, make_parser
 
 
 def test_manifest_content_is_the_documented_json(instances: phyper.InstanceList[Instance], folder: Path) -> None:

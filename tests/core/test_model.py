@@ -13,9 +13,9 @@ from typing import Literal, Optional
 
 import numpy
 import pytest
-from core_support import Instance, NonKeys
 
 import phyper
+from core_support import Instance, NonKeys
 
 
 def test_attributes_of_plain_mixins_are_non_keys_and_of_parser_classes_keys() -> None:

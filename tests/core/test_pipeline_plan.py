@@ -99,7 +99,7 @@ def test_templates_replace_only_the_hash() -> None:
     assert (scores(),) == plan.step("score").output_templates
 
 
-def test_plan_is_plain_data_and_builds_nothing_on_disk(tmp_path: "os.PathLike[str]", monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_is_plain_data_and_builds_nothing_on_disk(tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
     plan = iris_shaped_pipeline().plan()

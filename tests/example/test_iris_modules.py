@@ -21,8 +21,9 @@ def iris(tmp_path: Path, import_project: Callable[[Path], None]) -> Path:
 
 
 def test_test_set_and_folds_are_fixed_disjoint_and_stratified(iris: Path) -> None:
-    import dataset
     from sklearn.datasets import load_iris
+
+    import dataset
 
     labels = load_iris().target
     test = dataset.get_test_indices(labels)
@@ -87,9 +88,10 @@ def test_hidden_layers_are_registered_modules(iris: Path) -> None:
 
 
 def test_training_is_deterministic_and_logs_every_interval(iris: Path, tmp_path: Path) -> None:
+    import h5py
+
     import config
     import dataset
-    import h5py
     import train
 
     instance = config.parser.get_instances_from_dictionary(

@@ -21,7 +21,12 @@ For hand-written rules (the seed's style) there are :func:`get_wildcarded_path`,
 
 from __future__ import annotations
 
-from phyper_snakemake._helpers import get_hashes, get_instance, get_wildcarded_path, snakemake_helper_get_wildcarded_path
+from phyper_snakemake._helpers import (
+    get_hashes,
+    get_instance,
+    get_wildcarded_path,
+    snakemake_helper_get_wildcarded_path,
+)
 from phyper_snakemake._workflow import SNAKEFILE, WILDCARD, Rule, SnakemakeWorkflow, load
 
 __all__ = [
