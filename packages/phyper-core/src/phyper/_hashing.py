@@ -78,7 +78,8 @@ def encode_value(name: str, value: Any) -> bytes:
     if kind is float:
         if math.isnan(value):
             raise HyperparameterValueError(f"hyperparameter `{name}` is NaN, which cannot be hashed")
-        return b"f" + (value + 0.0).hex().encode("ascii") + b";"
+        text: str = (value + 0.0).hex()
+        return b"f" + text.encode("ascii") + b";"
     if kind is str:
         return _encode_string(value)
     raise UnsupportedValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar, cast
 
 from phyper._errors import (
     MissingDependencyError,
@@ -75,9 +75,10 @@ class InstanceList(list[T]):
     __iadd__ = _invalidating("__iadd__")
     __imul__ = _invalidating("__imul__")
 
-    def __getitem__(self, item: SupportsIndex | slice) -> Any:  # type: ignore[override]
-        result = list.__getitem__(self, item)
-        return InstanceList(result) if isinstance(item, slice) else result
+    def __getitem__(self, item: SupportsIndex | slice) -> Any:
+        if isinstance(item, slice):
+            return InstanceList(list.__getitem__(self, item))
+        return list.__getitem__(self, item)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (InstanceList, (list(self),))
@@ -119,7 +120,7 @@ def get_instance_from_hash(hash: str, instances: Sequence[T], resource_name: str
         index = instances.hash_index(resource_name)
     else:
         index = _build_index(instances, resource_name)
-    found = index.get(hash)
+    found: T | None = index.get(hash)
     if found is None:
         what = f"resource `{resource_name}`" if resource_name else "full instance (resource_name=None)"
         shape = "" if isinstance(hash, str) and is_hash(hash) else " (it is not even a 32-hex-digit hash)"
@@ -163,7 +164,7 @@ def get_projections(instances: Sequence[Parser], hyperparameter_names: Sequence[
     resource hash when the names are a resource's dependencies. Requires pandas.
     """
     try:
-        pandas = importlib.import_module("pandas")
+        pd = importlib.import_module("pandas")
     except ImportError:
         raise MissingDependencyError(
             "get_projections() returns a pandas DataFrame and pandas is not installed; "
@@ -173,7 +174,7 @@ def get_projections(instances: Sequence[Parser], hyperparameter_names: Sequence[
         hyperparameter_names = [hyperparameter_names]
     names = list(hyperparameter_names)
     if len(instances) == 0:
-        return pandas.DataFrame({name: [] for name in names}, index=pandas.Index([], name="hash"))
+        return cast("pandas.DataFrame", pd.DataFrame({name: [] for name in names}, index=pd.Index([], name="hash")))
     schema = instances[0]._phyper_shared.schema
     positions = []
     for name in names:
@@ -198,5 +199,5 @@ def get_projections(instances: Sequence[Parser], hyperparameter_names: Sequence[
         kinds = {type(value) for value in column}
         # pandas would turn None into NaN (and [1, None] into floats) and coerce 1,
         # True and 1.0 to one type: keep such columns as the Python values themselves
-        data[name] = column if len(kinds) == 1 and type(None) not in kinds else pandas.array(column, dtype=object)
-    return pandas.DataFrame(data, index=pandas.Index(hashes, name="hash"))
+        data[name] = column if len(kinds) == 1 and type(None) not in kinds else pd.array(column, dtype=object)
+    return cast("pandas.DataFrame", pd.DataFrame(data, index=pd.Index(hashes, name="hash")))
