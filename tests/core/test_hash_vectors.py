@@ -182,15 +182,6 @@ def test_float_hyperparameter_values_hash_as_pinned(given: Any, case_id: str) ->
     assert PINNED[case_id] == Real().get_instance(x=given).get_instance_hash()
 
 
-def test_numpy_scalars_hash_like_the_python_values_they_equal() -> None:
-    import numpy
-
-    assert PINNED["float_tenth"] == Real().get_instance(x=numpy.float64(0.1)).get_instance_hash()
-    assert PINNED["float_one"] == Real().get_instance(x=numpy.int64(1)).get_instance_hash()
-    assert PINNED["int"] == Whole().get_instance(n=numpy.int64(3)).get_instance_hash()
-    assert PINNED["int_negative"] == Whole().get_instance(n=numpy.int32(-42)).get_instance_hash()
-
-
 def test_literal_of_equal_python_values_keeps_four_hashes_for_instances_and_resources() -> None:
     parser = Mixed()
     parser.register_new_resource("only_x", ["x"])

@@ -7,10 +7,8 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-import numpy
-import pandas
 import pytest
 
 import phyper
@@ -219,7 +217,6 @@ def test_a_slice_is_an_instance_list_with_its_own_index(instances: phyper.Instan
         ({"transformation": "log"}, 30),
         ({"transformation": "log", "centering": True}, 15),
         ({"n_hidden_layers": [1, 3]}, 60),
-        ({"cv_fold": numpy.int64(2)}, 18),
         ({"transformation": ["log"], "centering": False, "n_hidden_layers": 2, "cv_fold": [0, 4]}, 2),
     ],
 )
@@ -246,55 +243,6 @@ def test_filters_tell_types_apart() -> None:
     OneOrTrue = type("OneOrTrue", (phyper.Parser,), {"__annotations__": {"x": Literal[1, True]}, "x": 1})
     instances = OneOrTrue().get_instances_from_dictionary({"x": [1, True]})
     assert [instances[1]] == list(phyper.get_filtered_instances(instances, {"x": True}))
-
-
-# -- projections -----------------------------------------------------------------------
-
-
-def test_projection_has_one_row_per_combination_indexed_by_the_resource_hash(
-    instances: phyper.InstanceList[Instance], parser: Instance
-) -> None:
-    names = parser.get_dependencies_for_resources("cross_validated_model")
-    frame = Instance.get_projections(instances, hyperparameter_names=names)
-    expected_rows = list(dict.fromkeys(tuple(getattr(i, n) for n in names) for i in instances))
-    assert ["transformation", "centering", "n_hidden_layers"] == list(frame.columns)
-    assert expected_rows == list(frame.itertuples(index=False, name=None))
-    assert "hash" == frame.index.name
-    assert phyper.get_instances_hashes(instances, "cross_validated_model") == list(frame.index)
-
-
-def test_projection_dtypes(instances: phyper.InstanceList[Instance]) -> None:
-    frame = phyper.get_projections(instances, ["transformation", "centering", "n_hidden_layers", "learning_rate"])
-    assert pandas.api.types.is_string_dtype(frame["transformation"])
-    assert ["bool", "int64", "float64"] == [str(frame[c].dtype) for c in ("centering", "n_hidden_layers",
-                                                                         "learning_rate")]
-    assert 18 == len(frame)
-    assert 5 == len(phyper.get_projections(instances, "cv_fold"))
-
-
-class WithOptional(phyper.Parser):
-    limit: Optional[int] = None
-    depth = 1
-
-
-def test_projection_keeps_none_as_none_and_ints_as_ints() -> None:
-    parser = WithOptional()
-    parser.register_new_resource("limited", ["limit"])
-    instances = parser.get_instances_from_dictionary({"limit": [None, 3]})
-    frame = phyper.get_projections(instances, ["limit"])
-    assert [None, 3] == frame["limit"].tolist()
-    assert [int] == [type(v) for v in frame["limit"].tolist() if v is not None]
-    assert [i.get_instance_hash("limited") for i in instances] == list(frame.index)
-
-
-def test_seed_scoring_loop_over_projections(instances: phyper.InstanceList[Instance]) -> None:
-    # score_models.py of the seed: one row per model, five folds behind each
-    frame = Instance.get_projections(instances, instances[0].get_dependencies_for_resources("cross_validated_model"))
-    for resource_hash, row in frame.iterrows():
-        filtered = Instance.get_filtered_instances(instances, row.to_dict())
-        assert 5 == len(filtered)
-        assert set(range(5)) == set(Instance.get_projections(filtered, ["cv_fold"]).cv_fold.to_list())
-        assert {resource_hash} == {i.get_instance_hash("cross_validated_model") for i in filtered}
 
 
 # -- run-time non-key overrides --------------------------------------------------------

@@ -11,7 +11,6 @@ import math
 import pickle
 from typing import Literal, Optional
 
-import numpy
 import pytest
 
 import phyper
@@ -123,20 +122,6 @@ def test_true_for_an_int_hyperparameter_is_an_error() -> None:
         Instance().get_instance(n_hidden_layers=True)
     assert isinstance(caught.value, TypeError)
     assert "`n_hidden_layers`" in str(caught.value)
-
-
-def test_numpy_scalars_are_normalised_to_python_values() -> None:
-    instance = Instance().get_instance(
-        seed=numpy.int64(3), learning_rate=numpy.float32(0.5), centering=numpy.bool_(True),
-        transformation=numpy.str_("log"), n_hidden_layers=numpy.uint8(2),
-    )
-    assert [(int, 3), (float, 0.5), (bool, True), (str, "log"), (int, 2)] == [
-        (type(value), value)
-        for value in (instance.seed, instance.learning_rate, instance.centering, instance.transformation,
-                      instance.n_hidden_layers)
-    ]
-    assert Instance().get_instance(seed=3, learning_rate=0.5, centering=True, transformation="log",
-                                   n_hidden_layers=2) == instance
 
 
 def test_minus_zero_becomes_zero() -> None:
