@@ -53,8 +53,8 @@ def test_task_dicts_carry_dependencies_targets_and_the_completion_check(toy: Pat
     ] == train["targets"]
     assert phyper.job_command("pipeline:pipeline", "train", instance.get_instance_hash(), engine="doit") == train["actions"][0]
     assert "file_dep" not in train
-    check = pickle.loads(pickle.dumps(train["uptodate"][0]))
-    assert False is check()
+    check, arguments, keywords = pickle.loads(pickle.dumps(train["uptodate"][0]))
+    assert False is check(*arguments, **keywords)
     assert 90 == len(tasks["score:all"]["task_dep"])
 
 

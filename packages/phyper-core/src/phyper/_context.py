@@ -115,6 +115,7 @@ class Context:
         self.folder = None if hashed_resources_folder is None else os.fspath(hashed_resources_folder)
         self.resources: dict[str, tuple[str, ...]] = {}
         self._hashers: dict[str | None, _Hasher] = {None: _Hasher(schema, schema.keys, False)}
+        self._prefixes: dict[str | None, str] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # the hashers are caches (and hold lambdas): rebuild them after unpickling
@@ -127,6 +128,7 @@ class Context:
         self._hashers = {None: _Hasher(self.schema, self.schema.keys, False)}
         for name, dependencies in self.resources.items():
             self._hashers[name] = _Hasher(self.schema, dependencies, True)
+        self._prefixes = {}
 
     def register(self, name: str, dependencies: Any) -> None:
         if not isinstance(name, str) or not _RESOURCE_NAME.fullmatch(name) or name == FULL_INSTANCE:
@@ -192,3 +194,10 @@ class Context:
                 "Instance(hashed_resources_folder='derived_data')"
             )
         return os.path.join(self.folder, resource_name or FULL_INSTANCE)
+
+    def hashed_path_prefix(self, resource_name: str | None) -> str:
+        """``resource_folder(resource_name)`` with a trailing separator (memoised: a hot path)."""
+        prefix = self._prefixes.get(resource_name)
+        if prefix is None:
+            prefix = self._prefixes[resource_name] = os.path.join(self.resource_folder(resource_name), "")
+        return prefix

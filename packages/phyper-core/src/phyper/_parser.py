@@ -286,7 +286,7 @@ class Parser:
     def get_resources_path(self, resource_name: str | None = None) -> str:
         """``<hashed_resources_folder>/<resource_name or 'all'>/<hash>`` (nothing is created)."""
         shared = self._require_instance("get_resources_path()")
-        return os.path.join(shared.resource_folder(resource_name), self.get_instance_hash(resource_name))
+        return shared.hashed_path_prefix(resource_name) + self.get_instance_hash(resource_name)
 
     def get_key_values(self, resource_name: str | None = None) -> dict[str, Any]:
         """The key values that define this instance, or one of its resources."""

@@ -255,13 +255,17 @@ class Pipeline:
 
     def job_keys(self, step: Step) -> list[str]:
         """The keys of a step's jobs, in grid order."""
+        return list(self.job_subjects(step))
+
+    def job_subjects(self, step: Step) -> dict[str, Any]:
+        """Job key -> what the job's function receives, for every job of ``step``."""
         if step.kind == "aggregate":
-            return [AGGREGATE_KEY]
-        return list(self.instances.hash_index(step.resource_name))
+            return {AGGREGATE_KEY: self.instances}
+        return self.instances.hash_index(step.resource_name)
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (step, key) lives."""
-        return os.path.join(self.state_folder, "done", step_name, f"{key}.json")
+        return os.path.join(self.state_folder, "done", step_name, "") + key + ".json"
 
     def plan(self) -> Plan:
         """The jobs, their files and dependencies, as plain data (see :class:`Plan`)."""

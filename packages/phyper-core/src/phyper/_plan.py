@@ -139,8 +139,7 @@ def build_plan(pipeline: Pipeline) -> Plan:
     raw: list[tuple[Step, list[tuple[str, list[str], list[str]]]]] = []
     for step in pipeline.steps.values():
         jobs = []
-        for key in pipeline.job_keys(step):
-            subject = pipeline.subject(step, key)
+        for key, subject in pipeline.job_subjects(step).items():
             outputs = step.output_paths(subject)
             for path in outputs:
                 other = producers.setdefault(os.path.normpath(path), f"{step.name}:{key}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,8 +37,9 @@ def task_dicts(spec: str) -> Iterator[dict[str, Any]]:
                 "actions": [phyper.job_command(spec, step.name, job.key, engine="doit")],
                 "task_dep": list(job.dependencies),
                 "targets": [*job.outputs, job.record],
-                # a module-level function: picklable under every multiprocessing start method
-                "uptodate": [functools.partial(job_is_complete, job)],
+                # (function, args, kwargs): a module-level function, picklable under every
+                # multiprocessing start method, and cheaper for doit to inspect than a partial
+                "uptodate": [(job_is_complete, [job], {})],
                 "doc": f"{step.doc} ({job.key})",
             }
 
