@@ -105,7 +105,7 @@ def run_job(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None 
             f"job {job.id} finished without writing {', '.join(not_written)}; step "
             f"`{step_name}` declares it as an output"
         )
-    first = pipeline.instances[0]
+    values = pipeline.instances[0].to_dict()
     extra = {
         "started": started,
         "finished": finished,
@@ -113,7 +113,7 @@ def run_job(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None 
         "engine": engine,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "non_keys": {name: first.to_dict()[name] for name in first.non_key_names()},
+        "non_keys": {name: values[name] for name in pipeline.instances[0].non_key_names()},
     }
     record = write_record(job, input_fingerprints, extra)
     _append_log(pipeline, {"step": step_name, "key": key, **extra})
