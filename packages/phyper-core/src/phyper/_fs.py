@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import uuid
 from collections.abc import Iterator
 
-__all__ = ["atomic_output", "atomic_write_text", "file_sha256"]
+__all__ = ["atomic_output", "atomic_write_text", "file_sha256", "leftover_temporaries"]
 
 
-def _temporary_name(path: str) -> str:
+def _temporary_name(path: str, tag: str) -> str:
     folder, name = os.path.split(path)
     stem, suffix = os.path.splitext(name)
     # keep the suffix: np.save appends ".npy" and h5py/torch care about extensions
-    return os.path.join(folder, f".{stem}.phyper-tmp-{uuid.uuid4().hex[:12]}{suffix}")
+    return os.path.join(folder, f".{stem}.phyper-tmp-{tag}{suffix}")
+
+
+def leftover_temporaries(path: str | os.PathLike[str]) -> list[str]:
+    """Temporary files of :func:`atomic_output` for ``path`` left behind by a killed process."""
+    pattern = _temporary_name(glob.escape(os.fspath(path)), "*")
+    return glob.glob(pattern)
 
 
 @contextlib.contextmanager
@@ -34,7 +41,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
     folder = os.path.dirname(target)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    temporary = _temporary_name(target)
+    temporary = _temporary_name(target, uuid.uuid4().hex[:12])
     try:
         yield temporary
         with open(temporary, "rb+") as written:

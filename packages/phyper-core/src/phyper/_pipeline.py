@@ -253,12 +253,8 @@ class Pipeline:
             return self.instances
         return get_instance_from_hash(key, self.instances, step.resource_name)
 
-    def job_keys(self, step: Step) -> list[str]:
-        """The keys of a step's jobs, in grid order."""
-        return list(self.job_subjects(step))
-
     def job_subjects(self, step: Step) -> dict[str, Any]:
-        """Job key -> what the job's function receives, for every job of ``step``."""
+        """Job key -> what the job's function receives, for every job of ``step``, in grid order."""
         if step.kind == "aggregate":
             return {AGGREGATE_KEY: self.instances}
         return self.instances.hash_index(step.resource_name)

@@ -10,7 +10,6 @@ at any point leaves no record, so no engine takes it for done.
 from __future__ import annotations
 
 import contextlib
-import glob
 import importlib
 import json
 import os
@@ -21,6 +20,7 @@ from typing import Any
 
 from phyper._completion import stat_fingerprint, write_record
 from phyper._errors import JobFailedError, PipelineDefinitionError
+from phyper._fs import leftover_temporaries
 from phyper._pipeline import Pipeline
 from phyper._plan import Job
 
@@ -56,9 +56,7 @@ def _remove_stale(paths: list[str]) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
-        folder, name = os.path.split(path)
-        stem, suffix = os.path.splitext(name)
-        for leftover in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(stem)}.phyper-tmp-*{suffix}")):
+        for leftover in leftover_temporaries(path):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(leftover)
 
