@@ -5,9 +5,11 @@ The public API is this module's ``__all__``; everything else is private.
 
 from __future__ import annotations
 
+from phyper._collect import collect, collect_rows
 from phyper._completion import JobStatus, check_job
 from phyper._context import FULL_INSTANCE
 from phyper._errors import (
+    AmbiguousHashError,
     DuplicateInstanceError,
     DuplicateResourceError,
     FrozenInstanceError,
@@ -18,6 +20,7 @@ from phyper._errors import (
     JobFailedError,
     ManifestError,
     ManifestMismatchError,
+    MetricsLoaderError,
     MissingDependencyError,
     NonKeyOverrideError,
     ParserUsageError,
@@ -62,6 +65,8 @@ __all__ = [
     "PlannedStep",
     "Step",
     "check_job",
+    "collect",
+    "collect_rows",
     "job_command",
     "load_pipeline",
     "read_job_log",
@@ -72,6 +77,7 @@ __all__ = [
     "HASH_PATTERN",
     "MANIFEST_NAME",
     "NON_KEYS_ENVIRONMENT_VARIABLE",
+    "AmbiguousHashError",
     "DuplicateInstanceError",
     "DuplicateResourceError",
     "FrozenInstanceError",
@@ -84,6 +90,7 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "ManifestMismatchError",
+    "MetricsLoaderError",
     "MissingDependencyError",
     "NonKeyOverrideError",
     "Parser",

@@ -19,9 +19,11 @@ __all__ = [
     "HyperparameterDefinitionError",
     "HyperparameterTypeError",
     "HyperparameterValueError",
+    "AmbiguousHashError",
     "JobFailedError",
     "ManifestError",
     "ManifestMismatchError",
+    "MetricsLoaderError",
     "MissingDependencyError",
     "NonKeyOverrideError",
     "ParserUsageError",
@@ -83,6 +85,10 @@ class UnknownHashError(PhyperError, LookupError):
     """No instance in the list has this hash for this resource."""
 
 
+class AmbiguousHashError(UnknownHashError):
+    """A hash prefix matches several hashes; more digits are needed."""
+
+
 class ParserUsageError(PhyperError, TypeError):
     """The parser and the instances it creates were mixed up."""
 
@@ -113,6 +119,10 @@ class UnknownStepError(PhyperError, LookupError):
 
 class JobFailedError(PhyperError, RuntimeError):
     """A job ran but did not produce what its step declares."""
+
+
+class MetricsLoaderError(PhyperError, TypeError):
+    """A metrics loader given to ``phyper.collect`` returned something unusable."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -6,6 +6,7 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phyper._context import FULL_INSTANCE
@@ -16,7 +17,15 @@ from phyper._hashing import HASH_FORMAT_VERSION, hash_key_values
 if TYPE_CHECKING:
     from phyper._parser import Parser
 
-__all__ = ["MANIFEST_NAME", "Manifest", "read_manifest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "FolderMove",
+    "Manifest",
+    "MigrationPlan",
+    "apply_migration",
+    "plan_migration",
+    "read_manifest",
+]
 
 MANIFEST_NAME = "phyper-manifest.json"
 P = TypeVar("P", bound="Parser")
@@ -148,31 +157,152 @@ def instance_from_manifest(parser: P, path: str | os.PathLike[str]) -> P:
     return instance
 
 
-def migrate_hashed_folders(parser: Parser, *, dry_run: bool) -> list[tuple[str, str]]:
-    shared = parser._phyper_shared
+@dataclass(frozen=True)
+class FolderMove:
+    """One hashed folder whose manifest hashes to another folder under the current classes."""
+
+    resource: str
+    """The resource's folder name (``all`` for full instances)."""
+    old_folder: str
+    new_folder: str
+    dropped: tuple[str, ...]
+    """Names the manifest records that are no longer keys of the resource (their values are dropped)."""
+    instance: Any
+    """The instance of the current classes the manifest reads back as."""
+
+    @property
+    def old_hash(self) -> str:
+        return os.path.basename(self.old_folder)
+
+    @property
+    def new_hash(self) -> str:
+        return os.path.basename(self.new_folder)
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    """What a migration would do; nothing has moved yet.
+
+    ``moves`` are the folders to rename; ``skipped`` the folders left alone with the
+    reason (no manifest, unreadable manifest, values the current classes refuse);
+    ``collisions`` maps a target folder to the two or more folders that would land
+    on it (a migration with collisions is refused as a whole).
+    """
+
+    moves: list[FolderMove]
+    skipped: list[tuple[str, str]]
+    collisions: dict[str, list[str]]
+
+
+def _migrated_instance(
+    template: Parser, manifest: Manifest, resource_name: str | None, renames: Mapping[str, str]
+) -> tuple[Any, tuple[str, ...]]:
+    """The instance (other keys at their defaults) a manifest reads back as, and the dropped names."""
+    shared = template._phyper_shared
+    dependencies = set(shared.dependencies(resource_name))
+    values: dict[str, Any] = {}
+    dropped: list[str] = []
+    for name, value in manifest.key_values.items():
+        new_name = renames.get(name, name)
+        if new_name in dependencies:
+            values[new_name] = value
+        else:
+            # a key removed, moved to the non-keys, or no longer a dependency of the resource
+            dropped.append(name)
+    return template._with_values(shared.schema.defaults, values), tuple(dropped)
+
+
+def plan_migration(
+    template: Parser,
+    *,
+    renames: Mapping[str, str] | None = None,
+    on_folder: Callable[[], None] | None = None,
+) -> MigrationPlan:
+    """Read every hashed folder's manifest under the current classes and plan the moves.
+
+    Args:
+        template: the parser, or any instance of it (only its classes and folder are used).
+        renames: old key name -> new key name, for keys that were renamed.
+        on_folder: called once per folder looked at (progress display).
+    """
+    renames = dict(renames or {})
+    shared = template._phyper_shared
     root = shared.folder
+    moves: list[FolderMove] = []
+    skipped: list[tuple[str, str]] = []
+    targets: dict[str, list[str]] = {}
     if root is None or not os.path.isdir(root):
-        return []
-    moves: list[tuple[str, str]] = []
+        return MigrationPlan(moves, skipped, {})
     for resource_name in [None, *shared.resources]:
         resource_folder = shared.resource_folder(resource_name)
         if not os.path.isdir(resource_folder):
             continue
         for entry in sorted(os.listdir(resource_folder)):
             folder = os.path.join(resource_folder, entry)
+            if entry.startswith(".") or not os.path.isdir(folder) or os.path.islink(folder):
+                continue
+            if on_folder is not None:
+                on_folder()
             if not os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
+                skipped.append((folder, "no manifest"))
                 continue
-            instance = instance_from_manifest(parser, folder)
+            try:
+                manifest = read_manifest(folder)
+                if manifest.resource != (resource_name or FULL_INSTANCE) or manifest.hash != entry:
+                    raise ManifestMismatchError(
+                        f"its manifest describes {manifest.resource}/{manifest.hash}, not this folder"
+                    )
+                instance, dropped = _migrated_instance(template, manifest, resource_name, renames)
+            except PhyperError as error:
+                skipped.append((folder, str(error)))
+                continue
             new_folder = instance.get_resources_path(resource_name)
-            if os.path.normpath(new_folder) == os.path.normpath(folder):
-                continue
-            if os.path.exists(new_folder):
-                raise ManifestMismatchError(
-                    f"cannot migrate {folder} to {new_folder}: the target exists; resolve by hand"
-                )
-            moves.append((folder, new_folder))
-            if not dry_run:
-                os.replace(folder, new_folder)
-                os.remove(os.path.join(new_folder, MANIFEST_NAME))
-                write_manifest(instance, resource_name)
-    return moves
+            targets.setdefault(os.path.normpath(new_folder), []).append(folder)
+            if os.path.normpath(new_folder) != os.path.normpath(folder):
+                moves.append(FolderMove(resource_name or FULL_INSTANCE, folder, new_folder, dropped, instance))
+    moving = {os.path.normpath(move.old_folder) for move in moves}
+    collisions = {target: sources for target, sources in targets.items() if len(sources) > 1}
+    for move in moves:
+        target = os.path.normpath(move.new_folder)
+        if target not in collisions and os.path.exists(target) and target not in moving and target not in targets:
+            # something that is not a migratable hashed folder sits where this one would go
+            collisions[target] = [move.old_folder, target]
+    return MigrationPlan(moves, skipped, collisions)
+
+
+def apply_migration(plan: MigrationPlan) -> None:
+    """Rename the planned folders and rewrite their manifests.
+
+    Raises:
+        ManifestMismatchError: the plan has collisions (nothing is moved).
+    """
+    if plan.collisions:
+        listed = "; ".join(f"{', '.join(sources)} -> {target}" for target, sources in plan.collisions.items())
+        raise ManifestMismatchError(
+            f"cannot migrate: {len(plan.collisions)} target folder(s) would receive two or more "
+            f"folders ({listed}); the classes no longer tell those results apart: move or delete "
+            "the extra folders by hand, or rename the key instead of removing it"
+        )
+    # two phases, so a folder may move to where another one is moving away from
+    parked = []
+    for move in plan.moves:
+        resource_folder = os.path.dirname(move.old_folder)
+        temporary = os.path.join(resource_folder, f".phyper-migrating-{move.old_hash}")
+        os.replace(move.old_folder, temporary)
+        parked.append((temporary, move))
+    for temporary, move in parked:
+        os.replace(temporary, move.new_folder)
+        os.remove(os.path.join(move.new_folder, MANIFEST_NAME))
+        write_manifest(move.instance, None if move.resource == FULL_INSTANCE else move.resource)
+
+
+def migrate_hashed_folders(parser: Parser, *, dry_run: bool) -> list[tuple[str, str]]:
+    plan = plan_migration(parser)
+    for folder, reason in plan.skipped:
+        if reason != "no manifest":
+            raise ManifestError(f"cannot migrate {folder}: {reason}")
+    if not dry_run:
+        apply_migration(plan)
+    elif plan.collisions:
+        apply_migration(plan)  # raises, listing the collisions; moves nothing
+    return [(move.old_folder, move.new_folder) for move in plan.moves]

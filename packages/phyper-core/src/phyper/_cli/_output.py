@@ -1,0 +1,70 @@
+"""Printing for the command line: tables, sizes, JSON and a progress line on terminals."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["Progress", "human_size", "print_json", "table"]
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Lines of a plain text table: the first column left-aligned, the others right-aligned."""
+    cells = [[str(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) if column == 0 else cell.rjust(width) for column, (cell, width) in enumerate(zip(row, widths))).rstrip()
+        for row in cells
+    ]
+
+
+def human_size(size: int) -> str:
+    """``1536`` -> ``1.5 kB`` (powers of 1000, as ``du --si``)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def print_json(data: Any) -> None:
+    """Stable JSON for scripts: sorted keys, one document on stdout."""
+    json.dump(data, sys.stdout, indent=1, sort_keys=True, default=str)
+    print()
+
+
+class Progress:
+    """``label: n`` on stderr, rewritten in place, only when stderr is a terminal.
+
+    Scans of thousands of folders take seconds; a script reading stdout (or a log)
+    must not get these lines, so nothing is written unless stderr is a TTY.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.count = 0
+        self.enabled = sys.stderr.isatty()
+        self._shown = False
+        self._last = time.monotonic()
+
+    def tick(self) -> None:
+        """One more item scanned."""
+        self.count += 1
+        if self.enabled and self.count % 100 == 0:
+            now = time.monotonic()
+            if now - self._last >= 0.2:
+                self._last = now
+                self._shown = True
+                sys.stderr.write(f"\r{self.label}: {self.count}")
+                sys.stderr.flush()
+
+    def done(self) -> None:
+        """Erase the progress line, if one was shown."""
+        if self._shown:
+            sys.stderr.write("\r" + " " * (len(self.label) + 12) + "\r")
+            sys.stderr.flush()
+            self._shown = False

@@ -1,0 +1,171 @@
+"""What is on disk: hashed folders and completion records, against a pipeline's grid.
+
+The command line (``phyper ls``, ``show``, ``gc``, ``view``) and :func:`phyper.collect`
+read the same inventory: every ``<hashed_resources_folder>/<resource>/<hash>`` folder,
+whether the current grid reaches it and whether its manifest is valid, and every
+completion record under the pipeline's state folder, whether a job of the current
+plan owns it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from phyper._completion import read_record
+from phyper._context import FULL_INSTANCE
+from phyper._errors import PhyperError
+from phyper._hashing import HASH_HEX_DIGITS
+from phyper._manifest import MANIFEST_NAME, Manifest, read_manifest
+
+if TYPE_CHECKING:
+    from phyper._pipeline import Pipeline
+    from phyper._plan import Plan
+
+__all__ = [
+    "HashedFolder",
+    "RecordFile",
+    "folder_size",
+    "grid_hashes",
+    "resource_name_of",
+    "scan_folders",
+    "scan_records",
+]
+
+_HASH_NAME = re.compile(f"[0-9a-f]{{{HASH_HEX_DIGITS}}}")
+
+
+@dataclass(frozen=True)
+class HashedFolder:
+    """One ``<hashed_resources_folder>/<resource>/<hash>`` folder found on disk."""
+
+    resource: str
+    """The resource's folder name (``all`` for full instances)."""
+    hash: str
+    path: str
+    reached: bool
+    """Whether an instance of the current grid has this hash for this resource."""
+    manifest: Manifest | None
+    """The folder's valid manifest (read only for folders the grid does not reach)."""
+    problem: str | None
+    """Why the manifest is unusable (missing, invalid, describing another folder), if read."""
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    """One file under ``<state_folder>/done/<step>/``."""
+
+    path: str
+    step: str
+    key: str
+    record: dict[str, Any] | None
+    """The parsed record, or None when the file is not a readable record."""
+    owned: bool
+    """Whether a job of the current plan has this record path."""
+
+
+def resource_name_of(folder_name: str) -> str | None:
+    """``None`` for the full instances' folder ``all``, else the folder name itself."""
+    return None if folder_name == FULL_INSTANCE else folder_name
+
+
+def grid_hashes(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+    """Resource folder name -> (hash -> first instance with it), for ``all`` and every resource."""
+    shared = pipeline.instances[0]._phyper_shared
+    return {
+        name or FULL_INSTANCE: pipeline.instances.hash_index(name) for name in [None, *shared.resources]
+    }
+
+
+def _resource_folder_names(root: str, registered: list[str]) -> list[str]:
+    """Registered resource folders first, then any other folder of ``root`` holding hash-named folders."""
+    names = list(registered)
+    if os.path.isdir(root):
+        for entry in sorted(os.listdir(root)):
+            path = os.path.join(root, entry)
+            if entry in names or entry.startswith(".") or not os.path.isdir(path) or os.path.islink(path):
+                continue
+            # a resource that is no longer registered still has hash-named folders
+            if any(_HASH_NAME.fullmatch(child) for child in os.listdir(path)):
+                names.append(entry)
+    return names
+
+
+def scan_folders(
+    pipeline: Pipeline, *, read_reached: bool = False, on_folder: Callable[[], None] | None = None
+) -> Iterator[HashedFolder]:
+    """Every hashed folder under the pipeline's hashed_resources_folder.
+
+    Manifests are read for folders the grid does not reach (and for all of them when
+    ``read_reached``): for a reached folder the grid already says what it holds.
+    """
+    shared = pipeline.instances[0]._phyper_shared
+    root = shared.folder
+    if root is None:
+        return
+    reached = grid_hashes(pipeline)
+    for name in _resource_folder_names(root, [FULL_INSTANCE, *shared.resources]):
+        resource_folder = os.path.join(root, name)
+        if not os.path.isdir(resource_folder):
+            continue
+        hashes = reached.get(name, {})
+        for entry in sorted(os.listdir(resource_folder)):
+            path = os.path.join(resource_folder, entry)
+            if not _HASH_NAME.fullmatch(entry) or not os.path.isdir(path) or os.path.islink(path):
+                continue
+            if on_folder is not None:
+                on_folder()
+            is_reached = entry in hashes
+            manifest: Manifest | None = None
+            problem: str | None = None
+            if read_reached or not is_reached:
+                manifest, problem = _checked_manifest(path, name, entry)
+            yield HashedFolder(name, entry, path, is_reached, manifest, problem)
+
+
+def _checked_manifest(path: str, resource: str, hash_: str) -> tuple[Manifest | None, str | None]:
+    if not os.path.isfile(os.path.join(path, MANIFEST_NAME)):
+        return None, f"no {MANIFEST_NAME}"
+    try:
+        manifest = read_manifest(path)
+    except PhyperError as error:
+        return None, str(error)
+    if (manifest.resource, manifest.hash) != (resource, hash_):
+        return None, f"its manifest describes {manifest.resource}/{manifest.hash}, not this folder"
+    return manifest, None
+
+
+def scan_records(pipeline: Pipeline, plan: Plan, *, on_record: Callable[[], None] | None = None) -> Iterator[RecordFile]:
+    """Every file under the state folder's ``done/<step>/`` folders (records and leftovers)."""
+    done = os.path.join(pipeline.state_folder, "done")
+    if not os.path.isdir(done):
+        return
+    owned = {os.path.normpath(job.record) for job in plan}
+    for step in sorted(os.listdir(done)):
+        step_folder = os.path.join(done, step)
+        if not os.path.isdir(step_folder):
+            continue
+        for entry in sorted(os.listdir(step_folder)):
+            path = os.path.join(step_folder, entry)
+            if not os.path.isfile(path):
+                continue
+            if on_record is not None:
+                on_record()
+            key = entry[: -len(".json")] if entry.endswith(".json") else entry
+            is_owned = os.path.normpath(path) in owned
+            yield RecordFile(path, step, key, read_record(path), is_owned)
+
+
+def folder_size(path: str) -> int:
+    """Bytes in the files under ``path`` (symbolic links not followed)."""
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass  # removed while walking
+    return total

@@ -1,0 +1,152 @@
+"""Migrating a finished pipeline after a change of the hyperparameter classes.
+
+The folders move as :func:`phyper._manifest.plan_migration` says (each manifest read
+back under the current classes and rehashed). The completion records follow them:
+a hashed step's record is renamed to the new hash, and in every record the paths of
+moved folders are rewritten. Each rewritten record keeps its modification time, and
+the data files keep theirs under a rename, because engines compare modification
+times: afterwards neither Snakemake nor doit runs a job again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from phyper._completion import read_record
+from phyper._errors import ManifestMismatchError
+from phyper._fs import atomic_write_text
+from phyper._manifest import MigrationPlan, apply_migration, plan_migration
+
+if TYPE_CHECKING:
+    from phyper._pipeline import Pipeline
+
+__all__ = ["Migration", "RecordMove", "apply_pipeline_migration", "plan_pipeline_migration"]
+
+
+@dataclass(frozen=True)
+class RecordMove:
+    """A completion record to rewrite (and maybe rename)."""
+
+    old_path: str
+    new_path: str
+    record: dict[str, Any]
+    """The rewritten content."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Folders and records a migration moves; nothing has moved yet."""
+
+    folders: MigrationPlan
+    records: list[RecordMove]
+    record_collisions: list[str]
+    """New record paths that already hold a record no move takes away."""
+
+    @property
+    def refused(self) -> bool:
+        """Whether the migration cannot be applied (two things would land in one place)."""
+        return bool(self.folders.collisions or self.record_collisions)
+
+
+def _replace_prefix(path: str, folders: Mapping[str, str]) -> str:
+    """``path`` with a moved folder's old path replaced by its new one."""
+    normal = os.path.normpath(path)
+    parts = normal.split(os.sep)
+    # hashed folders are <root>/<resource>/<hash>: try each ancestor, the deepest first
+    for depth in range(len(parts), 0, -1):
+        candidate = os.sep.join(parts[:depth])
+        new = folders.get(candidate)
+        if new is not None:
+            rest = parts[depth:]
+            return os.path.join(new, *rest) if rest else new
+    return path
+
+
+def _rewrite(record: dict[str, Any], folders: Mapping[str, str]) -> dict[str, Any]:
+    rewritten = dict(record)
+    for field in ("outputs", "inputs"):
+        value = record.get(field)
+        if isinstance(value, dict):
+            rewritten[field] = {_replace_prefix(path, folders): entry for path, entry in value.items()}
+    return rewritten
+
+
+def plan_pipeline_migration(
+    pipeline: Pipeline,
+    *,
+    renames: Mapping[str, str] | None = None,
+    on_item: Callable[[], None] | None = None,
+) -> Migration:
+    """What migrating ``pipeline``'s folders and completion records would do."""
+    folders = plan_migration(pipeline.instances[0], renames=renames, on_folder=on_item)
+    moved = {os.path.normpath(m.old_folder): os.path.normpath(m.new_folder) for m in folders.moves}
+    new_hash = {(m.resource, m.old_hash): m.new_hash for m in folders.moves}
+    resource_of = {step.name: step.folder_resource for step in pipeline.steps.values() if step.kind != "aggregate"}
+    records: list[RecordMove] = []
+    done = os.path.join(pipeline.state_folder, "done")
+    existing: set[str] = set()
+    if os.path.isdir(done):
+        for step in sorted(os.listdir(done)):
+            step_folder = os.path.join(done, step)
+            if not os.path.isdir(step_folder):
+                continue
+            for entry in sorted(os.listdir(step_folder)):
+                path = os.path.join(step_folder, entry)
+                if not entry.endswith(".json") or entry.startswith("."):
+                    continue
+                existing.add(os.path.normpath(path))
+                if on_item is not None:
+                    on_item()
+                record = read_record(path)
+                if record is None:
+                    continue
+                key = entry[: -len(".json")]
+                target_key = new_hash.get((resource_of.get(step, ""), key), key)
+                rewritten = _rewrite(record, moved)
+                if target_key != key:
+                    rewritten["key"] = target_key
+                    rewritten["migrated_from"] = key
+                if rewritten != record:
+                    records.append(RecordMove(path, os.path.join(step_folder, target_key + ".json"), rewritten))
+    leaving = {os.path.normpath(move.old_path) for move in records}
+    collisions = [
+        move.new_path
+        for move in records
+        if os.path.normpath(move.new_path) in existing and os.path.normpath(move.new_path) not in leaving
+    ]
+    arriving: dict[str, int] = {}
+    for move in records:
+        arriving[os.path.normpath(move.new_path)] = arriving.get(os.path.normpath(move.new_path), 0) + 1
+    collisions += [path for path, count in arriving.items() if count > 1]
+    return Migration(folders, records, sorted(set(collisions)))
+
+
+def apply_pipeline_migration(migration: Migration) -> None:
+    """Move the folders, then rewrite the records, each keeping its modification time.
+
+    Raises:
+        ManifestMismatchError: the migration is refused (see :attr:`Migration.refused`);
+            nothing is moved.
+    """
+    if migration.record_collisions and not migration.folders.collisions:
+        raise ManifestMismatchError(
+            "cannot migrate: completion records would overwrite others: "
+            + ", ".join(migration.record_collisions)
+        )
+    apply_migration(migration.folders)  # raises on folder collisions before moving anything
+    times = {}
+    for move in migration.records:
+        info = os.stat(move.old_path)
+        times[move.new_path] = (info.st_atime_ns, info.st_mtime_ns)
+    # every old record goes first: a record may be renamed to a name another one leaves
+    for move in migration.records:
+        if os.path.normpath(move.old_path) != os.path.normpath(move.new_path):
+            os.remove(move.old_path)
+    for move in migration.records:
+        atomic_write_text(move.new_path, json.dumps(move.record, indent=1, sort_keys=True) + "\n")
+        os.utime(move.new_path, ns=times[move.new_path])
+
