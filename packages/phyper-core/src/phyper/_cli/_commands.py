@@ -462,15 +462,18 @@ def migrate(arguments: argparse.Namespace) -> int:
                     "collisions": collisions, "record_collisions": migration.record_collisions, "skipped": skipped})
         return 2 if migration.refused else 0
     if migration.refused:
-        print(f"phyper: migrate refused: {len(collisions) + len(migration.record_collisions)} target(s) "
-              "would receive two or more folders or records; nothing was moved", file=sys.stderr)
+        # records collide because their folders do: list the folders, or else the records
+        record_collisions = [] if collisions else migration.record_collisions
+        print(f"phyper: migrate refused: {len(collisions) + len(record_collisions)} target(s) would receive "
+              "two or more folders or records; nothing was moved", file=sys.stderr)
         for target, sources in collisions.items():
             print(f"  {target} <- {', '.join(sources)}", file=sys.stderr)
-        for path in migration.record_collisions:
+        for path in record_collisions:
             print(f"  record {path}", file=sys.stderr)
-        print("the current classes no longer tell these results apart (a removed key that had "
-              "several values?): delete the extra folders, or use --rename if a key was renamed",
-              file=sys.stderr)
+        dropped = sorted({name for move in moves for name in move["dropped"]})
+        print("the current classes no longer tell these results apart"
+              + (f" (values dropped: {', '.join(dropped)}, no longer keys)" if dropped else "")
+              + ": delete the extra folders, or use --rename OLD=NEW if a key was renamed", file=sys.stderr)
         return 2
     if arguments.apply:
         apply_pipeline_migration(migration)
