@@ -29,6 +29,10 @@ def get_cross_validation_scores_path() -> str:
     return os.path.join(get_results_folder(), 'cross_validation_scores.csv')
 
 
+def get_parallel_categories_path() -> str:
+    return os.path.join(get_results_folder(), 'parallel_categories.png')
+
+
 def get_best_model_torch_model_path() -> str:
     return os.path.join(get_results_folder(), 'best_model', 'torch_model.torch')
 

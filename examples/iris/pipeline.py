@@ -1,7 +1,7 @@
 """The Iris pipeline, declared once; Snakemake (Snakefile) and doit (dodo.py) both run it.
 
 transform_data (3 jobs) -> preprocess_data (6) -> train_model (90)
--> compute_cv_scores (1) -> retrain_best_model (1)
+-> compute_cv_scores (1) -> retrain_best_model (1), plot_results (1)
 
 Each step imports its heavy modules inside the function, so a job process loads
 torch only when it trains.
@@ -16,6 +16,7 @@ from paths import (
     get_best_model_torch_model_path,
     get_best_model_training_metrics_path,
     get_cross_validation_scores_path,
+    get_parallel_categories_path,
     get_preprocessed_dataset_path,
     get_torch_model_path,
     get_training_metrics_path,
@@ -74,3 +75,11 @@ def retrain_best_model(all_instances: List[Instance]) -> None:
     import best_model
 
     best_model.train_best_model(all_instances)
+
+
+@pipeline.aggregate(inputs=[get_cross_validation_scores_path], outputs=[get_parallel_categories_path])
+def plot_results(all_instances: List[Instance]) -> None:
+    """Draw the parallel-categories figure of the cross-validation scores."""
+    import plots
+
+    plots.plot_cross_validation_scores()

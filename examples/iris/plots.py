@@ -81,3 +81,21 @@ def _sorted_categories(column: pd.Series) -> list[Any]:
         return sorted(unique)
     except TypeError:
         return sorted(unique, key=str)
+
+
+def plot_cross_validation_scores() -> str:
+    """Draw the cross-validation scores as parallel categories; return the PNG's path.
+
+    One line per configuration (its ``cross_validated_model`` hyperparameters), coloured
+    by its average validation accuracy, read from ``get_cross_validation_scores_path()``.
+    """
+    import phyper
+    from config import parser
+    from paths import get_cross_validation_scores_path, get_parallel_categories_path
+
+    scores = pd.read_csv(get_cross_validation_scores_path(), dtype={'cross_validated_model_hash': str})
+    dimensions = parser.get_dependencies_for_resources('cross_validated_model')
+    figure = parallel_categories_figure(scores, dimensions=dimensions, color='average_validation_accuracy')
+    with phyper.atomic_output(get_parallel_categories_path()) as temporary:
+        figure.savefig(temporary, dpi=120, format='png')
+    return get_parallel_categories_path()

@@ -17,27 +17,40 @@ SCORE_COLUMNS = ['cross_validated_model_hash', 'transformation', 'centering', 'n
                  'average_validation_loss', 'average_validation_accuracy']
 
 
+def last_validation_metrics(instance: Instance) -> dict[str, float]:
+    """The metrics loader for ``phyper.collect``: the last logged epoch's validation metrics."""
+    with h5py.File(get_training_metrics_path(instance), 'r') as f5:
+        metrics = f5[f'epoch{get_last_epoch(f5.keys())}']
+        return {'validation_loss': float(metrics['validation_loss'][()]),
+                'validation_accuracy': float(metrics['validation_accuracy'][()])}
+
+
 def compute_score_for_each_model(instances: Sequence[Instance]) -> pd.DataFrame:
     """Average each cross-validated model's validation metrics over its ``cv_k`` folds.
 
-    One row per distinct ``cross_validated_model`` (the projection of the instances on
-    that resource's dependencies); its instances must be exactly the ``cv_k`` folds
+    ``phyper.collect`` gives one row per trained instance with its hyperparameters, its
+    ``cross_validated_model_hash`` and the metrics of ``last_validation_metrics``; the
+    rows are grouped by that hash, whose instances must be exactly the ``cv_k`` folds
     ``0 .. cv_k - 1``. The table, sorted by ``average_validation_loss`` (then by hash),
     is written to ``get_cross_validation_scores_path()`` and returned.
 
     Raises:
-        RuntimeError: a configuration does not have exactly one instance per fold.
+        RuntimeError: a model is not trained yet, or a configuration does not have
+            exactly one instance per fold.
     """
+    table = phyper.collect(instances, metrics=last_validation_metrics)
+    not_trained = table[~table['complete']]
+    if len(not_trained):
+        raise RuntimeError(f'{len(not_trained)} models are not trained yet, e.g. {not_trained["hash"].iloc[0]}: '
+                           f'{not_trained["status"].iloc[0]}')
     dependencies = parser.get_dependencies_for_resources('cross_validated_model')
-    projections = Instance.get_projections(instances, dependencies)
     rows: list[dict[str, Any]] = []
-    for model_hash, values in zip(projections.index, projections.to_dict('records')):
-        folds = Instance.get_filtered_instances(instances, values)
+    for model_hash, folds in table.groupby('cross_validated_model_hash', sort=False):
+        values = {name: folds[name].iloc[0] for name in dependencies}
         _check_folds(folds, values)
-        losses, accuracies = zip(*(_last_validation_metrics(instance) for instance in folds))
         rows.append({'cross_validated_model_hash': model_hash, **values,
-                     'average_validation_loss': sum(losses) / len(losses),
-                     'average_validation_accuracy': sum(accuracies) / len(accuracies)})
+                     'average_validation_loss': sum(folds['validation_loss']) / len(folds),
+                     'average_validation_accuracy': sum(folds['validation_accuracy']) / len(folds)})
     scores = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     scores = scores.sort_values(['average_validation_loss', 'cross_validated_model_hash'], ignore_index=True)
     with phyper.atomic_output(get_cross_validation_scores_path()) as temporary:
@@ -45,23 +58,16 @@ def compute_score_for_each_model(instances: Sequence[Instance]) -> pd.DataFrame:
     return scores
 
 
-def _check_folds(folds: Sequence[Instance], values: dict[str, Any]) -> None:
-    cv_ks = {instance.cv_k for instance in folds}
+def _check_folds(folds: pd.DataFrame, values: dict[str, Any]) -> None:
+    cv_ks = sorted({int(cv_k) for cv_k in folds['cv_k']})
     if len(cv_ks) != 1:
-        raise RuntimeError(f'configuration {values} mixes instances with different cv_k: {sorted(cv_ks)}')
-    cv_k = cv_ks.pop()
-    cv_folds = sorted(instance.cv_fold for instance in folds)
+        raise RuntimeError(f'configuration {values} mixes instances with different cv_k: {cv_ks}')
+    cv_k = cv_ks[0]
+    cv_folds = sorted(int(cv_fold) for cv_fold in folds['cv_fold'])
     if cv_folds != list(range(cv_k)):
         raise RuntimeError(
             f'configuration {values} needs exactly one instance for each cv_fold in range({cv_k}), '
             f'got cv_fold values {cv_folds}: add the missing folds to the grid (or remove duplicates)')
-
-
-def _last_validation_metrics(instance: Instance) -> tuple[float, float]:
-    """(validation_loss, validation_accuracy) of the last logged epoch of an instance."""
-    with h5py.File(get_training_metrics_path(instance), 'r') as f5:
-        metrics = f5[f'epoch{get_last_epoch(f5.keys())}']
-        return float(metrics['validation_loss'][()]), float(metrics['validation_accuracy'][()])
 
 
 if __name__ == '__main__':

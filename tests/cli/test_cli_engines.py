@@ -12,7 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,14 @@ RESULTS = REPO / "tests" / "fixtures" / "results"
 JOBS = {"make_data": 2, "train": 8, "summarise": 1}
 
 _finished: dict[str, Path] = {}
+
+
+@pytest.fixture(autouse=True)
+def forget_metrics_module() -> Iterator[None]:
+    """The project's `metrics` module imports its `pipeline`: import it afresh per project."""
+    sys.modules.pop("metrics", None)
+    yield
+    sys.modules.pop("metrics", None)
 
 
 @pytest.fixture
@@ -152,6 +160,7 @@ def test_view_show_and_collect_on_the_finished_project(
     phyper_command(project, "view")
     import_project(project)
     import metrics
+
     from pipeline import pipeline
 
     table = phyper.collect(pipeline, metrics=metrics.load)
@@ -185,8 +194,9 @@ def test_collect_from_a_list_of_instances_judges_completion_by_the_records(
     first = sorted((project / "derived_data" / ".phyper" / "done" / "train").iterdir())[0]
     first.unlink()
     import_project(project)
-    import config
     import metrics
+
+    import config
 
     table = phyper.collect(config.instances, metrics=metrics.load)
 

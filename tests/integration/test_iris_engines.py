@@ -38,7 +38,9 @@ from engines import (
 pytestmark = pytest.mark.integration
 
 FEW_EPOCHS = {"PHYPER_NON_KEYS": "n_epochs=20,log_interval=5"}
-FULL_RUN = {"transform_data": 3, "preprocess_data": 6, "train_model": 90, "compute_cv_scores": 1, "retrain_best_model": 1}
+FULL_RUN = {"transform_data": 3, "preprocess_data": 6, "train_model": 90, "compute_cv_scores": 1, "retrain_best_model": 1,
+            "plot_results": 1}
+JOBS = sum(FULL_RUN.values())
 RESULTS = Path("derived_data") / "results"
 
 _completed: dict[str, Path] = {}
@@ -99,7 +101,7 @@ def test_full_run_has_exact_job_counts_and_a_rerun_does_nothing(backend: str, co
     again = run_engine(backend, project, **FEW_EPOCHS)
 
     assert FULL_RUN == dict(counts_since(project, 0))
-    assert 101 == len(job_log(project))
+    assert JOBS == len(job_log(project))
     assert nothing_ran(backend, again.stdout + again.stderr)
     best = json.loads((project / RESULTS / "best_model" / "test_results.json").read_text())
     assert 20 == best["n_epochs"]
@@ -112,7 +114,7 @@ def test_both_engines_write_the_same_files_and_the_same_numbers(completed: Calla
     by_snakemake, by_doit = completed("snakemake"), completed("doit")
 
     assert output_files(by_snakemake) == output_files(by_doit)
-    assert 3 + 6 + 90 * 2 + 1 + 3 == len([f for f in output_files(by_doit) if not f.endswith("phyper-manifest.json")])
+    assert 3 + 6 + 90 * 2 + 1 + 3 + 1 == len([f for f in output_files(by_doit) if not f.endswith("phyper-manifest.json")])
     assert numbers(by_snakemake) == numbers(by_doit)
 
 
@@ -123,8 +125,8 @@ def test_after_one_engine_the_other_runs_nothing(completed: Callable[[str], Path
     doit = run_engine("doit", after_snakemake, **FEW_EPOCHS)
     snakemake = run_engine("snakemake", after_doit, **FEW_EPOCHS)
 
-    assert nothing_ran("doit", doit.stdout) and {} == dict(counts_since(after_snakemake, 101))
-    assert nothing_ran("snakemake", snakemake.stdout + snakemake.stderr) and {} == dict(counts_since(after_doit, 101))
+    assert nothing_ran("doit", doit.stdout) and {} == dict(counts_since(after_snakemake, JOBS))
+    assert nothing_ran("snakemake", snakemake.stdout + snakemake.stderr) and {} == dict(counts_since(after_doit, JOBS))
 
 
 def test_deleting_a_model_folder_reruns_it_and_what_follows(backend: str, completed: Callable[[str], Path], tmp_path: Path) -> None:
@@ -134,8 +136,9 @@ def test_deleting_a_model_folder_reruns_it_and_what_follows(backend: str, comple
 
     run_engine(backend, project, **FEW_EPOCHS)
 
-    rerun = [(entry["step"], entry["key"]) for entry in job_log(project)[101:]]
-    assert [("train_model", model_folder.name), ("compute_cv_scores", "all"), ("retrain_best_model", "all")] == rerun
+    rerun = [(entry["step"], entry["key"]) for entry in job_log(project)[JOBS:]]
+    assert [("train_model", model_folder.name), ("compute_cv_scores", "all")] == rerun[:2]
+    assert [("plot_results", "all"), ("retrain_best_model", "all")] == sorted(rerun[2:])
     assert numbers(completed(backend)) == numbers(project)
 
 
@@ -146,7 +149,9 @@ def test_adding_a_grid_value_runs_only_the_new_models_and_the_aggregates(backend
 
     run_engine(backend, project, **FEW_EPOCHS)
 
-    assert {"train_model": 6 * 5, "compute_cv_scores": 1, "retrain_best_model": 1} == dict(counts_since(project, 101))
+    assert {"train_model": 6 * 5, "compute_cv_scores": 1, "retrain_best_model": 1, "plot_results": 1} == dict(
+        counts_since(project, JOBS)
+    )
     assert 1 + 24 == len((project / RESULTS / "cross_validation_scores.csv").read_text().splitlines())
 
 
@@ -155,7 +160,7 @@ def test_changing_a_non_key_runs_nothing(backend: str, completed: Callable[[str]
 
     again = run_engine(backend, project, PHYPER_NON_KEYS="n_epochs=21,log_interval=7,learning_rate=0.5")
 
-    assert {} == dict(counts_since(project, 101))
+    assert {} == dict(counts_since(project, JOBS))
     assert nothing_ran(backend, again.stdout + again.stderr)
 
 
@@ -194,7 +199,7 @@ def test_sigkill_during_training_resumes_to_the_same_results(backend: str, compl
 
     resumed = [(entry["step"], entry["key"]) for entry in job_log(project)[entries_before:]]
     everything = {(entry["step"], entry["key"]) for entry in job_log(project)}
-    assert 101 == len(everything)
+    assert JOBS == len(everything)
     assert everything - done_before <= set(resumed)
     # what ran again beyond the missing jobs can only be jobs that were in flight (at most 8)
     assert len(resumed) <= len(everything - done_before) + 8

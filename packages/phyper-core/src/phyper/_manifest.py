@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phyper._context import FULL_INSTANCE

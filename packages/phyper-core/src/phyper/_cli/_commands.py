@@ -256,7 +256,8 @@ def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
                     records.append((False, record))
     non_keys: dict[str, Any] | None = None
     recorded_by = None
-    for complete, record in sorted(records, key=lambda item: (item[0], float(item[1].get("finished", 0)))):
+    # the most recent complete record wins (a record of a job to run only if none is complete)
+    for _, record in sorted(records, key=lambda item: (item[0], float(item[1].get("finished", 0)))):
         if isinstance(record.get("non_keys"), dict):
             non_keys = record["non_keys"]
             recorded_by = f"{record.get('step')}:{record.get('key')} (engine {record.get('engine')}, " \
@@ -391,13 +392,13 @@ def gc(arguments: argparse.Namespace) -> int:
     for found in scan_folders(pipeline, on_folder=progress.tick):
         if found.reached:
             continue
-        entry = {"resource": found.resource, "hash": found.hash, "path": found.path}
+        entry: dict[str, Any] = {"resource": found.resource, "hash": found.hash, "path": found.path}
         if found.manifest is None:
             left_alone.append({**entry, "reason": found.problem})
         else:
             orphans.append({**entry, "bytes": folder_size(found.path), "key_values": found.manifest.key_values})
     progress.done()
-    records = [
+    records: list[dict[str, Any]] = [
         {"path": r.path, "step": r.step, "key": r.key, "bytes": os.path.getsize(r.path)}
         for r in scan_records(pipeline, built)
         if not r.owned
@@ -450,7 +451,7 @@ def migrate(arguments: argparse.Namespace) -> int:
     migration = plan_pipeline_migration(pipeline, renames=renames, on_item=progress.tick)
     progress.done()
     folders = migration.folders
-    moves = [
+    moves: list[dict[str, Any]] = [
         {"resource": m.resource, "from": m.old_folder, "to": m.new_folder, "dropped": list(m.dropped)}
         for m in folders.moves
     ]
@@ -562,10 +563,11 @@ def view(arguments: argparse.Namespace) -> int:
 def collect(arguments: argparse.Namespace) -> int:
     """``phyper collect [-o FILE]``: every result as one CSV (or parquet) table."""
     pipeline = _pipeline(arguments)
-    loader = _import_attribute(arguments.metrics) if arguments.metrics else None
-    if loader is not None and not callable(loader):
-        raise MetricsLoaderError(f"--metrics {arguments.metrics} is a {type(loader).__name__}, not a function")
-    columns, rows = collect_rows(pipeline, loader, arguments.resource)  # type: ignore[arg-type]
+    found = _import_attribute(arguments.metrics) if arguments.metrics else None
+    if found is not None and not callable(found):
+        raise MetricsLoaderError(f"--metrics {arguments.metrics} is a {type(found).__name__}, not a function")
+    loader = found if callable(found) else None
+    columns, rows = collect_rows(pipeline, loader, arguments.resource)
     output = arguments.output
     if output and output.endswith(".parquet"):
         try:
