@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import phyper
 from core_support import CORE_PACKAGE, GRID, IRIS_CONFIG, RESOURCES, make_parser, run_python
 
 _IN_THE_VENV = """
@@ -72,3 +73,10 @@ def test_phyper_core_alone_in_a_fresh_venv_runs_the_seed_config(tmp_path: Path) 
     assert (False, []) == (result["pandas_installed"], result["required_without_extras"])
     assert Path(result["phyper_file"]).resolve().is_relative_to(Path(result["prefix"]).resolve())
     assert Path(result["prefix"]).resolve() == venv.resolve()
+    # the console script of the wheel, with no pandas: `phyper --version` and an import error in one line
+    script = python.with_name("phyper.exe" if os.name == "nt" else "phyper")
+    version = subprocess.run([script, "--version"], capture_output=True, text=True, env=env, cwd=project)
+    no_pipeline = subprocess.run([script, "ls"], capture_output=True, text=True, env=env, cwd=project)
+    assert (0, f"phyper {phyper.__version__}\n") == (version.returncode, version.stdout)
+    assert 2 == no_pipeline.returncode
+    assert no_pipeline.stderr.startswith("phyper: cannot import the pipeline `pipeline:pipeline`: module `pipeline` raised ModuleNotFoundError")

@@ -516,7 +516,7 @@ def view(arguments: argparse.Namespace) -> int:
     if root is None:
         raise ParserUsageError("the parser has no hashed_resources_folder: there are no hashed folders to view")
     into = arguments.into or os.path.join(os.path.dirname(os.path.normpath(root)), "views")
-    if os.path.exists(into) and _inside(into, root) is False and os.path.realpath(into) == os.path.realpath(root):
+    if os.path.realpath(into) == os.path.realpath(root):
         raise ParserUsageError(f"--into {into} is the hashed-resources folder itself; choose another folder")
     shared = pipeline.instances[0]._phyper_shared
     wanted: dict[str, str] = {}
