@@ -217,10 +217,12 @@ def test_gc_lists_what_the_grid_no_longer_reaches_and_deletes_only_with_delete(p
     (project / "derived_data" / "all" / "notes").mkdir()
     before = sorted(p.name for p in (project / "derived_data" / "all").iterdir())
 
-    listed = json.loads(ok(project, "gc", "--json"))
+    dry_run = phyper(project, "gc", "--json")
+    listed = json.loads(dry_run.stdout)
     after_dry_run = sorted(p.name for p in (project / "derived_data" / "all").iterdir())
-    text = ok(project, "gc")
-    deleted = json.loads(ok(project, "gc", "--delete", "--json"))
+    text = phyper(project, "gc")
+    deleting = phyper(project, "gc", "--delete", "--json")
+    deleted = json.loads(deleting.stdout)
 
     orphans = old - kept
     assert 4 == len(orphans)
@@ -231,11 +233,16 @@ def test_gc_lists_what_the_grid_no_longer_reaches_and_deletes_only_with_delete(p
     }
     assert [str(stray.relative_to(project))] == [entry["path"] for entry in listed["left_alone"]]
     assert before == after_dry_run
-    assert "run `phyper gc --delete` to delete them" in text
+    assert "run `phyper gc --delete` to delete them" in text.stdout
+    # the folder phyper cannot identify is reported on stderr, with exit status 1
+    assert [1, 1, 1] == [dry_run.returncode, text.returncode, deleting.returncode]
+    assert text.stderr.startswith("phyper: left alone 1 folder(s) without a valid manifest")
+    assert f"  {stray.relative_to(project)}: no phyper-manifest.json" in text.stderr.splitlines()
     assert True is deleted["deleted"]
     assert sorted([*kept, "0" * 32, "notes"]) == sorted(p.name for p in (project / "derived_data" / "all").iterdir())
     assert "train: 4/4 complete" in ok(project, "status").splitlines()
-    assert {"folders": [], "records": []} == {k: v for k, v in json.loads(ok(project, "gc", "--json")).items() if k in ("folders", "records")}
+    again = json.loads(phyper(project, "gc", "--json").stdout)
+    assert ([], [], 1) == (again["folders"], again["records"], len(again["left_alone"]))
 
 
 def test_gc_leaves_a_folder_whose_manifest_is_not_its_own(project: Path) -> None:
@@ -245,9 +252,12 @@ def test_gc_leaves_a_folder_whose_manifest_is_not_its_own(project: Path) -> None
     moved = all_folder / ("1" * 32)
     (all_folder / first_orphan).rename(moved)
 
-    listed = json.loads(ok(project, "gc", "--json"))
-    ok(project, "gc", "--delete")
+    listed = json.loads(phyper(project, "gc", "--json").stdout)
+    deleting = phyper(project, "gc", "--delete")
+    shown = failing(project, "show", "1" * 32)
 
+    assert 1 == deleting.returncode
+    assert f"ManifestError: {moved.relative_to(project)} is not reached by the grid and has no valid manifest" in shown
     assert [str(moved.relative_to(project))] == [entry["path"] for entry in listed["left_alone"]]
     assert "describes all/" in listed["left_alone"][0]["reason"]
     assert moved.is_dir()

@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
              "Find hashed folders under the hashed-resources folder and completion records that no "
              "instance or job of the current grid reaches. Lists them with sizes; deletes only with "
              "--delete. Never touches what the grid reaches, anything outside the hashed-resources "
-             "folder, or a folder without a valid manifest (reported, left alone).")
+             "folder, or a folder without a valid manifest (reported on stderr and left alone; the "
+             "exit status is then 1).")
     gc.add_argument("--delete", action="store_true", help="delete what is listed (default: dry run)")
     _add_json(gc)
 

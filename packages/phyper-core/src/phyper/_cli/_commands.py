@@ -22,6 +22,7 @@ from phyper._completion import check_job, read_record
 from phyper._context import FULL_INSTANCE
 from phyper._errors import (
     AmbiguousHashError,
+    ManifestError,
     ManifestMismatchError,
     MetricsLoaderError,
     MissingDependencyError,
@@ -227,12 +228,24 @@ def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
     if instance is not None:
         keys = instance.get_key_values(resource_name)
         in_grid = sum(1 for i in pipeline.instances if i.get_instance_hash(resource_name) == resource_hash)
+        if os.path.isdir(folder):
+            try:
+                read_manifest(folder)
+            except ManifestError as error:
+                manifest_problem = str(error)
     else:
         in_grid = 0
         try:
-            keys = read_manifest(folder).key_values
-        except Exception as error:  # no valid manifest: say so, show what is there
-            keys, manifest_problem = {}, str(error)
+            manifest = read_manifest(folder)
+            if (manifest.resource, manifest.hash) != (resource, resource_hash):
+                raise ManifestMismatchError(f"its manifest describes {manifest.resource}/{manifest.hash}")
+            keys = manifest.key_values
+        except ManifestError as error:
+            # neither the grid nor a manifest says what the folder holds
+            raise ManifestError(
+                f"{folder} is not reached by the grid and has no valid manifest ({error}); phyper "
+                "cannot tell what it holds: inspect it and remove it by hand (`phyper gc` leaves it alone)"
+            ) from None
     jobs = []
     records = []
     for job in built:
@@ -301,7 +314,8 @@ def _print_description(d: dict[str, Any]) -> None:
         for job in d["jobs"]:
             print(f"    {job['job']}: " + ("complete" if job["complete"] else f"to run ({job['reason']})"))
     else:
-        print("  jobs: none (no step writes this resource's folder)")
+        print("  jobs: none (no step writes this resource's folder)" if d["instances_in_grid"] else
+              "  jobs: none in the current plan (the grid does not reach this folder)")
     print(f"  job log: {d['job_log_entries']} completion(s) logged")
 
 
@@ -417,10 +431,12 @@ def gc(arguments: argparse.Namespace) -> int:
                 os.remove(entry["path"])
         deleted = True
     total = sum(entry["bytes"] for entry in orphans) + sum(entry["bytes"] for entry in records)
+    # folders phyper cannot identify need a person: say so with the exit status too
+    status = 1 if left_alone else 0
     if arguments.json:
         print_json({"deleted": deleted, "folders": orphans, "records": records, "left_alone": left_alone,
                     "bytes": total})
-        return 0
+        return status
     verb = "deleted" if deleted else "would delete"
     print(f"{verb} {len(orphans)} folder(s) and {len(records)} completion record(s), {human_size(total)}"
           + ("" if deleted or not (orphans or records) else "; run `phyper gc --delete` to delete them"))
@@ -429,10 +445,11 @@ def gc(arguments: argparse.Namespace) -> int:
     for entry in records:
         print(f"  {entry['path']}  (record of {entry['step']}:{entry['key']}, no such job in the plan)")
     if left_alone:
-        print(f"left alone: {len(left_alone)} folder(s) without a valid manifest (check and remove by hand)")
+        print(f"phyper: left alone {len(left_alone)} folder(s) without a valid manifest: phyper cannot tell "
+              "what they hold; check and remove them by hand", file=sys.stderr)
         for entry in left_alone:
-            print(f"  {entry['path']}: {entry['reason']}")
-    return 0
+            print(f"  {entry['path']}: {entry['reason']}", file=sys.stderr)
+    return status
 
 
 # -- migrate -----------------------------------------------------------------------------
