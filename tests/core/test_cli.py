@@ -8,6 +8,7 @@ an engine would. Each test works on its own copy of that finished project.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -363,3 +364,24 @@ def test_migrate_renames_a_key(project: Path) -> None:
     assert "(values dropped: n_layers, no longer keys): delete the extra folders, or use --rename OLD=NEW" in dropped.stderr
     assert renamed.startswith("moved 8 folder(s)")
     assert ["make_data: 2/2 complete", "train: 8/8 complete", "summarise: 1/1 complete"] == ok(project, "status").splitlines()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phyper._cli._output import Progress
+
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        monkeypatch.setattr(sys, "stderr", stream)
+        progress = Progress("scanning folders")
+        for _ in range(150):
+            progress.tick()
+        progress.done()
+
+    assert terminal.getvalue().startswith("\rscanning folders: 100\r")
+    assert terminal.getvalue().endswith("\r")
+    assert "" == pipe.getvalue()

@@ -56,7 +56,8 @@ class Progress:
         self.count += 1
         if self.enabled and self.count % 100 == 0:
             now = time.monotonic()
-            if now - self._last >= 0.2:
+            # the first hundred shows at once; then at most five updates a second
+            if not self._shown or now - self._last >= 0.2:
                 self._last = now
                 self._shown = True
                 sys.stderr.write(f"\r{self.label}: {self.count}")
