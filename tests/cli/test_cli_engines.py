@@ -174,8 +174,12 @@ def test_view_show_and_collect_on_the_finished_project(
     assert 4 == len(models) and not models["complete"].any()
     for model_hash, accuracy in by_model.items():
         row = models.set_index("model_hash").loc[model_hash]
-        link = project / "views" / "model" / f"transformation={row.transformation}" / f"n_layers={row.n_layers}"
-        assert not link.exists()  # no step writes the model resource: no folder, no link
+        # no step writes the model resource's folder: its view lists its instances' folders by fold
+        model_view = project / "views" / "model" / f"transformation={row.transformation}" / f"n_layers={row.n_layers}"
+        folds = table[table["model_hash"] == model_hash]
+        assert {f"fold={fold}": (project / folder).resolve() for fold, folder in zip(folds["fold"], folds["folder"])} == {
+            link.name: link.resolve() for link in model_view.iterdir()
+        }
         expected = 0.5 + 0.1 * row.n_layers + 0.005 + (0.2 if row.transformation == "log" else 0)
         assert expected == pytest.approx(accuracy)
     for row in table.itertuples():

@@ -272,9 +272,13 @@ def test_view_builds_the_tree_of_links_idempotently(project: Path) -> None:
 
     views = project / "views"
     link = views / "all" / "transformation=log" / "n_layers=1" / "fold=1"
-    assert "views: 10 links (10 created, 0 removed, 0 unchanged)" == first.strip()
-    assert "views: 10 links (0 created, 0 removed, 10 unchanged)" == second.strip()
-    assert {"into": "views", "links": 6, "created": 0, "removed": 4, "unchanged": 6} == third
+    # 8 instances, 2 data folders, and for each of the 4 models (no step writes their
+    # folder) its instances' folders by fold
+    assert "views: 18 links (18 created, 0 removed, 0 unchanged)" == first.strip()
+    assert "views: 18 links (0 created, 0 removed, 18 unchanged)" == second.strip()
+    assert {"into": "views", "links": 10, "created": 0, "removed": 8, "unchanged": 10} == third
+    model_fold = views / "model" / "transformation=log" / "n_layers=1" / "fold=1"
+    assert link.resolve() == model_fold.resolve()
     assert link.is_symlink() and not os.path.isabs(os.readlink(link))
     manifest = json.loads((link / "phyper-manifest.json").read_text())
     assert ("all", {"transformation": "log", "n_layers": 1, "fold": 1}) == (manifest["resource"], manifest["key_values"])

@@ -536,18 +536,37 @@ def view(arguments: argparse.Namespace) -> int:
     if os.path.realpath(into) == os.path.realpath(root):
         raise ParserUsageError(f"--into {into} is the hashed-resources folder itself; choose another folder")
     shared = pipeline.instances[0]._phyper_shared
+    # keys with several values in the grid: what tells the instances of a resource apart
+    seen: dict[str, set[tuple[type, Any]]] = {name: set() for name in shared.schema.keys}
+    for instance in pipeline.instances:
+        for name, value in instance.get_key_values().items():
+            seen[name].add((type(value), value))
+    varying = [name for name in shared.schema.keys if len(seen[name]) > 1]
     wanted: dict[str, str] = {}
     for resource, index in grid_hashes(pipeline).items():
         resource_name = resource_name_of(resource)
         names = shared.dependencies(resource_name)
-        for instance in index.values():
-            folder = instance.get_resources_path(resource_name)
-            if not os.path.isdir(folder):
-                continue
+        members: dict[str, list[Any]] | None = None
+        for resource_hash, instance in index.items():
             values = instance.get_key_values(resource_name)
-            parts = [_segment(name, values[name]) for name in names] or ["_"]
-            link = os.path.join(into, resource, *parts)
-            wanted[os.path.normpath(link)] = os.path.relpath(folder, os.path.dirname(link))
+            base = os.path.join(into, resource, *([_segment(name, values[name]) for name in names] or ["_"]))
+            folder = instance.get_resources_path(resource_name)
+            if os.path.isdir(folder):
+                wanted[os.path.normpath(base)] = os.path.relpath(folder, os.path.dirname(base))
+            elif resource_name is not None:
+                # no step writes this resource's folder: list its instances' folders instead
+                # (e.g. the five cross-validation folds of a model), named by the other keys
+                rest = [name for name in varying if name not in names]
+                if members is None:
+                    members = {}
+                    for member in pipeline.instances:
+                        members.setdefault(member.get_instance_hash(resource_name), []).append(member)
+                for member in members[resource_hash]:
+                    if not os.path.isdir(member.get_resources_path()):
+                        continue
+                    all_values = member.to_dict()
+                    link = os.path.join(base, *[_segment(name, all_values[name]) for name in rest]) if rest else base
+                    wanted[os.path.normpath(link)] = os.path.relpath(member.get_resources_path(), os.path.dirname(link))
     created = removed = unchanged = 0
     if os.path.isdir(into):
         for parent, folders, files in os.walk(into, topdown=False):
