@@ -69,9 +69,20 @@ class JobState:
 
 
 def job_states(plan: Plan) -> list[JobState]:
-    """Every job of the plan with its state, in plan order."""
+    """Every job of the plan with its state, in plan order.
+
+    A job is to run when it is incomplete or when a job upstream of it is to run (what
+    an engine would do), so the counts agree with ``snakemake -n``.
+    """
     pending = {job.id: status.reason for job, status in plan.incomplete()}
-    return [JobState(job, job.id in pending, pending.get(job.id, "complete"), False) for job in plan]
+    states: dict[str, JobState] = {}
+    for job in plan:  # steps in topological order: upstream jobs come first
+        reason = pending.get(job.id)
+        if reason is None:
+            upstream = next((d for d in job.dependencies if d in states and states[d].to_run), None)
+            reason = f"upstream job {upstream} is to run" if upstream else None
+        states[job.id] = JobState(job, reason is not None, reason or "complete", False)
+    return list(states.values())
 
 
 def status(arguments: argparse.Namespace) -> int:
