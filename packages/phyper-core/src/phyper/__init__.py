@@ -52,6 +52,7 @@ from phyper._parser import Parser
 from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
 from phyper._runner import job_command, load_pipeline, read_job_log, run_job
+from phyper._status import JobVerdict, job_verdicts
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",
+    "JobVerdict",
     "Pipeline",
     "Plan",
     "PlannedStep",
@@ -68,6 +70,7 @@ __all__ = [
     "collect",
     "collect_rows",
     "job_command",
+    "job_verdicts",
     "load_pipeline",
     "read_job_log",
     "run_job",

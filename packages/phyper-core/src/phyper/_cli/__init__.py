@@ -91,12 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("step", help="the step's name (see `phyper ls`)")
     run.add_argument("key", help="the job's hash, or `all` for an aggregate step")
     run.add_argument("--engine", default=None, help="name of the engine running the job, kept in the completion record")
-    run.add_argument("--force", action="store_true", help="run the job even if it is complete")
+    run.add_argument("--force", action="store_true", help="run even if the job's completion record is valid (a manual rerun)")
 
     status = add("status", c.status, "how many jobs of each step are complete",
                  "For each step, how many of its jobs are complete according to their completion records.")
     _add_legacy_spec(status)
-    status.add_argument("-v", "--verbose", action="store_true", help="list incomplete jobs and why")
+    status.add_argument("-v", "--verbose", action="store_true", help="list every job to run and why (at most 20 are listed otherwise)")
 
     plan = add("plan", c.plan, "print the plan (steps and jobs) as JSON",
                "Print the pipeline's plan as JSON: its steps and every job with inputs, outputs and dependencies.")

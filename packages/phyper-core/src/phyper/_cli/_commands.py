@@ -10,8 +10,6 @@ import re
 import shutil
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -36,10 +34,11 @@ from phyper._inventory import HashedFolder, folder_size, grid_hashes, resource_n
 from phyper._manifest import MANIFEST_NAME, read_manifest
 from phyper._migrate import apply_pipeline_migration, plan_pipeline_migration
 from phyper._pipeline import Pipeline
-from phyper._plan import Job, Plan
+from phyper._plan import Plan
 from phyper._runner import read_job_log, run_job
+from phyper._status import JobVerdict, job_verdicts, status_lines
 
-__all__ = ["collect", "gc", "job_states", "ls", "migrate", "plan", "run", "show", "status", "view"]
+__all__ = ["collect", "gc", "ls", "migrate", "plan", "run", "show", "status", "view"]
 
 
 def _pipeline(arguments: argparse.Namespace) -> Pipeline:
@@ -52,51 +51,15 @@ def _pipeline(arguments: argparse.Namespace) -> Pipeline:
 def run(arguments: argparse.Namespace) -> int:
     """``phyper run [PIPELINE] STEP KEY``: run one job in this process."""
     pipeline = _pipeline(arguments)
-    # --force is passed only when given, so a runner without the argument still runs jobs
-    force = {"force": True} if arguments.force else {}
-    run_job(pipeline, arguments.step, arguments.key, engine=arguments.engine, **force)
+    run_job(pipeline, arguments.step, arguments.key, engine=arguments.engine, force=arguments.force)
     return 0
 
 
-@dataclass(frozen=True)
-class JobState:
-    """A job of the plan and whether it is to run (the shape of the status verdicts)."""
-
-    job: Job
-    to_run: bool
-    reason: str
-    failed: bool
-
-
-def job_states(plan: Plan) -> list[JobState]:
-    """Every job of the plan with its state, in plan order.
-
-    A job is to run when it is incomplete or when a job upstream of it is to run (what
-    an engine would do), so the counts agree with ``snakemake -n``.
-    """
-    pending = {job.id: status.reason for job, status in plan.incomplete()}
-    states: dict[str, JobState] = {}
-    for job in plan:  # steps in topological order: upstream jobs come first
-        reason = pending.get(job.id)
-        if reason is None:
-            upstream = next((d for d in job.dependencies if d in states and states[d].to_run), None)
-            reason = f"upstream job {upstream} is to run" if upstream else None
-        states[job.id] = JobState(job, reason is not None, reason or "complete", False)
-    return list(states.values())
-
-
 def status(arguments: argparse.Namespace) -> int:
-    """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are not."""
+    """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are to run."""
     pipeline = _pipeline(arguments)
-    built = pipeline.plan()
-    pending = built.incomplete()
-    counts = Counter(job.step for job, _ in pending)
-    for step in built.steps:
-        total = len(built.jobs_of(step.name))
-        print(f"{step.name}: {total - counts[step.name]}/{total} complete")
-    if arguments.verbose:
-        for job, reason in pending:
-            print(f"  {job.id}: {reason.reason}")
+    for line in status_lines(job_verdicts(pipeline), arguments.verbose):
+        print(line)
     return 0
 
 
@@ -135,22 +98,18 @@ def ls(arguments: argparse.Namespace) -> int:
     resources = _check_names(arguments.resource, list(hashes), "resource")
     narrowed = bool(steps or resources)
     step_rows = []
-    progress = Progress("checking jobs")
-    states = job_states(built)
-    by_step: dict[str, list[JobState]] = {}
-    for state in states:
-        progress.tick()
-        by_step.setdefault(state.job.step, []).append(state)
-    progress.done()
+    by_step: dict[str, list[JobVerdict]] = {}
+    for verdict in job_verdicts(pipeline, built):
+        by_step.setdefault(verdict.job.step, []).append(verdict)
     for step in built.steps:
         folder = step.resource_name or FULL_INSTANCE if step.kind != "aggregate" else None
         if narrowed and step.name not in (steps or []) and (folder is None or folder not in (resources or [])):
             continue
         mine = by_step.get(step.name, [])
-        to_run = sum(state.to_run for state in mine)
+        to_run = sum(verdict.to_run for verdict in mine)
         step_rows.append({
             "step": step.name, "kind": step.kind, "resource": folder, "jobs": len(mine),
-            "complete": len(mine) - to_run, "to_run": to_run, "failed": sum(state.failed for state in mine),
+            "complete": len(mine) - to_run, "to_run": to_run, "failed": sum(verdict.failed for verdict in mine),
         })
     on_disk: dict[str, list[HashedFolder]] = {}
     progress = Progress("scanning folders")
