@@ -157,7 +157,7 @@ def test_show_a_prefix_names_the_resource_values_files_and_jobs(project: Path) -
 
 def test_show_reports_the_non_keys_a_result_was_made_with(project: Path) -> None:
     first = hashes(project)[0]
-    subprocess.run([sys.executable, "-m", "phyper", "run", "train", first], cwd=project,
+    subprocess.run([sys.executable, "-m", "phyper", "run", "train", first, "--force"], cwd=project,
                    env=environment(PHYPER_NON_KEYS="n_epochs=7"), check=True, capture_output=True)
 
     shown = json.loads(ok(project, "show", first, "--json"))
@@ -331,7 +331,7 @@ def test_migrate_after_a_new_key_moves_folders_and_records(project: Path) -> Non
 
     assert old == unchanged
     assert (8, 8 + 1) == (len(dry["moves"]), len(dry["records"]))
-    assert "train: 0/8 complete" in before.splitlines()
+    assert "train: 0/8 complete, 8 to run" in before.splitlines()
     assert applied.startswith("moved 8 folder(s), rewrote 9 completion record(s)")
     assert ["make_data: 2/2 complete", "train: 8/8 complete", "summarise: 1/1 complete"] == after.splitlines()
     assert ([], []) == (again["moves"], again["records"])

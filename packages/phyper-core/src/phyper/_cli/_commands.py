@@ -10,6 +10,7 @@ import re
 import shutil
 import sys
 import time
+from collections import Counter
 from typing import Any
 from urllib.parse import quote
 
@@ -258,7 +259,7 @@ def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
         "folder_exists": os.path.isdir(folder),
         "files": _files(folder) if os.path.isdir(folder) else [],
         "jobs": jobs,
-        "job_log_entries": len(log),
+        "job_log": dict(Counter(str(entry.get("status", "done")) for entry in log)),
     }
 
 
@@ -286,7 +287,8 @@ def _print_description(d: dict[str, Any]) -> None:
     else:
         print("  jobs: none (no step writes this resource's folder)" if d["instances_in_grid"] else
               "  jobs: none in the current plan (the grid does not reach this folder)")
-    print(f"  job log: {d['job_log_entries']} completion(s) logged")
+    counts = d["job_log"]
+    print("  job log: " + (", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing logged"))
 
 
 def _parse_where(pipeline: Pipeline, assignments: list[str]) -> dict[str, Any]:
