@@ -246,7 +246,9 @@ def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
             non_keys = record["non_keys"]
             recorded_by = f"{record.get('step')}:{record.get('key')} (engine {record.get('engine')}, " \
                 f"finished {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(record.get('finished', 0))))})"
-    log = [entry for entry in read_job_log(pipeline) if entry.get("key") == resource_hash]
+    # a migrated folder's jobs were logged under its old hash
+    former = {str(record["migrated_from"]) for _, record in records if record.get("migrated_from")}
+    log = [entry for entry in read_job_log(pipeline) if entry.get("key") in {resource_hash, *former}]
     return {
         "hash": resource_hash,
         "resource": resource,
