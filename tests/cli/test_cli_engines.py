@@ -224,3 +224,26 @@ def test_collect_without_pandas_says_how_to_get_it(tmp_path: Path) -> None:
     completed = subprocess.run([sys.executable, "-c", code], cwd=project, env=environment(), capture_output=True, text=True)
 
     assert completed.stdout.startswith("collect() returns a pandas DataFrame and pandas is not installed")
+
+
+def test_collect_to_parquet_needs_a_parquet_engine_and_says_so(tmp_path: Path) -> None:
+    project = copy_project(RESULTS, tmp_path / "results")
+    try:
+        import pyarrow  # noqa: F401
+
+        has_engine = True
+    except ImportError:
+        has_engine = False
+
+    completed = subprocess.run([sys.executable, "-m", "phyper", "collect", "-o", "r.parquet"], cwd=project,
+                               env=environment(), capture_output=True, text=True)
+
+    if has_engine:
+        import pandas
+
+        assert 0 == completed.returncode, completed.stderr
+        assert 8 == len(pandas.read_parquet(project / "r.parquet"))
+    else:
+        assert 2 == completed.returncode
+        assert completed.stderr.startswith("phyper: MissingDependencyError: pandas cannot write parquet here")
+        assert not (project / "r.parquet").exists()
