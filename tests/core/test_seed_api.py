@@ -373,3 +373,62 @@ print(sorted(name for name in ('pandas', 'numpy', 'snakemake', 'doit') if sys.mo
 
     assert [os.path.join("derived_data", "preprocessed_data", "{preprocessed_data_hash}", "x.npy"),
             "MissingDependencyError True", "MissingDependencyError True", "[]"] == [lines[0], *lines[-3:]]
+
+
+# -- carrying phyper 0.x results over -------------------------------------------------------------
+
+# folder names phyper 0.x gave the seed's values (its own test data): the transformed data of
+# 'square', and the full instance transformation='log', centering=False, n_hidden_layers=1, cv_fold=2
+OLD_SQUARE = "6dbab4c9ca812a269ead275cb01e655c19fc619feeb538a7e61821713d396eee"
+OLD_INSTANCE = "0d7146e6c9d5397a8c604924fc7d8d8b4b3efd903b462b9e7e22fc0275a5a280"
+
+
+def old_layout(folder: Path) -> tuple[Path, Path]:
+    square = folder / "transformed_data" / OLD_SQUARE
+    square.mkdir(parents=True)
+    (square / "transformed_data.npy").write_text("square data")
+    (square / "instance_info.json").write_text(json.dumps({"transformation": "square"}, indent=4))
+    model = folder / "all" / OLD_INSTANCE
+    model.mkdir(parents=True)
+    (model / "torch_model.torch").write_text("model 47")
+    return square, model
+
+
+def test_phyper0_folders_move_to_their_new_names(
+    parser: Instance, instances: phyper.InstanceList[Instance], folder: Path
+) -> None:
+    old_square, old_model = old_layout(folder)
+    square = parser.get_instance(transformation="square")
+    model = parser.get_instance(transformation="log", centering=False, n_hidden_layers=1, cv_fold=2)
+    expected = [(str(old_model), model.get_resources_path()),
+                (str(old_square), square.get_resources_path("transformed_data"))]
+
+    assert expected == parser.migrate_phyper0_folders(instances, dry_run=True)
+    assert old_square.is_dir() and old_model.is_dir()
+    parser.generate_instance_info_files(instances)  # as a 0.x config.py does at import
+    assert expected == parser.migrate_phyper0_folders(instances)
+
+    assert "square data" == Path(square.get_resources_path("transformed_data"), "transformed_data.npy").read_text()
+    assert "model 47" == Path(model.get_resources_path(), "torch_model.torch").read_text()
+    assert not old_square.exists() and not old_model.exists()
+    assert model == parser.load_instance_from_disk_by_hash(model.get_instance_hash())
+    assert [] == parser.migrate_phyper0_folders(instances)
+
+
+def test_phyper0_migration_refuses_to_overwrite_or_to_trust_a_wrong_record(
+    parser: Instance, instances: phyper.InstanceList[Instance], folder: Path
+) -> None:
+    old_square, old_model = old_layout(folder)
+    model = parser.get_instance(transformation="log", centering=False, n_hidden_layers=1, cv_fold=2)
+    Path(model.get_resources_path()).mkdir(parents=True)
+    Path(model.get_resources_path(), "torch_model.torch").write_text("new model")
+    with pytest.raises(phyper.ManifestMismatchError, match="already holds results"):
+        parser.migrate_phyper0_folders(instances)
+    assert old_square.is_dir()  # nothing moved: every move is checked first
+
+    shutil.rmtree(model.get_resources_path())
+    (old_square / "instance_info.json").write_text(json.dumps({"transformation": "log"}))
+    with pytest.raises(phyper.ManifestMismatchError, match="records {'transformation': 'log'}"):
+        parser.migrate_phyper0_folders(instances)
+    with pytest.raises(phyper.ParserUsageError, match="parser operation"):
+        instances[0].migrate_phyper0_folders(instances)

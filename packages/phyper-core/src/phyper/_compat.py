@@ -8,8 +8,11 @@ for all instances) these keep phyper's behaviour and its named errors.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pprint
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,16 +33,22 @@ if TYPE_CHECKING:
     from phyper._parser import Parser
 
 __all__ = [
+    "PHYPER0_INFO_NAME",
     "describe_instance_from_hash",
     "get_df_of_instances",
     "get_resources",
     "load_instance_by_hash",
+    "migrate_phyper0_folders",
+    "phyper0_hash",
     "seed_wildcard",
     "wildcarded_path",
     "write_manifests",
 ]
 
 T = TypeVar("T", bound="Parser")
+
+PHYPER0_INFO_NAME = "instance_info.json"
+"""The file in which phyper 0.x recorded a hashed folder's values."""
 
 
 def _instance_list(instances: Any, what: str) -> Sequence[Parser]:
@@ -223,3 +232,73 @@ def wildcarded_path(
         )
     escaped = path.replace("{", "{{").replace("}", "}}")
     return escaped.replace(resource_hash, "{" + name + "}")
+
+
+def phyper0_hash(instance: Parser, resource_name: str | None) -> str:
+    """The hash phyper 0.x gave these values: the name of the folder it stored them in.
+
+    0.x hashed, for each key of the resource (all keys: the full instance) sorted by
+    name and whose value is not None, ``name`` then ``str(value)``, with SHA-256 (64 hex
+    digits). Values are phyper's normalised ones: a float key given as ``1`` in 0.x was
+    hashed as ``1``, here as ``1.0``, so such folders are not found.
+    """
+    key_values = instance.get_key_values(resource_name)
+    preimage = "".join(f"{name}{value}" for name, value in sorted(key_values.items()) if value is not None)
+    return hashlib.sha256(preimage.encode("utf-8")).hexdigest()
+
+
+def migrate_phyper0_folders(instances: Sequence[Parser], dry_run: bool) -> list[tuple[str, str]]:
+    """Move the hashed folders phyper 0.x made for these instances to their phyper names.
+
+    For each instance and resource, the folder named by :func:`phyper0_hash` (under the
+    same ``<hashed_resources_folder>/<resource or all>/``) is renamed to the instance's
+    phyper folder, which then gets its manifest; 0.x's ``instance_info.json`` is kept.
+    Every move is checked before any is made. Returns the (old, new) pairs.
+
+    Raises:
+        ManifestMismatchError: an ``instance_info.json`` disagrees with the values, or the
+            target folder already holds files other than its manifest.
+    """
+    instances = _instance_list(instances, "migrate_phyper0_folders()")
+    if len(instances) == 0:
+        return []
+    shared = instances[0]._phyper_shared
+    moves: list[tuple[str, str, Parser, str | None]] = []
+    for resource_name in [None, *shared.resources]:
+        prefix = shared.hashed_path_prefix(resource_name)
+        for instance in get_resources(instances, resource_name):
+            old = prefix + phyper0_hash(instance, resource_name)
+            if not os.path.isdir(old):
+                continue
+            new = instance.get_resources_path(resource_name)
+            _check_phyper0_info(old, instance.get_key_values(resource_name))
+            if os.path.isdir(new) and set(os.listdir(new)) - {MANIFEST_NAME}:
+                raise ManifestMismatchError(
+                    f"cannot move {old} to {new}: the target already holds results; "
+                    "keep one of the two folders and delete the other by hand"
+                )
+            moves.append((old, new, instance, resource_name))
+    if not dry_run:
+        for old, new, instance, resource_name in moves:
+            if os.path.isdir(new):  # only a manifest, written before the move (e.g. at import)
+                shutil.rmtree(new)
+            os.replace(old, new)
+            instance.write_manifest(resource_name)
+    return [(old, new) for old, new, _, _ in moves]
+
+
+def _check_phyper0_info(folder: str, key_values: dict[str, Any]) -> None:
+    path = os.path.join(folder, PHYPER0_INFO_NAME)
+    if not os.path.isfile(path):
+        return  # 0.x wrote it only when asked to (generate_instance_info_files)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            recorded = json.load(handle)
+    except ValueError as error:
+        raise ManifestError(f"{path} is not valid JSON: {error}") from None
+    expected = json.loads(json.dumps(key_values))
+    if recorded != expected:
+        raise ManifestMismatchError(
+            f"{path} records {recorded}, but the folder's name is the 0.x hash of {expected}; "
+            "the folder was edited or moved by hand: move it yourself or delete it"
+        )

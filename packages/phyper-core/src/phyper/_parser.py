@@ -15,6 +15,7 @@ from phyper._compat import (
     get_df_of_instances,
     get_resources,
     load_instance_by_hash,
+    migrate_phyper0_folders,
     wildcarded_path,
     write_manifests,
 )
@@ -478,6 +479,22 @@ class Parser:
             rows_by_hash[full_hash] = row
             made.append(instance)
         return made
+
+    def migrate_phyper0_folders(self, instances: Sequence[Parser], *, dry_run: bool = False) -> list[tuple[str, str]]:
+        """Carry phyper 0.x results over: rename the folders 0.x made for ``instances``.
+
+        phyper 0.x named each folder by a 64-digit hash of its own; for every instance
+        and resource, the 0.x folder found under this parser's ``hashed_resources_folder``
+        is renamed to the phyper folder and gets its manifest. Every move is checked
+        before any is made; ``dry_run`` only lists them. Returns the (old, new) pairs.
+
+        Raises:
+            ParserUsageError: called on an instance.
+            ManifestMismatchError: a folder's ``instance_info.json`` disagrees with its
+                name, or a target already holds results.
+        """
+        self._require_parser("migrate_phyper0_folders()")
+        return migrate_phyper0_folders(instances, dry_run)
 
     get_resources = staticmethod(get_resources)
     get_df_of_instances = staticmethod(get_df_of_instances)
