@@ -8,9 +8,10 @@ train-best-model
 Each command looks its instance up by hash and calls the Iris example's own code.
 """
 
+from __future__ import annotations
+
 import argparse
 from collections.abc import Sequence
-from typing import Optional
 
 from config import Instance, instances
 
@@ -40,7 +41,7 @@ def train_best_model() -> None:
     best_model.train_best_model(instances)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog='python -m main', description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest='command', required=True)
     for name in ('transform-data', 'preprocess-data', 'train-model'):

@@ -13,7 +13,7 @@ import json
 import os
 import pprint
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phyper._errors import (
