@@ -412,7 +412,7 @@ class Parser:
 
     @overload
     def load_instance_from_disk_by_hash(
-        self: P, instance_hash: str, resource_name: str | None = None, *, skip_missing: bool
+        self: P, instance_hash: str, resource_name: str | None = None, skip_missing: bool = False
     ) -> P | None: ...
 
     def load_instance_from_disk_by_hash(
