@@ -46,6 +46,7 @@ RESERVED_RULE_NAMES = frozenset({"all"})
 
 SNAKEMAKE_FOLDER = ".snakemake"
 ENGINE_LOCK_NAME = "phyper-snakemake.lock"
+FORCE_VARIABLE = "PHYPER_SNAKEMAKE_FORCE"
 
 
 class JobText:
@@ -114,6 +115,7 @@ class SnakemakeWorkflow:
             rule_input = [jobs[dependency].record for dependency in job.dependencies]
 
         def label(wildcards: Any, step_name: str = step.name, hashed: bool = step.is_hashed) -> JobText:
+            self.forced(step_name)  # sets the variable jobs on other machines read
             job_key = getattr(wildcards, WILDCARD) if hashed else phyper.AGGREGATE_KEY
             return JobText(f"phyper {self.pipeline.job_label(step_name, job_key)}")
 
@@ -130,15 +132,27 @@ class SnakemakeWorkflow:
     # -- agreeing with phyper's records ---------------------------------------------
 
     def forced(self, step_name: str) -> bool:
-        """Whether this Snakemake run forces the jobs of ``step_name`` (``-F``, ``-R step``)."""
+        """Whether this Snakemake run forces the jobs of ``step_name`` (``-F``, ``-R step``).
+
+        The main Snakemake process reads its own settings and passes the answer to jobs
+        that run elsewhere (a cluster node) in ``PHYPER_SNAKEMAKE_FORCE``, since their
+        Snakemake process "forces" its single target job whatever the user asked.
+        """
         workflow = self._workflow
-        if workflow is None or getattr(workflow, "remote_exec", False):
-            # a job spawned on a cluster node: its Snakemake always "forces" its one job
+        if workflow is None:
             return False
-        settings = getattr(workflow, "dag_settings", None)
-        if settings is None:
-            return False
-        return bool(getattr(settings, "forceall", False)) or step_name in (getattr(settings, "forcerun", None) or ())
+        if getattr(workflow, "remote_exec", False):
+            forced = os.environ.get(FORCE_VARIABLE, "")
+        else:
+            settings = getattr(workflow, "dag_settings", None)
+            if settings is None:
+                return False
+            if getattr(settings, "forceall", False):
+                forced = "*"
+            else:
+                forced = ",".join(sorted(str(rule) for rule in (getattr(settings, "forcerun", None) or ())))
+            os.environ[FORCE_VARIABLE] = forced
+        return forced == "*" or step_name in forced.split(",")
 
     def prepare(self, workflow: Any) -> None:
         """Make Snakemake's view agree with phyper's records (``pipeline.smk`` calls this).
