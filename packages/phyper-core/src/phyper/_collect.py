@@ -95,6 +95,8 @@ def collect_rows(
     instances_or_pipeline: Pipeline | Sequence[Parser],
     metrics: MetricsLoader | None = None,
     resource_name: str | None = None,
+    *,
+    skip_incomplete: bool = True,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and rows of :func:`collect`, as plain Python values (no pandas needed)."""
     source = instances_or_pipeline
@@ -131,7 +133,7 @@ def collect_rows(
         row.update((name, (non_keys or {}).get(name)) for name in schema.non_keys)
         row.update((f"{name}_hash", instance.get_instance_hash(name)) for name in resources)
         row.update(folder=folder, complete=complete, status=reason)
-        if metrics is not None and complete:
+        if metrics is not None and (complete or not skip_incomplete):
             loaded = metrics(instance)
             if loaded is not None and not isinstance(loaded, Mapping):
                 raise MetricsLoaderError(
@@ -159,6 +161,8 @@ def collect(
     instances_or_pipeline: Pipeline | Sequence[Parser],
     metrics: MetricsLoader | None = None,
     resource_name: str | None = None,
+    *,
+    skip_incomplete: bool = True,
 ) -> pandas.DataFrame:
     """Every result as one tidy pandas DataFrame.
 
@@ -176,6 +180,9 @@ def collect(
         metrics: ``loader(instance) -> dict`` reading one result's metrics from its
             folder; called only for complete results (incomplete rows get None).
         resource_name: one row per hash of this resource instead of per instance.
+        skip_incomplete: call the loader for complete results only (the default). False
+            calls it for every row: for steps whose engine already guarantees the
+            results exist but that keep no completion records (a hand-written Snakefile).
 
     Raises:
         MissingDependencyError: pandas is not installed.
@@ -198,5 +205,5 @@ def collect(
             "collect() returns a pandas DataFrame and pandas is not installed; install it with "
             "`pip install pandas` (or use phyper.collect_rows, or `phyper collect -o results.csv`)"
         ) from None
-    columns, rows = collect_rows(instances_or_pipeline, metrics, resource_name)
+    columns, rows = collect_rows(instances_or_pipeline, metrics, resource_name, skip_incomplete=skip_incomplete)
     return cast("pandas.DataFrame", pd.DataFrame(rows, columns=columns))
