@@ -56,7 +56,7 @@ class HashedFolder:
 
 @dataclass(frozen=True)
 class RecordFile:
-    """One file under ``<state_folder>/done/<step>/``."""
+    """One (non-hidden) file under ``<state_folder>/done/<step>/``."""
 
     path: str
     step: str
@@ -139,7 +139,7 @@ def _checked_manifest(path: str, resource: str, hash_: str) -> tuple[Manifest | 
 
 
 def scan_records(pipeline: Pipeline, plan: Plan, *, on_record: Callable[[], None] | None = None) -> Iterator[RecordFile]:
-    """Every file under the state folder's ``done/<step>/`` folders (records and leftovers)."""
+    """Every file under the state folder's ``done/<step>/`` folders but hidden temporaries."""
     done = os.path.join(pipeline.state_folder, "done")
     if not os.path.isdir(done):
         return
@@ -150,7 +150,9 @@ def scan_records(pipeline: Pipeline, plan: Plan, *, on_record: Callable[[], None
             continue
         for entry in sorted(os.listdir(step_folder)):
             path = os.path.join(step_folder, entry)
-            if not os.path.isfile(path):
+            # hidden files are records being written (atomic_output's temporaries): a
+            # running job owns them, and the runner removes those a killed job left
+            if entry.startswith(".") or not os.path.isfile(path):
                 continue
             if on_record is not None:
                 on_record()
