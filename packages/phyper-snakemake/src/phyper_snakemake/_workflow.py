@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import phyper
@@ -31,6 +31,10 @@ class Rule:
     command: str
     message: str
     is_hashed: bool
+    threads: int = 1
+    """The step's declared threads (Snakemake's ``threads:``)."""
+    resources: dict[str, int] = field(default_factory=dict)
+    """The step's declared ``mem_mb`` and ``runtime`` (Snakemake's ``resources:``)."""
 
 
 class SnakemakeWorkflow:
@@ -65,7 +69,10 @@ class SnakemakeWorkflow:
         else:
             rule_input = list(self.plan.job(step.name, phyper.AGGREGATE_KEY).inputs)
         where = f" {{wildcards.{WILDCARD}}}" if step.is_hashed else ""
-        return Rule(step.name, output, rule_input, command, f"phyper {step.name}{where}: {step.doc}", step.is_hashed)
+        return Rule(
+            step.name, output, rule_input, command, f"phyper {step.name}{where}: {step.doc}", step.is_hashed,
+            step.threads, dict(step.resources),
+        )
 
     @property
     def targets(self) -> list[str]:
