@@ -111,6 +111,7 @@ def run_job(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None 
         "engine": engine,
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "scheduler_job_id": os.environ.get("SLURM_JOB_ID"),  # a cluster's id for the job (SLURM), else None
         "non_keys": {name: values[name] for name in pipeline.instances[0].non_key_names()},
     }
     record = write_record(job, input_fingerprints, extra)
