@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 
-from engines import BIN, IRIS, copy_project, environment, job_log, run, run_engine
+from engines import BIN, IRIS, copy_project, environment, job_log, run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.snakemake]
 
@@ -137,10 +138,9 @@ def test_the_rerun_submits_nothing(slurm_run: SlurmRun) -> None:
     assert set() == slurm_run.jobs_known_after_rerun - slurm_run.jobs_known_before_rerun
 
 
-def test_slurm_gives_the_same_numbers_as_a_local_run(slurm_run: SlurmRun, tmp_path: Path) -> None:
-    local = copy_project(IRIS, tmp_path / "iris")
-
-    run_engine("snakemake", local, **FEW_EPOCHS)
+def test_slurm_gives_the_same_numbers_as_a_local_run(slurm_run: SlurmRun, completed: Callable[[str], Path]) -> None:
+    # the local run of the integration suite (same non-keys), shared by the session
+    local = completed("snakemake")
 
     assert [None] * 101 == [entry["scheduler_job_id"] for entry in job_log(local)]
     by_slurm, by_local = numbers(slurm_run.project), numbers(local)
