@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engines import BACKENDS
+from engines import BACKENDS, IRIS, copy_project, run_engine
 
 
 def backend_params() -> list[object]:
@@ -38,3 +38,25 @@ def import_project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path],
     for name in PROJECT_MODULES:
         sys.modules.pop(name, None)
     sys.modules.update(saved)
+
+
+IRIS_FEW_EPOCHS = {"PHYPER_NON_KEYS": "n_epochs=20,log_interval=5"}
+_completed_iris: dict[str, Path] = {}
+
+
+@pytest.fixture
+def completed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The Iris example on which an engine ran the whole pipeline once, with few epochs.
+
+    One run per engine for the whole test session (the integration and cluster suites
+    share it): do not modify it, copy it.
+    """
+
+    def get(backend: str) -> Path:
+        if backend not in _completed_iris:
+            project = copy_project(IRIS, tmp_path_factory.mktemp(f"completed-{backend}") / "iris")
+            run_engine(backend, project, **IRIS_FEW_EPOCHS)
+            _completed_iris[backend] = project
+        return _completed_iris[backend]
+
+    return get

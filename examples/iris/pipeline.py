@@ -4,7 +4,9 @@ transform_data (3 jobs) -> preprocess_data (6) -> train_model (90)
 -> compute_cv_scores (1) -> retrain_best_model (1), plot_results (1)
 
 Each step imports its heavy modules inside the function, so a job process loads
-torch only when it trains.
+torch only when it trains. Each step also says what one job needs (threads, memory
+in MB, wall time in minutes, generous for 2000 epochs): a cluster profile sizes each
+job with them (profiles/slurm).
 """
 
 from typing import List
@@ -26,7 +28,7 @@ from paths import (
 pipeline = phyper.Pipeline(instances)
 
 
-@pipeline.per_resource('transformed_data', outputs=[get_transformed_dataset_path])
+@pipeline.per_resource('transformed_data', outputs=[get_transformed_dataset_path], threads=1, mem_mb=500, runtime=5)
 def transform_data(instance: Instance) -> None:
     """Apply the transformation to the Iris features."""
     import dataset
@@ -35,7 +37,8 @@ def transform_data(instance: Instance) -> None:
 
 
 @pipeline.per_resource(
-    'preprocessed_data', inputs=[get_transformed_dataset_path], outputs=[get_preprocessed_dataset_path]
+    'preprocessed_data', inputs=[get_transformed_dataset_path], outputs=[get_preprocessed_dataset_path],
+    threads=1, mem_mb=500, runtime=5,
 )
 def preprocess_data(instance: Instance) -> None:
     """Center the transformed features (when centering is on)."""
@@ -45,7 +48,8 @@ def preprocess_data(instance: Instance) -> None:
 
 
 @pipeline.per_instance(
-    inputs=[get_preprocessed_dataset_path], outputs=[get_torch_model_path, get_training_metrics_path]
+    inputs=[get_preprocessed_dataset_path], outputs=[get_torch_model_path, get_training_metrics_path],
+    threads=1, mem_mb=1000, runtime=10,  # torch runs single-threaded (train.py)
 )
 def train_model(instance: Instance) -> None:
     """Train one model on its cross-validation fold."""
@@ -54,7 +58,9 @@ def train_model(instance: Instance) -> None:
     train.train(instance)
 
 
-@pipeline.aggregate(inputs=[get_training_metrics_path], outputs=[get_cross_validation_scores_path])
+@pipeline.aggregate(
+    inputs=[get_training_metrics_path], outputs=[get_cross_validation_scores_path], threads=1, mem_mb=1000, runtime=5
+)
 def compute_cv_scores(all_instances: List[Instance]) -> None:
     """Average the validation metrics over the folds of each configuration."""
     import score_models
@@ -69,6 +75,7 @@ def compute_cv_scores(all_instances: List[Instance]) -> None:
         get_best_model_training_metrics_path,
         get_best_model_test_results_path,
     ],
+    threads=1, mem_mb=1000, runtime=10,
 )
 def retrain_best_model(all_instances: List[Instance]) -> None:
     """Retrain the best configuration on train+validation and test it."""
@@ -77,7 +84,9 @@ def retrain_best_model(all_instances: List[Instance]) -> None:
     best_model.train_best_model(all_instances)
 
 
-@pipeline.aggregate(inputs=[get_cross_validation_scores_path], outputs=[get_parallel_categories_path])
+@pipeline.aggregate(
+    inputs=[get_cross_validation_scores_path], outputs=[get_parallel_categories_path], threads=1, mem_mb=1000, runtime=5
+)
 def plot_results(all_instances: List[Instance]) -> None:
     """Draw the parallel-categories figure of the cross-validation scores."""
     import plots

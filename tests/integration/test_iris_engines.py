@@ -43,23 +43,6 @@ FULL_RUN = {"transform_data": 3, "preprocess_data": 6, "train_model": 90, "compu
 JOBS = sum(FULL_RUN.values())
 RESULTS = Path("derived_data") / "results"
 
-_completed: dict[str, Path] = {}
-
-
-@pytest.fixture
-def completed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """A project on which ``backend`` ran the whole pipeline once (shared, do not modify)."""
-
-    def get(backend: str) -> Path:
-        if backend not in _completed:
-            project = copy_project(IRIS, tmp_path_factory.mktemp(f"completed-{backend}") / "iris")
-            run_engine(backend, project, **FEW_EPOCHS)
-            _completed[backend] = project
-        return _completed[backend]
-
-    return get
-
-
 def copy_of(project: Path, destination: Path) -> Path:
     """A copy with every file's modification time kept (as `cp -a` would)."""
     shutil.copytree(project, destination, symlinks=True)

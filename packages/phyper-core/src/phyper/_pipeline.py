@@ -11,6 +11,11 @@ path functions. Three granularities:
 A path function with one parameter takes an instance; one with none names a single
 file (for example an aggregate's output). Which step feeds which follows from the
 files: see :mod:`phyper._plan`.
+
+Every step may also say what one of its jobs needs, engine-free: ``threads`` (CPU
+cores, default 1), ``mem_mb`` (memory in megabytes) and ``runtime`` (wall time in
+minutes). Engines that schedule resources (Snakemake, and through it a cluster) size
+each job with them; see :class:`Step`.
 """
 
 from __future__ import annotations
@@ -57,6 +62,21 @@ def _arity(function: PathFunction, step: str) -> int:
     return len(required)
 
 
+# what each resource counts, and an example value, for error messages
+_RESOURCE_UNITS = {"threads": ("CPU cores", 2), "mem_mb": ("megabytes", 2000), "runtime": ("minutes", 30)}
+
+
+def _positive(step: str, resource: str, value: object) -> int:
+    # bool is an int subclass: threads=True is a mistake, not one thread
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        unit, example = _RESOURCE_UNITS[resource]
+        raise PipelineDefinitionError(
+            f"step `{step}`: {resource}={value!r} must be a positive whole number of {unit} "
+            f"(for example {resource}={example})"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Step:
     """One declared step of a pipeline."""
@@ -68,6 +88,15 @@ class Step:
     inputs: tuple[PathFunction, ...]
     outputs: tuple[PathFunction, ...]
     input_arities: tuple[int, ...]
+    threads: int = 1
+    mem_mb: int | None = None
+    runtime: int | None = None
+
+    @property
+    def resources(self) -> dict[str, int]:
+        """The declared ``mem_mb`` and ``runtime`` (minutes); undeclared ones are absent."""
+        declared = {"mem_mb": self.mem_mb, "runtime": self.runtime}
+        return {name: value for name, value in declared.items() if value is not None}
 
     @property
     def folder_resource(self) -> str:
@@ -151,10 +180,17 @@ class Pipeline:
         outputs: Sequence[PathFunction],
         inputs: Sequence[PathFunction] = (),
         name: str | None = None,
+        threads: int = 1,
+        mem_mb: int | None = None,
+        runtime: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job per distinct hash of ``resource_name``."""
+        """Decorator: one job per distinct hash of ``resource_name``.
+
+        ``threads``, ``mem_mb`` and ``runtime`` (minutes) are what one job needs (see
+        :meth:`add_step`).
+        """
         self._shared.check_resource(resource_name)
-        return self._decorator("resource", resource_name, inputs, outputs, name)
+        return self._decorator("resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime)
 
     def per_instance(
         self,
@@ -162,9 +198,12 @@ class Pipeline:
         outputs: Sequence[PathFunction],
         inputs: Sequence[PathFunction] = (),
         name: str | None = None,
+        threads: int = 1,
+        mem_mb: int | None = None,
+        runtime: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job per full instance (its full hash)."""
-        return self._decorator("instance", None, inputs, outputs, name)
+        """Decorator: one job per full instance (its full hash); resources as in :meth:`add_step`."""
+        return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime)
 
     def aggregate(
         self,
@@ -172,9 +211,15 @@ class Pipeline:
         outputs: Sequence[PathFunction],
         inputs: Sequence[PathFunction] = (),
         name: str | None = None,
+        threads: int = 1,
+        mem_mb: int | None = None,
+        runtime: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job over all instances; the function receives the list."""
-        return self._decorator("aggregate", None, inputs, outputs, name)
+        """Decorator: one job over all instances; the function receives the list.
+
+        Resources as in :meth:`add_step`.
+        """
+        return self._decorator("aggregate", None, inputs, outputs, name, threads, mem_mb, runtime)
 
     def _decorator(
         self,
@@ -183,9 +228,15 @@ class Pipeline:
         inputs: Sequence[PathFunction],
         outputs: Sequence[PathFunction],
         name: str | None,
+        threads: int = 1,
+        mem_mb: int | None = None,
+        runtime: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
-            self.add_step(function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name)
+            self.add_step(
+                function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name,
+                threads=threads, mem_mb=mem_mb, runtime=runtime,
+            )
             return function
 
         return register
@@ -199,8 +250,22 @@ class Pipeline:
         inputs: Sequence[PathFunction] = (),
         resource_name: str | None = None,
         name: str | None = None,
+        threads: int = 1,
+        mem_mb: int | None = None,
+        runtime: int | None = None,
     ) -> Step:
-        """Add a step without a decorator (what the decorators call)."""
+        """Add a step without a decorator (what the decorators call).
+
+        Args:
+            threads: CPU cores one job uses (default 1).
+            mem_mb: memory one job needs, in megabytes (default: the engine's or
+                cluster profile's default).
+            runtime: wall time one job needs, in minutes (default: as ``mem_mb``).
+
+        Raises:
+            PipelineDefinitionError: a bad name, no outputs, a path function of the
+                wrong arity, or a resource that is not a positive whole number.
+        """
         step_name = name or function.__name__
         if not step_name.isidentifier():
             raise PipelineDefinitionError(f"step name {step_name!r} must be a Python identifier")
@@ -228,6 +293,9 @@ class Pipeline:
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             input_arities=tuple(_arity(f, step_name) for f in inputs),
+            threads=_positive(step_name, "threads", threads),
+            mem_mb=None if mem_mb is None else _positive(step_name, "mem_mb", mem_mb),
+            runtime=None if runtime is None else _positive(step_name, "runtime", runtime),
         )
         self.steps[step_name] = step
         return step

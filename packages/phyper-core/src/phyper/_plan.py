@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from phyper._errors import PipelineDefinitionError, UnknownStepError
@@ -55,6 +55,10 @@ class PlannedStep:
     output_templates: tuple[str, ...]
     record_template: str
     upstream: tuple[str, ...]
+    threads: int = 1
+    """CPU cores one job uses (declared on the step)."""
+    resources: dict[str, int] = field(default_factory=dict)
+    """What one job needs besides threads, as declared: ``mem_mb``, ``runtime`` (minutes)."""
 
     @property
     def is_hashed(self) -> bool:
@@ -195,6 +199,8 @@ def build_plan(pipeline: Pipeline) -> Plan:
             if step.kind == "aggregate"
             else os.path.join(_escape(os.path.dirname(pipeline.record_path(step.name, "x"))), HASH_PLACEHOLDER + ".json"),
             upstream=tuple(upstream),
+            threads=step.threads,
+            resources=step.resources,
         )
 
     order: list[str] = []

@@ -111,6 +111,7 @@ def run_job(
         "engine": engine,
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "scheduler_job_id": os.environ.get("SLURM_JOB_ID"),  # a cluster's id for the job (SLURM), else None
         "label": label,
         "non_keys": {name: values[name] for name in pipeline.instances[0].non_key_names()},
     }
@@ -219,6 +220,7 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
         "engine": context["engine"],
         "host": context["host"],
         "pid": context["pid"],
+        "scheduler_job_id": context["scheduler_job_id"],
         "non_keys": context["non_keys"],
     }
     return write_record(job, input_fingerprints, extra)

@@ -1,4 +1,9 @@
-"""Translating a phyper plan into doit task dictionaries."""
+"""Translating a phyper plan into doit task dictionaries.
+
+doit has no resource model: the ``threads``, ``mem_mb`` and ``runtime`` a step
+declares are not used here (each job is one process; ``doit -n N`` bounds how many
+run at once). The Snakemake backend passes them on to rules and cluster profiles.
+"""
 
 from __future__ import annotations
 

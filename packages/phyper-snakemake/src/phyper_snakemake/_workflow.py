@@ -29,7 +29,7 @@ import fcntl
 import os
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import phyper
@@ -77,6 +77,10 @@ class Rule:
     label: Callable[[Any], JobText]
     force: Callable[[Any], JobText]
     is_hashed: bool
+    threads: int = 1
+    """The step's declared threads (Snakemake's ``threads:``)."""
+    resources: dict[str, int] = field(default_factory=dict)
+    """The step's declared ``mem_mb`` and ``runtime`` (Snakemake's ``resources:``)."""
 
 
 class SnakemakeWorkflow:
@@ -122,7 +126,9 @@ class SnakemakeWorkflow:
         def force(wildcards: Any, step_name: str = step.name) -> JobText:
             return JobText(" --force" if self.forced(step_name) else "")
 
-        return Rule(step.name, output, rule_input, command, label, force, step.is_hashed)
+        return Rule(
+            step.name, output, rule_input, command, label, force, step.is_hashed, step.threads, dict(step.resources)
+        )
 
     @property
     def targets(self) -> list[str]:

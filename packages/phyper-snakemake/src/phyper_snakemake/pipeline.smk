@@ -28,6 +28,10 @@ for _phyper_rule in phyper_workflow.rules:
             hash=phyper_workflow.wildcard_pattern,
         message:
             "{params.label}"
+        # what one job needs, as the step declares it: a cluster profile sizes jobs by these
+        threads: _phyper_rule.threads
+        resources:
+            **_phyper_rule.resources,
         params:
             # not in shell: directly, which is evaluated when the job runs and would
             # see the loop's last rule; params are bound now, {hash} filled per job.

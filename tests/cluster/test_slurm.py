@@ -1,0 +1,152 @@
+"""The Iris example on a real SLURM scheduler, through the example's own SLURM profile.
+
+`snakemake --profile profiles/slurm` (snakemake-executor-plugin-slurm, `sbatch` for
+every job) runs once, with few epochs through `PHYPER_NON_KEYS`, then once more (it
+must submit nothing); a local `snakemake` run of another copy gives the reference
+numbers. `.ci/slurm-setup` starts a single-node SLURM on this machine; without one the
+module skips with the reason, or fails when `CI` is set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from engines import BIN, IRIS, copy_project, environment, job_log, run
+
+pytestmark = [pytest.mark.slurm, pytest.mark.snakemake]
+
+FEW_EPOCHS = {"PHYPER_NON_KEYS": "n_epochs=20,log_interval=5"}
+FULL_RUN = {"transform_data": 3, "preprocess_data": 6, "train_model": 90, "compute_cv_scores": 1, "retrain_best_model": 1,
+            "plot_results": 1}
+JOBS = sum(FULL_RUN.values())
+SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
+
+
+def slurm_problem() -> str | None:
+    """Why SLURM cannot run jobs here, or None when it can."""
+    missing = [tool for tool in ("sbatch", "squeue", "scontrol", "sinfo") if shutil.which(tool) is None]
+    if missing:
+        return f"SLURM's {', '.join(missing)} not on PATH (start a single-node SLURM: sudo bash .ci/slurm-setup)"
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "snakemake-executor-plugin-slurm is not installed in this environment"
+    states = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    if states.returncode != 0 or not {"idle", "mixed", "allocated"} & set(states.stdout.split()):
+        return f"no SLURM node is up (sinfo: {(states.stdout + states.stderr).strip()!r}); run .ci/slurm-setup"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm() -> None:
+    """Skip without SLURM on a developer's machine; in CI (``CI`` set) that is a failure."""
+    problem = slurm_problem()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but SLURM cannot run jobs: {problem}")
+        pytest.skip(problem)
+
+
+def controller_job_ids() -> set[str]:
+    """Every job the SLURM controller knows, finished ones included (for MinJobAge)."""
+    listed = run(["squeue", "--states=all", "--noheader", "--format=%i"], Path.cwd()).stdout
+    return set(listed.split())
+
+
+def scontrol_job(job_id: str) -> dict[str, str]:
+    """`scontrol show job` as a dict (`Key=Value` pairs)."""
+    shown = run(["scontrol", "show", "job", "--oneliner", job_id], Path.cwd()).stdout
+    return dict(pair.split("=", 1) for pair in shown.split() if "=" in pair)
+
+
+def hdf5_values(path: Path) -> dict[str, float]:
+    values: dict[str, float] = {}
+    with h5py.File(path, "r") as f5:
+        f5.visititems(lambda name, item: values.__setitem__(name, float(item[()])) if isinstance(item, h5py.Dataset) else None)
+    return values
+
+
+def numbers(project: Path) -> dict[str, object]:
+    """Every number the pipeline produced: metrics, weights, data, scores, the best model."""
+    root = project / "derived_data"
+    found: dict[str, object] = {}
+    for path in sorted(root.rglob("*.hdf5")):
+        found[str(path.relative_to(root))] = hdf5_values(path)
+    for path in sorted(root.rglob("*.torch")):
+        state = torch.load(path, weights_only=True)
+        found[str(path.relative_to(root))] = {name: tensor.tolist() for name, tensor in state.items()}
+    for path in sorted(root.rglob("*.npy")):
+        found[str(path.relative_to(root))] = np.load(path).tolist()
+    found["scores"] = (root / "results" / "cross_validation_scores.csv").read_text()
+    found["best"] = json.loads((root / "results" / "best_model" / "test_results.json").read_text())
+    return found
+
+
+@dataclass
+class SlurmRun:
+    project: Path
+    first: subprocess.CompletedProcess[str]
+    rerun: subprocess.CompletedProcess[str]
+    log_after_first: list[dict[str, object]]
+    jobs_known_before_rerun: set[str]
+    jobs_known_after_rerun: set[str]
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory: pytest.TempPathFactory) -> SlurmRun:
+    """The Iris example run through SLURM as the README says, then run again."""
+    project = copy_project(IRIS, tmp_path_factory.mktemp("slurm") / "iris")
+    command = [str(BIN / "snakemake"), "--profile", "profiles/slurm", "all"]
+    first = run(command, project, environment(**FEW_EPOCHS))
+    log_after_first = job_log(project)
+    before = controller_job_ids()
+    rerun = run(command, project, environment(**FEW_EPOCHS))
+    return SlurmRun(project, first, rerun, log_after_first, before, controller_job_ids())
+
+
+def test_every_job_ran_as_a_slurm_job_and_the_job_log_has_its_id(slurm_run: SlurmRun) -> None:
+    log = slurm_run.log_after_first
+    submitted = set(SUBMITTED.findall(slurm_run.first.stdout + slurm_run.first.stderr))
+
+    assert FULL_RUN == {step: sum(entry["step"] == step for entry in log) for step in FULL_RUN}
+    assert JOBS == len(log)
+    assert [] == [entry for entry in log if not str(entry["scheduler_job_id"]).isdigit()]
+    # the ids phyper's jobs saw are exactly the ids sbatch gave Snakemake
+    assert submitted == {str(entry["scheduler_job_id"]) for entry in log}
+    # and the controller ran them, in this project, as sized by the steps
+    # retrain_best_model and plot_results both come last, in either order
+    (retrain,) = [entry for entry in log if entry["step"] == "retrain_best_model"]
+    assert {"retrain_best_model", "plot_results"} == {entry["step"] for entry in log[-2:]}
+    last = scontrol_job(str(retrain["scheduler_job_id"]))
+    assert ("COMPLETED", str(slurm_run.project)) == (last["JobState"], last["WorkDir"])
+    assert ("00:10:00", "1000M", "1") == (last["TimeLimit"], last["MinMemoryNode"], last["NumCPUs"])
+
+
+def test_the_rerun_submits_nothing(slurm_run: SlurmRun) -> None:
+    output = slurm_run.rerun.stdout + slurm_run.rerun.stderr
+
+    assert "Nothing to be done" in output
+    assert [] == SUBMITTED.findall(output)
+    assert slurm_run.log_after_first == job_log(slurm_run.project)
+    assert set() == slurm_run.jobs_known_after_rerun - slurm_run.jobs_known_before_rerun
+
+
+def test_slurm_gives_the_same_numbers_as_a_local_run(slurm_run: SlurmRun, completed: Callable[[str], Path]) -> None:
+    # the local run of the integration suite (same non-keys), shared by the session
+    local = completed("snakemake")
+
+    assert [None] * JOBS == [entry["scheduler_job_id"] for entry in job_log(local)]
+    by_slurm, by_local = numbers(slurm_run.project), numbers(local)
+    assert 20 == by_slurm["best"]["n_epochs"]  # type: ignore[index]
+    assert by_local == by_slurm
