@@ -59,14 +59,14 @@ def phyper_command(project: Path, *arguments: str) -> str:
 
 
 def nothing_ran(backend: str, project: Path) -> bool:
-    """Whether the engine ran no step: no job log entry but runs that found their work done."""
+    """Whether the engine started no job at all (no job log entry, nothing to be done)."""
     before = len(job_log(project))
     completed = run_engine(backend, project, jobs=2)
     output = completed.stdout + completed.stderr
     if backend == "doit":
         # doit asks phyper's records before starting a job: it starts none
         return not any(line.startswith(".  ") for line in output.splitlines()) and before == len(job_log(project))
-    return all(entry.get("status") == "skipped" for entry in job_log(project)[before:])
+    return "Nothing to be done" in output and before == len(job_log(project))
 
 
 def snakemake_dry_run_jobs(project: Path) -> int:

@@ -15,7 +15,10 @@ with doit in every situation:
   "incomplete" markers and the locks of a Snakemake process that was killed carry
   no information phyper needs: ``prepare`` clears them when no other Snakemake runs
   in the folder, and the next run needs neither ``--rerun-incomplete`` nor
-  ``--unlock``;
+  ``--unlock``; it also clears Snakemake's metadata on the records (params, input
+  lists, code of the last Snakemake run), which another engine, a changed grid or
+  ``phyper migrate`` may have made stale: Snakemake then compares the records'
+  times only, like the ``rerun-triggers: mtime`` setting, with no profile;
 * every rerun of a job, by any engine or by hand, writes a new record, whose new
   time and content make Snakemake rerun the jobs downstream, as phyper and doit do.
 """
@@ -201,17 +204,28 @@ class SnakemakeWorkflow:
             for name in os.listdir(locks):
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                     os.remove(os.path.join(locks, name))
-        incomplete = os.path.join(SNAKEMAKE_FOLDER, "incomplete")
-        if not os.path.isdir(incomplete):
-            return
         records = {os.path.normpath(job.record) for job in self.plan}
-        for folder, _, names in os.walk(incomplete):
-            for name in names:
-                marker = os.path.join(folder, name)
-                path = _marker_target(os.path.relpath(marker, incomplete))
-                if path is not None and os.path.normpath(path) in records:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.remove(marker)
+        # "incomplete" markers: phyper's records are atomic, a record that exists is whole.
+        # metadata: what Snakemake noted when it last ran a job (its params, its input
+        # list, its code). Another engine or phyper itself (a new grid, `phyper migrate`)
+        # may have rerun or moved the job since, so that note would make Snakemake
+        # disagree with the records; without it Snakemake compares the records' times
+        # only, as phyper and doit do.
+        for kind in ("incomplete", "metadata"):
+            _remove_notes_on(os.path.join(SNAKEMAKE_FOLDER, kind), records)
+
+
+def _remove_notes_on(folder: str, records: set[str]) -> None:
+    """Remove Snakemake's per-file notes in ``folder`` that are about one of ``records``."""
+    if not os.path.isdir(folder):
+        return
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            note = os.path.join(parent, name)
+            path = _marker_target(os.path.relpath(note, folder))
+            if path is not None and os.path.normpath(path) in records:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(note)
 
 
 def _marker_target(relative: str) -> str | None:
