@@ -5,9 +5,11 @@ The public API is this module's ``__all__``; everything else is private.
 
 from __future__ import annotations
 
+from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
 from phyper._completion import JobStatus, check_job
 from phyper._context import FULL_INSTANCE
 from phyper._errors import (
+    BatchOverrideError,
     DuplicateInstanceError,
     DuplicateResourceError,
     FrozenInstanceError,
@@ -54,6 +56,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AGGREGATE_KEY",
+    "BATCH_ENVIRONMENT_VARIABLE",
+    "BATCH_KEY_PATTERN",
+    "BatchOverrideError",
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",

@@ -68,6 +68,8 @@ class Step:
     inputs: tuple[PathFunction, ...]
     outputs: tuple[PathFunction, ...]
     input_arities: tuple[int, ...]
+    batch: int | None = None
+    """Jobs per engine job as declared (``batch=``); :meth:`Pipeline.batch_size` applies ``PHYPER_BATCH``."""
 
     @property
     def folder_resource(self) -> str:
@@ -150,10 +152,14 @@ class Pipeline:
         outputs: Sequence[PathFunction],
         inputs: Sequence[PathFunction] = (),
         name: str | None = None,
+        batch: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job per distinct hash of ``resource_name``."""
+        """Decorator: one job per distinct hash of ``resource_name``.
+
+        ``batch=N`` runs about ``N`` of them per engine job (see :mod:`phyper._batches`).
+        """
         self._shared.check_resource(resource_name)
-        return self._decorator("resource", resource_name, inputs, outputs, name)
+        return self._decorator("resource", resource_name, inputs, outputs, name, batch)
 
     def per_instance(
         self,
@@ -161,9 +167,13 @@ class Pipeline:
         outputs: Sequence[PathFunction],
         inputs: Sequence[PathFunction] = (),
         name: str | None = None,
+        batch: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job per full instance (its full hash)."""
-        return self._decorator("instance", None, inputs, outputs, name)
+        """Decorator: one job per full instance (its full hash).
+
+        ``batch=N`` runs about ``N`` of them per engine job (see :mod:`phyper._batches`).
+        """
+        return self._decorator("instance", None, inputs, outputs, name, batch)
 
     def aggregate(
         self,
@@ -182,9 +192,12 @@ class Pipeline:
         inputs: Sequence[PathFunction],
         outputs: Sequence[PathFunction],
         name: str | None,
+        batch: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
-            self.add_step(function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name)
+            self.add_step(
+                function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name, batch=batch
+            )
             return function
 
         return register
@@ -198,9 +211,20 @@ class Pipeline:
         inputs: Sequence[PathFunction] = (),
         resource_name: str | None = None,
         name: str | None = None,
+        batch: int | None = None,
     ) -> Step:
         """Add a step without a decorator (what the decorators call)."""
         step_name = name or function.__name__
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 0):
+            raise PipelineDefinitionError(
+                f"step `{step_name}`: batch={batch!r} must be a whole number of jobs per engine job "
+                "(or None / 0 for one engine job per hash)"
+            )
+        if batch and kind == "aggregate":
+            raise PipelineDefinitionError(
+                f"step `{step_name}` is an aggregate (a single job): batch= applies to per_resource "
+                "and per_instance steps"
+            )
         if not step_name.isidentifier():
             raise PipelineDefinitionError(f"step name {step_name!r} must be a Python identifier")
         if step_name in self.steps:
@@ -227,6 +251,7 @@ class Pipeline:
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             input_arities=tuple(_arity(f, step_name) for f in inputs),
+            batch=batch or None,
         )
         self.steps[step_name] = step
         return step
@@ -258,6 +283,39 @@ class Pipeline:
         if step.kind == "aggregate":
             return {AGGREGATE_KEY: self.instances}
         return self.instances.hash_index(step.resource_name)
+
+    def batch_sizes(self) -> dict[str, int]:
+        """Step -> jobs per engine job, for the batched steps: ``batch=``, then ``PHYPER_BATCH``.
+
+        Raises:
+            BatchOverrideError: ``PHYPER_BATCH`` is malformed or names a step that is not
+                a per_resource or per_instance step of this pipeline.
+        """
+        from phyper._batches import batch_overrides_from_environment
+
+        sizes = {name: step.batch for name, step in self.steps.items() if step.batch}
+        sizes.update(batch_overrides_from_environment({name: step.kind for name, step in self.steps.items()}))
+        return {name: size for name, size in sizes.items() if size}
+
+    def batch_members(self, step: Step, key: str) -> list[str]:
+        """The job keys (hashes) of batch ``key`` of ``step``, in grid order.
+
+        Raises:
+            UnknownStepError: ``key`` is not a well-formed batch key, or no job is in it.
+        """
+        from phyper._batches import batch_index, parse_batch_key
+
+        parsed = parse_batch_key(key)
+        if parsed is None or step.kind == "aggregate":
+            raise UnknownStepError(
+                f"step `{step.name}` has no job `{key}`: a batch key looks like batch-03-of-16 "
+                "(see the plan's batch jobs)"
+            )
+        index, count = parsed
+        members = [member for member in self.job_subjects(step) if batch_index(member, count) == index]
+        if not members:
+            raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
+        return members
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (step, key) lives."""

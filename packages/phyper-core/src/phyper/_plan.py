@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from phyper._batches import batch_count, batch_index, batch_key, group_into_batches
 from phyper._errors import PipelineDefinitionError, UnknownStepError
 from phyper._pipeline import AGGREGATE_KEY
 
@@ -36,6 +37,15 @@ class Job:
     outputs: tuple[str, ...]
     record: str
     dependencies: tuple[str, ...]
+    members: tuple[str, ...] = ()
+    """For a batch job (key ``batch-<i>-of-<n>``): the keys of the jobs it runs."""
+    batch: str | None = None
+    """For a job of a batched step: the key of the batch job that runs it."""
+
+    @property
+    def is_batch(self) -> bool:
+        """Whether this is a batch job (one engine job running many jobs of a step)."""
+        return bool(self.members)
 
     @property
     def id(self) -> str:
@@ -55,6 +65,15 @@ class PlannedStep:
     output_templates: tuple[str, ...]
     record_template: str
     upstream: tuple[str, ...]
+    batch_size: int | None = None
+    """Jobs per engine job when the step runs in batches (``batch=`` or ``PHYPER_BATCH``)."""
+    batch_keys: tuple[str, ...] = ()
+    """The keys of the step's batch jobs (what the engines run) when it is batched."""
+
+    @property
+    def is_batched(self) -> bool:
+        """Whether the engines see this step's batch jobs instead of its jobs."""
+        return bool(self.batch_keys)
 
     @property
     def is_hashed(self) -> bool:
@@ -79,13 +98,20 @@ def _template(step: Step, key: str, path: str) -> str:
 class Plan:
     """All jobs of a pipeline, in a topological order of their steps."""
 
-    def __init__(self, steps: list[PlannedStep], jobs: dict[str, Job], state_folder: str) -> None:
+    def __init__(
+        self, steps: list[PlannedStep], jobs: dict[str, Job], state_folder: str, batches: dict[str, Job] | None = None
+    ) -> None:
         self.steps = tuple(steps)
         self.jobs = jobs
+        self.batches: dict[str, Job] = batches or {}
+        """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in :attr:`jobs`."""
         self.state_folder = state_folder
         self._by_step: dict[str, list[Job]] = {step.name: [] for step in steps}
         for job in jobs.values():
             self._by_step[job.step].append(job)
+        self._batches_by_step: dict[str, list[Job]] = {}
+        for job in self.batches.values():
+            self._batches_by_step.setdefault(job.step, []).append(job)
 
     def step(self, name: str) -> PlannedStep:
         for step in self.steps:
@@ -98,10 +124,25 @@ class Plan:
         self.step(step_name)
         return self._by_step[step_name]
 
+    def engine_jobs_of(self, step_name: str) -> list[Job]:
+        """What an engine runs for one step: its batch jobs if it is batched, else its jobs."""
+        self.step(step_name)
+        return self._batches_by_step.get(step_name) or self._by_step[step_name]
+
+    def engine_jobs(self) -> Iterator[Job]:
+        """Every job an engine runs (batch jobs stand for their members), in step order."""
+        for step in self.steps:
+            yield from self.engine_jobs_of(step.name)
+
+    def members(self, batch: Job) -> list[Job]:
+        """The jobs a batch job runs, in grid order."""
+        return [self.jobs[f"{batch.step}:{key}"] for key in batch.members]
+
     def job(self, step_name: str, key: str) -> Job:
-        """The job (step, key); an :class:`UnknownStepError` if there is none."""
+        """The job (step, key), a batch job included; an :class:`UnknownStepError` if there is none."""
         try:
-            return self.jobs[f"{step_name}:{key}"]
+            job_id = f"{step_name}:{key}"
+            return self.jobs[job_id] if job_id in self.jobs else self.batches[job_id]
         except KeyError:
             self.step(step_name)
             raise UnknownStepError(f"step `{step_name}` has no job `{key}`") from None
@@ -114,13 +155,20 @@ class Plan:
         return len(self.jobs)
 
     def targets(self) -> list[str]:
-        """Every output of every job, completion records included: 'build everything'."""
-        return [path for job in self for path in (*job.outputs, job.record)]
+        """Every output of every engine job, completion records included: 'build everything'.
+
+        A batched step contributes its batch records (its jobs' files are the batch's business).
+        """
+        return [path for job in self.engine_jobs() for path in (*job.outputs, job.record)]
 
     def status(self, job: Job) -> JobStatus:
-        """Whether ``job`` is complete according to its completion record."""
+        """Whether ``job`` is complete according to its completion record (a batch: every member's)."""
         from phyper._completion import check_job
 
+        if job.is_batch:
+            from phyper._batch_jobs import check_batch
+
+            return check_batch(job, self.members(job))
         return check_job(job)
 
     def incomplete(self) -> list[tuple[Job, JobStatus]]:
@@ -151,10 +199,23 @@ def build_plan(pipeline: Pipeline) -> Plan:
             jobs.append((key, step.input_paths(subject), outputs))
         raw.append((step, jobs))
 
+    # batched steps: the engines see batch jobs, so dependencies on their jobs name the batch
+    sizes = pipeline.batch_sizes()
+    counts = {step.name: batch_count(len(jobs), sizes[step.name]) for step, jobs in raw if step.name in sizes}
+
+    def engine_job_id(producer: str) -> str:
+        producer_step, _, producer_key = producer.partition(":")
+        count = counts.get(producer_step)
+        if count is None:
+            return producer
+        return f"{producer_step}:{batch_key(batch_index(producer_key, count), count)}"
+
     planned: dict[str, PlannedStep] = {}
     all_jobs: dict[str, Job] = {}
+    all_batches: dict[str, Job] = {}
     upstream_of: dict[str, list[str]] = {}
     for step, jobs in raw:
+        count = counts.get(step.name)
         first_key, _, first_outputs = jobs[0]
         templates = tuple(_template(step, first_key, path) for path in first_outputs)
         upstream: list[str] = []
@@ -169,20 +230,49 @@ def build_plan(pipeline: Pipeline) -> Plan:
             dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
             for path in inputs:
                 producer = producers.get(os.path.normpath(path))
-                if producer is None or producer in dependencies:
+                if producer is None:
                     continue
                 producer_step = producer.partition(":")[0]
                 if producer_step == step.name:
                     raise PipelineDefinitionError(
                         f"step `{step.name}` reads {path}, which its own job `{producer}` writes"
                     )
+                producer = engine_job_id(producer)
+                if producer in dependencies:
+                    continue
                 if producer_step not in upstream:
                     upstream.append(producer_step)
                 dependencies[producer] = None
             job_id = f"{step.name}:{key}"
             all_jobs[job_id] = Job(
-                step.name, key, tuple(inputs), tuple(outputs), pipeline.record_path(step.name, key), tuple(dependencies)
+                step.name,
+                key,
+                tuple(inputs),
+                tuple(outputs),
+                pipeline.record_path(step.name, key),
+                tuple(dependencies),
+                batch=None if count is None else batch_key(batch_index(key, count), count),
             )
+        batch_keys: tuple[str, ...] = ()
+        if count is not None:
+            groups = group_into_batches((key for key, _, _ in jobs), count)
+            batch_keys = tuple(groups)
+            for batch, members in groups.items():
+                batch_inputs: dict[str, None] = {}
+                batch_dependencies: dict[str, None] = {}
+                for member in members:
+                    member_job = all_jobs[f"{step.name}:{member}"]
+                    batch_inputs.update(dict.fromkeys(member_job.inputs))
+                    batch_dependencies.update(dict.fromkeys(member_job.dependencies))
+                all_batches[f"{step.name}:{batch}"] = Job(
+                    step.name,
+                    batch,
+                    tuple(batch_inputs),
+                    (),
+                    pipeline.record_path(step.name, batch),
+                    tuple(batch_dependencies),
+                    members=tuple(members),
+                )
         upstream_of[step.name] = upstream
         planned[step.name] = PlannedStep(
             name=step.name,
@@ -195,6 +285,8 @@ def build_plan(pipeline: Pipeline) -> Plan:
             if step.kind == "aggregate"
             else os.path.join(_escape(os.path.dirname(pipeline.record_path(step.name, "x"))), HASH_PLACEHOLDER + ".json"),
             upstream=tuple(upstream),
+            batch_size=sizes.get(step.name),
+            batch_keys=batch_keys,
         )
 
     order: list[str] = []
@@ -208,7 +300,9 @@ def build_plan(pipeline: Pipeline) -> Plan:
         for name in ready:
             order.append(name)
             del remaining[name]
-    return Plan([planned[name] for name in order], _ordered(all_jobs, order), pipeline.state_folder)
+    return Plan(
+        [planned[name] for name in order], _ordered(all_jobs, order), pipeline.state_folder, _ordered(all_batches, order)
+    )
 
 
 def _ordered(jobs: dict[str, Job], order: list[str]) -> dict[str, Job]:

@@ -64,10 +64,20 @@ def _remove_stale(paths: list[str]) -> None:
 def run_job(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None = None) -> dict[str, Any]:
     """Run job (``step_name``, ``key``) of ``pipeline`` and return its completion record.
 
+    ``key`` may name a batch (``batch-<i>-of-<n>``): its incomplete members then run one
+    after the other in this process (see :mod:`phyper._batch_jobs`).
+
     Raises:
         UnknownStepError, UnknownHashError: no such step or hash in the grid.
         JobFailedError: an input is missing, or the step did not write an output.
     """
+    from phyper._batches import is_batch_key
+
+    if is_batch_key(key):
+        # one engine job for many: each member runs through run_job, then the batch record
+        from phyper._batch_jobs import run_batch
+
+        return run_batch(pipeline, step_name, key, engine=engine)
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
     job = Job(
