@@ -6,6 +6,7 @@ The public API is this module's ``__all__``; everything else is private.
 from __future__ import annotations
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
+from phyper._batch_jobs import check_batch
 from phyper._completion import JobStatus, check_job
 from phyper._context import FULL_INSTANCE
 from phyper._errors import (
@@ -66,6 +67,7 @@ __all__ = [
     "Plan",
     "PlannedStep",
     "Step",
+    "check_batch",
     "check_job",
     "job_command",
     "load_pipeline",

@@ -7,7 +7,7 @@ from typing import Any
 
 import phyper
 
-__all__ = ["DOIT_CONFIG", "job_is_complete", "task_dicts", "tasks"]
+__all__ = ["DOIT_CONFIG", "batch_is_complete", "job_is_complete", "task_dicts", "tasks"]
 
 DOIT_CONFIG: dict[str, Any] = {
     # sqlite3 is the only doit backend that stayed correct with concurrent runs here
@@ -24,13 +24,18 @@ def job_is_complete(job: phyper.Job) -> bool:
     return phyper.check_job(job).complete
 
 
+def batch_is_complete(batch: phyper.Job, members: list[phyper.Job]) -> bool:
+    """doit ``uptodate`` check of a batch job: its record and every member's are valid."""
+    return phyper.check_batch(batch, members).complete
+
+
 def task_dicts(spec: str) -> Iterator[dict[str, Any]]:
     """The doit task dictionaries of the pipeline ``MODULE:ATTRIBUTE``."""
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan()
     for step in plan.steps:
         yield {"basename": step.name, "name": None, "doc": step.doc}
-        for job in plan.jobs_of(step.name):
+        for job in plan.engine_jobs_of(step.name):
             yield {
                 "basename": step.name,
                 "name": job.key,
@@ -39,7 +44,7 @@ def task_dicts(spec: str) -> Iterator[dict[str, Any]]:
                 "targets": [*job.outputs, job.record],
                 # (function, args, kwargs): a module-level function, picklable under every
                 # multiprocessing start method, and cheaper for doit to inspect than a partial
-                "uptodate": [(job_is_complete, [job], {})],
+                "uptodate": [(batch_is_complete, [job, plan.members(job)], {}) if job.is_batch else (job_is_complete, [job], {})],
                 "doc": f"{step.doc} ({job.key})",
             }
 

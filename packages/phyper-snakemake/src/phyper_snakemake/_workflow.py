@@ -31,6 +31,8 @@ class Rule:
     command: str
     message: str
     is_hashed: bool
+    wildcard_pattern: str = phyper.HASH_PATTERN
+    """What the ``hash`` wildcard matches: a hash, or a batch key for a batched step."""
 
 
 class SnakemakeWorkflow:
@@ -42,6 +44,15 @@ class SnakemakeWorkflow:
         self.plan = self.pipeline.plan()
         self.wildcard_pattern = phyper.HASH_PATTERN
         self.rules = [self._rule(step) for step in self.plan.steps]
+        self._remove_invalid_batch_records()
+
+    def _remove_invalid_batch_records(self) -> None:
+        # a batch rule's only output is the batch record: when phyper finds a member
+        # incomplete (its folder deleted, say), the record must go so Snakemake reruns
+        # the batch, which then runs only the incomplete members
+        for job in self.plan.batches.values():
+            if os.path.exists(job.record) and not self.plan.status(job).complete:
+                os.remove(job.record)
 
     def _rule(self, step: phyper.PlannedStep) -> Rule:
         if step.name in RESERVED_RULE_NAMES:
@@ -53,19 +64,30 @@ class SnakemakeWorkflow:
         placeholder = "PHYPER-JOB-KEY"
         command = shlex.join(phyper.job_command(self.spec, step.name, placeholder, engine="snakemake"))
         command = command.replace("{", "{{").replace("}", "}}").replace(placeholder, key)
-        output = [template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}") for template in step.output_templates]
+        # a batched step's rule makes batch jobs: its output is the batch record alone (the
+        # members' files are the batch's business), its wildcard a batch key
+        templates = () if step.is_batched else step.output_templates
+        output = [template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}") for template in templates]
         output.append(step.record_template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}"))
         if step.is_hashed:
-            jobs = self.plan.jobs
+            plan = self.plan
 
             def inputs(wildcards: Any, step_name: str = step.name) -> list[str]:
-                return list(jobs[f"{step_name}:{getattr(wildcards, WILDCARD)}"].inputs)
+                return plan.engine_inputs(plan.job(step_name, getattr(wildcards, WILDCARD)))
 
             rule_input: Callable[[Any], list[str]] | list[str] = inputs
         else:
-            rule_input = list(self.plan.job(step.name, phyper.AGGREGATE_KEY).inputs)
+            rule_input = self.plan.engine_inputs(self.plan.job(step.name, phyper.AGGREGATE_KEY))
         where = f" {{wildcards.{WILDCARD}}}" if step.is_hashed else ""
-        return Rule(step.name, output, rule_input, command, f"phyper {step.name}{where}: {step.doc}", step.is_hashed)
+        return Rule(
+            step.name,
+            output,
+            rule_input,
+            command,
+            f"phyper {step.name}{where}: {step.doc}",
+            step.is_hashed,
+            phyper.BATCH_KEY_PATTERN if step.is_batched else phyper.HASH_PATTERN,
+        )
 
     @property
     def targets(self) -> list[str]:

@@ -20,7 +20,7 @@ for _phyper_rule in phyper_workflow.rules:
         output:
             _phyper_rule.output,
         wildcard_constraints:
-            hash=phyper_workflow.wildcard_pattern,
+            hash=_phyper_rule.wildcard_pattern,
         message:
             _phyper_rule.message
         params:
