@@ -68,8 +68,10 @@ def job_log(project: Path) -> list[dict[str, object]]:
 
 
 def counts_since(project: Path, before: int) -> Counter[str]:
-    """Jobs per step completed since the log had ``before`` lines."""
-    return Counter(str(entry["step"]) for entry in job_log(project)[before:])
+    """Jobs per step that ran to completion since the log had ``before`` lines.
+
+    The log also holds jobs that found their work done ("skipped") and failures."""
+    return Counter(str(entry["step"]) for entry in job_log(project)[before:] if entry.get("status", "done") == "done")
 
 
 def output_files(project: Path) -> set[str]:

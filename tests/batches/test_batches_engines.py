@@ -114,7 +114,7 @@ def test_deleting_one_model_folder_of_a_batched_run_retrains_only_that_model(bac
     model_folders = sorted((project / "derived_data" / "all").iterdir())
     shutil.rmtree(project / "derived_data" / "all" / str(victim["key"]))
     run_engine(backend, project)
-    after = job_log(project)[len(first):]
+    after = [entry for entry in job_log(project)[len(first):] if entry.get("status", "done") == "done"]
     assert [("train", victim["key"]), ("summarise", "all")] == [(entry["step"], entry["key"]) for entry in after]
     assert model_folders == sorted((project / "derived_data" / "all").iterdir())
     assert (project / "derived_data" / "all" / str(victim["key"]) / "model.txt").exists()

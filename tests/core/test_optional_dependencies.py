@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy
 import pandas
+import pytest
 
 import phyper
 from core_support import Instance
@@ -91,3 +92,92 @@ def test_numpy_scalars_hash_like_the_python_values_they_equal() -> None:
     assert PINNED["float_one"] == Real().get_instance(x=numpy.int64(1)).get_instance_hash()
     assert PINNED["int"] == Whole().get_instance(n=numpy.int64(3)).get_instance_hash()
     assert PINNED["int_negative"] == Whole().get_instance(n=numpy.int32(-42)).get_instance_hash()
+
+
+# -- phyper 0.x names that return or take a DataFrame (tests/core/test_seed_api.py has the rest) --
+
+
+def test_df_of_instances_has_one_row_per_instance_and_every_hyperparameter(
+    instances: phyper.InstanceList[Instance],
+) -> None:
+    frame = Instance.get_df_of_instances(instances)
+
+    assert list(instances[0].to_dict()) == list(frame.columns)
+    assert [tuple(i.to_dict().values()) for i in instances] == list(frame.itertuples(index=False, name=None))
+    assert "hash" == frame.index.name
+    assert [i.get_instance_hash() for i in instances] == list(frame.index)
+
+
+def test_df_of_a_resource_has_one_row_per_resource_hash(
+    instances: phyper.InstanceList[Instance], parser: Instance
+) -> None:
+    frame = Instance.get_df_of_instances(instances, resource_name="preprocessed_data")
+
+    assert ["transformation", "centering"] == list(frame.columns)
+    assert [("identity", True), ("identity", False), ("log", True), ("log", False), ("square", True),
+            ("square", False)] == list(frame.itertuples(index=False, name=None))
+    assert phyper.get_instances_hashes(instances, "preprocessed_data") == list(frame.index)
+    assert "bool" == str(frame["centering"].dtype)  # no casting to object or float
+
+
+def test_df_of_instances_bad_input(instances: phyper.InstanceList[Instance]) -> None:
+    assert (0, 0) == Instance.get_df_of_instances([]).shape
+    with pytest.raises(phyper.UnknownResourceError, match="did you mean `transformed_data`"):
+        Instance.get_df_of_instances(instances, resource_name="transformed")
+    with pytest.raises(phyper.ParserUsageError, match="takes a list of instances"):
+        Instance.get_df_of_instances(instances[0])  # type: ignore[arg-type]
+
+
+def test_projection_with_a_resource_name_is_indexed_by_that_resource_hash(
+    instances: phyper.InstanceList[Instance],
+) -> None:
+    by_default = Instance.get_projections(instances, ["transformation", "centering"])
+    by_resource = Instance.get_projections(instances, ["transformation", "centering"], "preprocessed_data")
+    # a combination shared by several hashes appears once per hash
+    by_finer_resource = Instance.get_projections(instances, ["transformation"], resource_name="preprocessed_data")
+    by_instance = Instance.get_projections(instances, ["cv_fold"], None)
+
+    assert list(by_default.index) == list(by_resource.index)
+    assert by_default.equals(by_resource)
+    assert ["identity", "identity", "log", "log", "square", "square"] == by_finer_resource["transformation"].tolist()
+    assert phyper.get_instances_hashes(instances, "preprocessed_data") == list(by_finer_resource.index)
+    assert 90 == len(by_instance)
+    assert [i.get_instance_hash() for i in instances] == list(by_instance.index)
+    with pytest.raises(phyper.UnknownResourceError, match="unknown resource `preprocessed`"):
+        Instance.get_projections(instances, ["cv_fold"], "preprocessed")
+
+
+def test_instances_from_df_round_trip(parser: Instance, instances: phyper.InstanceList[Instance]) -> None:
+    assert list(instances) == parser.get_instances_from_df(Instance.get_df_of_instances(instances))
+    resources = parser.get_instances_from_df(Instance.get_df_of_instances(instances, "cross_validated_model"))
+    assert 18 == len(resources)
+    assert Instance.get_resources(instances, "cross_validated_model") == [
+        parser.get_instance(**i.get_key_values("cross_validated_model")) for i in resources
+    ]
+
+
+def test_instances_from_df_normalise_values_and_take_defaults(
+    parser: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(phyper.NON_KEYS_ENVIRONMENT_VARIABLE, "n_epochs=7")
+    frame = pandas.DataFrame({"n_hidden_layers": numpy.array([1, 2], dtype="int64"), "learning_rate": [1, 0.5]})
+
+    made = parser.get_instances_from_df(frame)
+
+    assert [parser.get_instance(n_hidden_layers=1, learning_rate=1.0, n_epochs=7),
+            parser.get_instance(n_hidden_layers=2, learning_rate=0.5, n_epochs=7)] == made
+    assert [(int, float), (int, float)] == [(type(i.n_hidden_layers), type(i.learning_rate)) for i in made]
+    assert isinstance(made, phyper.InstanceList)
+
+
+def test_instances_from_df_bad_input(parser: Instance) -> None:
+    with pytest.raises(phyper.UnknownHyperparameterError, match="did you mean `n_hidden_layers`"):
+        parser.get_instances_from_df(pandas.DataFrame({"n_hiden_layers": [1]}))
+    with pytest.raises(phyper.HyperparameterTypeError):
+        parser.get_instances_from_df(pandas.DataFrame({"n_hidden_layers": ["two"]}))
+    with pytest.raises(phyper.HyperparameterValueError):
+        parser.get_instances_from_df(pandas.DataFrame({"learning_rate": [float("nan")]}))
+    with pytest.raises(phyper.DuplicateInstanceError, match="rows 0 and 2 of the data frame"):
+        parser.get_instances_from_df(pandas.DataFrame({"seed": [1, 2, 1]}))
+    with pytest.raises(phyper.DuplicateInstanceError, match="differ only in non-keys"):
+        parser.get_instances_from_df(pandas.DataFrame({"n_epochs": [1, 2]}))

@@ -106,7 +106,7 @@ def test_a_job_that_dies_mid_write_leaves_no_record() -> None:
     failing = build([1], fail_train=True)
 
     with pytest.raises(RuntimeError, match="killed mid-write"):
-        phyper.run_job(failing, "train", instance.get_instance_hash())
+        phyper.run_job(failing, "train", instance.get_instance_hash(), force=True)
 
     assert "partial" == Path(model_path(instance)).read_text()
     assert phyper.JobStatus(False, "no completion record") == phyper.check_job(job)
@@ -178,7 +178,7 @@ def test_touching_an_output_keeps_it_complete_but_rewriting_an_input_does_not() 
     os.utime(model_path(instance), ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert phyper.check_job(train).complete
 
-    phyper.run_job(pipeline, "make_data", instance.get_instance_hash("data"))
+    phyper.run_job(pipeline, "make_data", instance.get_instance_hash("data"), force=True)
     assert phyper.JobStatus(False, f"input {data_path(instance)} was rewritten after the job ran") == phyper.check_job(train)
 
 
@@ -220,6 +220,12 @@ def test_command_line_runs_a_job_and_reports_status(tmp_path: Path) -> None:
 
     assert 0 == ran.returncode, ran.stderr
     assert "identity" == (project / "derived_data" / "transformed_data" / instance_hash / "transformed.txt").read_text()
-    assert ["transform: 1/3 complete", "preprocess: 0/6 complete", "train: 0/90 complete", "score: 0/1 complete"] == status.stdout.splitlines()
+    assert [
+        "transform: 1/3 complete, 2 to run",
+        "preprocess: 0/6 complete, 6 to run",
+        "train: 0/90 complete, 90 to run",
+        "score: 0/1 complete, 1 to run",
+        "to run (99):",
+    ] == status.stdout.splitlines()[:5]
     assert 2 == unknown.returncode
     assert "UnknownStepError: the pipeline has no step `trian`; did you mean `train`?" in unknown.stderr

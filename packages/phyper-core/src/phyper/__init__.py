@@ -52,6 +52,7 @@ from phyper._parser import Parser
 from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
 from phyper._runner import job_command, load_pipeline, read_job_log, run_job
+from phyper._status import JobVerdict, job_verdicts
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,7 @@ __all__ = [
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",
+    "JobVerdict",
     "Pipeline",
     "Plan",
     "PlannedStep",
@@ -70,6 +72,7 @@ __all__ = [
     "check_batch",
     "check_job",
     "job_command",
+    "job_verdicts",
     "load_pipeline",
     "read_job_log",
     "run_job",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 
 from phyper._errors import PhyperError
 from phyper._runner import load_pipeline, run_job
+from phyper._status import job_verdicts, status_lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,26 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("step")
     run.add_argument("key", help="the job's hash, or `all` for an aggregate step")
     run.add_argument("--engine", default=None, help="recorded in the completion record")
+    run.add_argument(
+        "--force", action="store_true", help="run even if the job's completion record is valid (a manual rerun)"
+    )
     status = commands.add_parser("status", help="how many jobs of each step are complete")
     status.add_argument("pipeline")
-    status.add_argument("-v", "--verbose", action="store_true", help="list incomplete jobs and why")
+    status.add_argument("-v", "--verbose", action="store_true", help="list every job to run and why (at most 20 are listed otherwise)")
     plan = commands.add_parser("plan", help="print the plan as JSON")
     plan.add_argument("pipeline")
     arguments = parser.parse_args(argv)
     try:
         pipeline = load_pipeline(arguments.pipeline)
         if arguments.command == "run":
-            run_job(pipeline, arguments.step, arguments.key, engine=arguments.engine)
+            run_job(pipeline, arguments.step, arguments.key, engine=arguments.engine, force=arguments.force)
         elif arguments.command == "status":
-            built = pipeline.plan()
-            pending = built.incomplete()
-            counts = Counter(job.step for job, _ in pending)
-            for step in built.steps:
-                total = len(built.jobs_of(step.name))
-                print(f"{step.name}: {total - counts[step.name]}/{total} complete")
-            if arguments.verbose:
-                for job, reason in pending:
-                    print(f"  {job.id}: {reason.reason}")
+            for line in status_lines(job_verdicts(pipeline), arguments.verbose):
+                print(line)
         else:
             built = pipeline.plan()
             json.dump(

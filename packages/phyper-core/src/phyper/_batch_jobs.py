@@ -54,12 +54,20 @@ def check_batch(batch: Job, members: list[Job]) -> JobStatus:
     return JobStatus(True, "complete")
 
 
-def run_batch(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None = None) -> dict[str, Any]:
+def run_batch(
+    pipeline: Pipeline, step_name: str, key: str, *, engine: str | None = None, force: bool = False
+) -> dict[str, Any] | None:
     """Run every incomplete member of batch ``key`` of ``step_name``, then write the batch record.
+
+    Each member runs through :func:`phyper.run_job` (its lock, its record, its log line);
+    members whose record is valid are skipped here without a log line, unless ``force``.
 
     A member that fails does not stop the others (their work is kept); the batch then
     raises after trying them all and writes no record, so the engine reruns it and only
     the failed members run again.
+
+    Returns:
+        The batch record, or None when the batch was already complete (nothing ran).
 
     Raises:
         UnknownStepError: no such step or batch.
@@ -69,6 +77,10 @@ def run_batch(pipeline: Pipeline, step_name: str, key: str, *, engine: str | Non
 
     step = pipeline.step(step_name)
     members = [member_job(pipeline, step, member, key) for member in pipeline.batch_members(step, key)]
+    batch = Job(step_name, key, (), (), pipeline.record_path(step_name, key), (), members=tuple(m.key for m in members))
+    if not force and check_batch(batch, members).complete:
+        print(f"phyper: {step_name}({key}): already complete; nothing to do", flush=True)
+        return None
     # the batch record goes first: until the new one is written, the batch is not done
     with contextlib.suppress(FileNotFoundError):
         os.remove(pipeline.record_path(step_name, key))
@@ -76,14 +88,15 @@ def run_batch(pipeline: Pipeline, step_name: str, key: str, *, engine: str | Non
     ran: list[str] = []
     failures: list[tuple[str, PhyperError | Exception]] = []
     for member in members:
-        if check_job(member).complete:
+        if not force and check_job(member).complete:
             continue
         try:
-            run_job(pipeline, step_name, member.key, engine=engine)
+            record = run_job(pipeline, step_name, member.key, engine=engine, force=force)
         except Exception as error:  # noqa: BLE001 (reported below, after the other members ran)
             failures.append((member.key, error))
         else:
-            ran.append(member.key)
+            if record is not None:  # None: another process completed it meanwhile
+                ran.append(member.key)
     if failures:
         first_key, first_error = failures[0]
         raise JobFailedError(
@@ -102,5 +115,4 @@ def run_batch(pipeline: Pipeline, step_name: str, key: str, *, engine: str | Non
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
-    batch = Job(step_name, key, (), (), pipeline.record_path(step_name, key), (), members=tuple(extra["members"]))
     return write_record(batch, {}, extra)

@@ -27,7 +27,7 @@ from phyper._fs import atomic_write_text, file_sha256
 if TYPE_CHECKING:
     from phyper._plan import Job
 
-__all__ = ["RECORD_FORMAT_VERSION", "JobStatus", "check_job", "read_record", "write_record"]
+__all__ = ["RECORD_FORMAT_VERSION", "JobStatus", "check_job", "check_job_record", "read_record", "write_record"]
 
 RECORD_FORMAT_VERSION = 1
 
@@ -78,9 +78,18 @@ def write_record(job: Job, input_fingerprints: dict[str, list[int]], extra: dict
 
 def check_job(job: Job) -> JobStatus:
     """Whether ``job`` is complete (see the module docstring)."""
+    return check_job_record(job)[0]
+
+
+def check_job_record(job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
+    """Whether ``job`` is complete, and its record (None if there is none)."""
     record = read_record(job.record)
     if record is None:
-        return JobStatus(False, "no completion record")
+        return JobStatus(False, "no completion record"), None
+    return _check(job, record), record
+
+
+def _check(job: Job, record: dict[str, Any]) -> JobStatus:
     outputs: dict[str, list[Any]] = record.get("outputs", {})
     if sorted(outputs) != sorted(job.outputs):
         return JobStatus(False, "the step's outputs changed since the job ran")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar, cast
@@ -157,11 +158,35 @@ def get_filtered_instances(instances: Sequence[T], criteria: Mapping[str, Any]) 
     )
 
 
-def get_projections(instances: Sequence[Parser], hyperparameter_names: Sequence[str]) -> pandas.DataFrame:
+class _RowValues(enum.Enum):
+    """The default of ``get_projections``' ``resource_name``: hash each row's own values."""
+
+    HASH = "the hash of the row's values"
+
+
+def get_projections(
+    instances: Sequence[Parser],
+    hyperparameter_names: Sequence[str],
+    resource_name: str | None | _RowValues = _RowValues.HASH,
+) -> pandas.DataFrame:
     """A DataFrame with one row per distinct combination of the named values.
 
-    The index, named ``hash``, holds the hash of each combination, which is the
-    resource hash when the names are a resource's dependencies. Requires pandas.
+    Without ``resource_name``, the index, named ``hash``, holds the hash of each
+    combination, which is the resource hash when the names are a resource's
+    dependencies. Requires pandas.
+
+    Args:
+        instances: the instances to project.
+        hyperparameter_names: the columns, in order (one name may be given as a string).
+        resource_name: phyper 0.x's third argument. When given, the index holds each
+            row's hash for that resource (``None``: the full instance hash) and a row is
+            a distinct (hash, values) pair, so a combination that several of those
+            hashes share appears once per hash.
+
+    Raises:
+        MissingDependencyError: pandas is not installed.
+        UnknownHyperparameterError: a name is not a hyperparameter.
+        UnknownResourceError: ``resource_name`` is not registered.
     """
     try:
         pd = importlib.import_module("pandas")
@@ -175,7 +200,8 @@ def get_projections(instances: Sequence[Parser], hyperparameter_names: Sequence[
     names = list(hyperparameter_names)
     if len(instances) == 0:
         return cast("pandas.DataFrame", pd.DataFrame({name: [] for name in names}, index=pd.Index([], name="hash")))
-    schema = instances[0]._phyper_shared.schema
+    shared = instances[0]._phyper_shared
+    schema = shared.schema
     positions = []
     for name in names:
         if name not in schema.index:
@@ -183,17 +209,25 @@ def get_projections(instances: Sequence[Parser], hyperparameter_names: Sequence[
                 f"unknown hyperparameter `{name}` in the projection{did_you_mean(name, schema.names)}"
             )
         positions.append(schema.index[name])
-    rows: dict[tuple[Any, ...], None] = {}
-    for instance in instances:
-        values = instance._phyper_values
-        rows.setdefault(tuple((type(values[p]), values[p]) for p in positions))
+    # each row: its typed values (1 is not True), then the hash it is indexed by
+    rows: dict[tuple[Any, ...], str | None] = {}
+    if resource_name is _RowValues.HASH:
+        for instance in instances:
+            values = instance._phyper_values
+            rows.setdefault(tuple((type(values[p]), values[p]) for p in positions))
+    else:
+        shared.check_resource(resource_name)
+        for instance in instances:
+            values = instance._phyper_values
+            resource_hash = instance.get_instance_hash(resource_name)
+            rows.setdefault((resource_hash, *((type(values[p]), values[p]) for p in positions)), resource_hash)
     columns: dict[str, list[Any]] = {name: [] for name in names}
     hashes = []
-    for row in rows:
-        plain = [value for _, value in row]
+    for row, row_hash in rows.items():
+        plain = [value for _, value in (row if row_hash is None else row[1:])]
         for name, value in zip(names, plain):
             columns[name].append(value)
-        hashes.append(hash_key_values(dict(zip(names, plain))))
+        hashes.append(hash_key_values(dict(zip(names, plain))) if row_hash is None else row_hash)
     data: dict[str, Any] = {}
     for name, column in columns.items():
         kinds = {type(value) for value in column}

@@ -7,9 +7,18 @@ import gc
 import itertools
 import operator
 import os
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeVar, overload
 
+from phyper._compat import (
+    describe_instance_from_hash,
+    get_df_of_instances,
+    get_resources,
+    load_instance_by_hash,
+    migrate_phyper0_folders,
+    wildcarded_path,
+    write_manifests,
+)
 from phyper._context import Context
 from phyper._errors import (
     DuplicateInstanceError,
@@ -346,6 +355,191 @@ class Parser:
     get_instance_from_hash = staticmethod(get_instance_from_hash)
     get_filtered_instances = staticmethod(get_filtered_instances)
     get_projections = staticmethod(get_projections)
+
+    # -- phyper 0.x names, so its users' code runs unchanged ---------------------------
+    # (README, "Coming from phyper 0.x"; the composed ones live in _compat.py)
+
+    new_instance = get_instance
+    """phyper 0.x name of :meth:`get_instance`: an instance with every default (on the parser)."""
+
+    get_hyperparameters = to_dict
+    """phyper 0.x name of :meth:`to_dict`: every hyperparameter's value (the defaults on the parser)."""
+
+    def get_hashable_hyperparameters(self, only_non_none: bool = False) -> set[str]:
+        """phyper 0.x: the names of the keys as a set (:meth:`key_names` keeps their order).
+
+        Args:
+            only_non_none: only the keys whose value here is not None (the keys that
+                enter this object's hash; on the parser, those with a non-None default).
+        """
+        if not only_non_none:
+            return set(self.key_names())
+        return {name for name in self.key_names() if getattr(self, name) is not None}
+
+    def get_resource_names(self) -> list[str]:
+        """phyper 0.x: the registered resources' names, sorted (:attr:`resources` maps them to dependencies)."""
+        return sorted(self._phyper_shared.resources)
+
+    def generate_instance_info_files(self, instances: Sequence[Parser]) -> list[str]:
+        """phyper 0.x: write the manifest of every instance's folder and of its resources' folders.
+
+        The manifests (``phyper-manifest.json``) replace 0.x's ``instance_info.json``.
+        Each distinct folder is written once, atomically; one whose manifest already
+        agrees is left untouched, so calling this at every import is cheap and safe.
+        Only this call and the jobs write manifests: hashing creates nothing on disk.
+
+        Returns:
+            The manifests' paths.
+
+        Raises:
+            ParserUsageError: called on an instance, or ``instances`` are not this
+                parser's instances.
+            ManifestMismatchError: a folder holds the manifest of other values.
+        """
+        self._require_parser("generate_instance_info_files()")
+        for instance in instances:
+            if not isinstance(instance, type(self)):
+                raise ParserUsageError(
+                    f"generate_instance_info_files() on a {type(self).__name__} parser got "
+                    f"{instance!r}; pass the instances this parser created"
+                )
+        return write_manifests(instances, "generate_instance_info_files()")
+
+    @overload
+    def load_instance_from_disk_by_hash(
+        self: P, instance_hash: str, resource_name: str | None = None, skip_missing: Literal[False] = False
+    ) -> P: ...
+
+    @overload
+    def load_instance_from_disk_by_hash(
+        self: P, instance_hash: str, resource_name: str | None = None, skip_missing: bool = False
+    ) -> P | None: ...
+
+    def load_instance_from_disk_by_hash(
+        self: P, instance_hash: str, resource_name: str | None = None, skip_missing: bool = False
+    ) -> P | None:
+        """phyper 0.x: rebuild the instance whose folder is ``<resource or all>/<instance_hash>``.
+
+        Read from the folder's manifest and verified: its values must hash to
+        ``instance_hash``. Values the manifest does not record (non-keys, and for a
+        resource the keys it does not depend on) take their defaults. Same as
+        :meth:`instance_from_manifest` on that folder.
+
+        Args:
+            instance_hash: the folder's hash.
+            resource_name: the resource the hash is of (None: the full instance).
+            skip_missing: return None instead of raising when the folder has no manifest.
+
+        Raises:
+            ParserUsageError: called on an instance.
+            UnknownHashError: ``instance_hash`` is not a phyper hash (e.g. a 0.x one).
+            UnknownResourceError: the resource is not registered.
+            ManifestError: no manifest there, or it is unreadable.
+            ManifestMismatchError: the manifest's values hash to something else.
+        """
+        self._require_parser("load_instance_from_disk_by_hash()")
+        return load_instance_by_hash(self, instance_hash, resource_name, skip_missing)
+
+    def get_instances_from_df(self: P, df: Any) -> InstanceList[P]:
+        """phyper 0.x: one instance per row of a pandas DataFrame (columns: hyperparameter names).
+
+        Columns left out take their defaults (non-keys: with the ``PHYPER_NON_KEYS``
+        overrides, as for a grid). The index is ignored, so the table of
+        :meth:`get_df_of_instances` gives its instances back.
+
+        Raises:
+            ParserUsageError: called on an instance.
+            GridValueError: ``df`` is not a DataFrame.
+            UnknownHyperparameterError, HyperparameterTypeError, HyperparameterValueError:
+                a column or a value is not valid.
+            DuplicateInstanceError: two rows define the same instance (same full hash).
+        """
+        shared = self._require_parser("get_instances_from_df()")
+        if not callable(getattr(df, "to_dict", None)) or not hasattr(df, "columns"):
+            raise GridValueError(
+                f"get_instances_from_df() takes a pandas DataFrame with one column per hyperparameter, "
+                f"got {type(df).__name__}; for a dict of lists use get_instances_from_dictionary()"
+            )
+        schema = shared.schema
+        base = list(schema.defaults)
+        for name, value in resolve_non_key_overrides(schema, None).items():
+            base[schema.index[name]] = value
+        start = tuple(base)
+        made: InstanceList[P] = InstanceList()
+        rows_by_hash: dict[str, int] = {}
+        for row, record in enumerate(df.to_dict("records")):
+            instance = self._with_values(start, {str(name): value for name, value in record.items()})
+            full_hash = instance.get_instance_hash()
+            if full_hash in rows_by_hash:
+                raise DuplicateInstanceError(
+                    f"rows {rows_by_hash[full_hash]} and {row} of the data frame define the same "
+                    f"instance (hash {full_hash}): they repeat a row or differ only in non-keys; "
+                    "drop the duplicates (df.drop_duplicates())"
+                )
+            rows_by_hash[full_hash] = row
+            made.append(instance)
+        return made
+
+    def migrate_phyper0_folders(self, instances: Sequence[Parser], *, dry_run: bool = False) -> list[tuple[str, str]]:
+        """Carry phyper 0.x results over: rename the folders 0.x made for ``instances``.
+
+        phyper 0.x named each folder by a 64-digit hash of its own; for every instance
+        and resource, the 0.x folder found under this parser's ``hashed_resources_folder``
+        is renamed to the phyper folder and gets its manifest. Every move is checked
+        before any is made; ``dry_run`` only lists them. Returns the (old, new) pairs.
+
+        Raises:
+            ParserUsageError: called on an instance.
+            ManifestMismatchError: a folder's ``instance_info.json`` disagrees with its
+                name, or a target already holds results.
+        """
+        self._require_parser("migrate_phyper0_folders()")
+        return migrate_phyper0_folders(instances, dry_run)
+
+    get_resources = staticmethod(get_resources)
+    get_df_of_instances = staticmethod(get_df_of_instances)
+    describe_instance_from_hash = staticmethod(describe_instance_from_hash)
+
+    @staticmethod
+    def snakemake_helper_log_hyperparameters(instances: Sequence[Parser]) -> list[str]:
+        """phyper 0.x: record the hyperparameters behind every hashed folder of the instances.
+
+        Writes the same manifests as :meth:`generate_instance_info_files` (one per
+        distinct folder, each the values of that folder only); returns their paths.
+
+        Raises:
+            ParserUsageError: ``instances`` is not a list of instances.
+            ManifestMismatchError: a folder holds the manifest of other values.
+        """
+        return write_manifests(instances, "snakemake_helper_log_hyperparameters()")
+
+    @staticmethod
+    def snakemake_helper_get_wildcarded_path(
+        path_function: Callable[[Any], str | os.PathLike[str]],
+        instance: Parser,
+        resource_name: str | None = None,
+        *,
+        wildcard: str | None = None,
+    ) -> str:
+        """The path of ``instance`` with its hash replaced by a wildcard, for a Snakemake rule.
+
+        As in phyper 0.x's Snakefile::
+
+            output: Instance.snakemake_helper_get_wildcarded_path(
+                get_transformed_dataset_path, instances[0], resource_name='transformed_data')
+
+        gives ``derived_data/transformed_data/{transformed_data_hash}/transformed_data.npy``.
+        The wildcard is ``{<resource_name>_hash}`` for a resource and ``{hash}`` for the
+        full instance, unless ``wildcard`` names another. Pure string work: no engine is
+        imported and nothing is created.
+
+        Raises:
+            PipelineDefinitionError: the path does not contain the hash, ``path_function``
+                is not callable, or ``wildcard`` is not a name.
+            ParserUsageError: ``instance`` is not an instance.
+            UnknownResourceError: the resource is not registered.
+        """
+        return wildcarded_path(path_function, instance, resource_name, wildcard)
 
     # -- dunder ------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class Pipeline:
             state_folder = os.path.join(self._shared.folder, ".phyper")
         self.state_folder = os.fspath(state_folder)
         self.steps: dict[str, Step] = {}
+        self._varying_keys: list[str] | None = None
 
     # -- declaring steps -----------------------------------------------------------
 
@@ -316,6 +317,36 @@ class Pipeline:
         if not members:
             raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
         return members
+
+    def varying_keys(self) -> list[str]:
+        """The keys that take more than one value in the grid (what tells jobs apart)."""
+        if self._varying_keys is None:
+            first = self.instances[0]
+            names = first.key_names()
+            position = {name: index for index, name in enumerate(first._phyper_shared.schema.names)}
+            firsts = first._phyper_values
+            constant = set(names)
+            for instance in self.instances:
+                values = instance._phyper_values
+                for name in [name for name in constant if values[position[name]] != firsts[position[name]]]:
+                    constant.discard(name)
+                if not constant:
+                    break
+            self._varying_keys = [name for name in names if name not in constant]
+        return self._varying_keys
+
+    def job_label(self, step_name: str, key: str) -> str:
+        """A job named for people: step, the key values that vary in the grid, short hash.
+
+        Example: ``train_model(transformation=log centering=True cv_fold=3) 3f2a1c9e``.
+        """
+        step = self.step(step_name)
+        if step.kind == "aggregate" or key.startswith("batch-"):
+            return f"{step_name}({key})"
+        instance = self.subject(step, key)
+        values = instance.get_key_values(step.resource_name)
+        shown = " ".join(f"{name}={values[name]}" for name in self.varying_keys() if name in values)
+        return f"{step_name}({shown}) {key[:8]}"
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (step, key) lives."""

@@ -138,14 +138,6 @@ class Plan:
         """The jobs a batch job runs, in grid order."""
         return [self.jobs[f"{batch.step}:{key}"] for key in batch.members]
 
-    def engine_inputs(self, job: Job) -> list[str]:
-        """The files an engine sees as ``job``'s inputs: a batch's record stands for its members' files."""
-        batches = [self.batches[dependency] for dependency in job.dependencies if dependency in self.batches]
-        if not batches:
-            return list(job.inputs)
-        hidden = {path for batch in batches for member in self.members(batch) for path in member.outputs}
-        return [path for path in job.inputs if path not in hidden] + [batch.record for batch in batches]
-
     def job(self, step_name: str, key: str) -> Job:
         """The job (step, key), a batch job included; an :class:`UnknownStepError` if there is none."""
         try:

@@ -10,6 +10,7 @@ at any point leaves no record, so no engine takes it for done.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import json
 import os
@@ -18,10 +19,11 @@ import sys
 import time
 from typing import Any
 
-from phyper._completion import stat_fingerprint, write_record
-from phyper._errors import JobFailedError, PipelineDefinitionError
+from phyper._completion import check_job, stat_fingerprint, write_record
+from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError
 from phyper._fs import leftover_temporaries
-from phyper._pipeline import Pipeline
+from phyper._locks import job_lock
+from phyper._pipeline import Pipeline, Step
 from phyper._plan import Job
 
 __all__ = ["JOB_LOG_NAME", "job_command", "load_pipeline", "read_job_log", "run_job"]
@@ -52,24 +54,49 @@ def job_command(spec: str, step: str, key: str, *, engine: str | None = None) ->
     return [*command, "--engine", engine] if engine else command
 
 
-def _remove_stale(paths: list[str]) -> None:
+def _label(pipeline: Pipeline, step_name: str, key: str) -> str:
+    try:
+        return pipeline.job_label(step_name, key)
+    except PhyperError:
+        return f"{step_name}:{key}"
+
+
+def _file_identity(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _remove_leftovers(paths: tuple[str, ...]) -> None:
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
         for leftover in leftover_temporaries(path):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(leftover)
 
 
-def run_job(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None = None) -> dict[str, Any]:
-    """Run job (``step_name``, ``key``) of ``pipeline`` and return its completion record.
+def run_job(
+    pipeline: Pipeline, step_name: str, key: str, *, engine: str | None = None, force: bool = False
+) -> dict[str, Any] | None:
+    """Run job (``step_name``, ``key``) of ``pipeline``; return its new completion record.
+
+    The job runs under its lock (:mod:`phyper._locks`): if another process is running
+    it, this one waits. Then, unless ``force``, a job whose completion record is valid
+    does nothing and returns None: another process (or an earlier run whose engine
+    died) already did it. Otherwise the record is removed first, the step runs, and
+    the record is written only once every output is written. The previous outputs
+    stay in place until the step replaces them, so a failed run (a full disk, say)
+    loses nothing but the record. Every outcome is appended to the job log.
 
     ``key`` may name a batch (``batch-<i>-of-<n>``): its incomplete members then run one
     after the other in this process (see :mod:`phyper._batch_jobs`).
 
     Raises:
         UnknownStepError, UnknownHashError: no such step or hash in the grid.
-        JobFailedError: an input is missing, or the step did not write an output.
+        JobFailedError: an input is missing, the step did not write an output, or
+            writing failed (the message names the file); the step's own exceptions
+            propagate unchanged after being logged.
     """
     from phyper._batches import is_batch_key
 
@@ -77,7 +104,7 @@ def run_job(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None 
         # one engine job for many: each member runs through run_job, then the batch record
         from phyper._batch_jobs import run_batch
 
-        return run_batch(pipeline, step_name, key, engine=engine)
+        return run_batch(pipeline, step_name, key, engine=engine, force=force)
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
     job = Job(
@@ -88,55 +115,139 @@ def run_job(pipeline: Pipeline, step_name: str, key: str, *, engine: str | None 
         pipeline.record_path(step_name, key),
         (),
     )
+    label = _label(pipeline, step_name, key)
+    values = pipeline.instances[0].to_dict()
+    context = {
+        "engine": engine,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "label": label,
+        "non_keys": {name: values[name] for name in pipeline.instances[0].non_key_names()},
+    }
+    try:
+        locked = job_lock(pipeline.state_folder, step_name, key, label=label)
+        lock = locked.__enter__()
+    except OSError as error:
+        raise JobFailedError(f"job {label} cannot take its lock: {_describe_os_error(error)}") from error
+    try:
+        return _run_locked(pipeline, step, subject, job, lock.waited, force, context)
+    finally:
+        locked.__exit__(None, None, None)
+
+
+def _run_locked(
+    pipeline: Pipeline, step: Step, subject: Any, job: Job, waited: bool, force: bool, context: dict[str, Any]
+) -> dict[str, Any] | None:
+    step_name, key, label = job.step, job.key, context["label"]
+    started = time.time()
+    try:
+        if step.kind != "aggregate":
+            # a manifest truncated or edited by hand is a hard error, even for a complete job
+            subject.write_manifest(step.resource_name)
+        if not force and check_job(job).complete:
+            why = "another process ran it meanwhile" if waited else "its completion record is valid"
+            print(f"phyper: {label}: already complete ({why}); nothing to do", flush=True)
+            _append_log(pipeline, {"step": step_name, "key": key, "status": "skipped", "time": started, **context})
+            return None
+        print(f"phyper: {label}: running", flush=True)
+        record = _execute(pipeline, step, subject, job, context)
+    except BaseException as error:
+        message = _error_line(error)
+        _append_log(
+            pipeline,
+            {"step": step_name, "key": key, "status": "failed", "error": message,
+             "started": started, "finished": time.time(), **context},
+        )
+        print(f"phyper: {label}: FAILED: {message}", file=sys.stderr, flush=True)
+        if isinstance(error, OSError) and not isinstance(error, PhyperError):
+            raise JobFailedError(f"job {label} failed: {_describe_os_error(error, job.outputs)}") from error
+        raise
+    _append_log(pipeline, {"step": step_name, "key": key, "status": "done", **_timing(record), **context})
+    print(f"phyper: {label}: done in {record['duration_s']:.2f} s", flush=True)
+    return record
+
+
+def _timing(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: record[name] for name in ("started", "finished", "duration_s")}
+
+
+def _error_line(error: BaseException) -> str:
+    """``ExceptionType: message`` on one line (the last line of a traceback)."""
+    if isinstance(error, KeyboardInterrupt):
+        return "KeyboardInterrupt: interrupted"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[-1] if text else ''}".rstrip(": ")
+
+
+def _describe_os_error(error: OSError, paths: tuple[str, ...] = ()) -> str:
+    # a failed write() names no file: then name the files the job was writing
+    where = f" at {error.filename}" if error.filename else (f" while writing {', '.join(paths)}" if paths else "")
+    what = error.strerror or str(error)
+    if error.errno == errno.ENOSPC:
+        advice = "free space on that filesystem, then run the job again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "make that folder writable, then run the job again"
+    else:
+        advice = "fix the cause, then run the job again"
+    return f"{what}{where}; no completion record was written and earlier results are untouched; {advice}"
+
+
+def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: dict[str, Any]) -> dict[str, Any]:
     missing = [path for path in job.inputs if not os.path.exists(path)]
     if missing:
         raise JobFailedError(
-            f"job {job.id} cannot start: input {missing[0]} does not exist"
+            f"job {context['label']} cannot start: input {missing[0]} does not exist"
             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             + "; run the steps upstream of it first (an engine does this for you)"
         )
     # the record goes first: from here until the new one is written, the job is not done
-    _remove_stale([job.record, *job.outputs])
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(job.record)
+    _remove_leftovers((job.record, *job.outputs))
     if step.kind != "aggregate":
         subject.write_manifest(step.resource_name)
     for path in job.outputs:
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
+    before = {path: _file_identity(path) for path in job.outputs}
     input_fingerprints = {path: stat_fingerprint(path) for path in job.inputs}
     started = time.time()
     step.function(subject)
     finished = time.time()
     not_written = [path for path in job.outputs if not os.path.isfile(path)]
-    if not_written:
+    unchanged = [path for path in job.outputs if path not in not_written and _file_identity(path) == before[path]]
+    if not_written or unchanged:
         raise JobFailedError(
-            f"job {job.id} finished without writing {', '.join(not_written)}; step "
-            f"`{step_name}` declares it as an output"
+            f"job {context['label']} finished without writing {', '.join(not_written + unchanged)}; step "
+            f"`{step.name}` declares it as an output"
         )
-    values = pipeline.instances[0].to_dict()
     extra = {
         "started": started,
         "finished": finished,
         "duration_s": round(finished - started, 6),
-        "engine": engine,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "non_keys": {name: values[name] for name in pipeline.instances[0].non_key_names()},
+        "engine": context["engine"],
+        "host": context["host"],
+        "pid": context["pid"],
+        "non_keys": context["non_keys"],
     }
-    record = write_record(job, input_fingerprints, extra)
-    _append_log(pipeline, {"step": step_name, "key": key, **extra})
-    return record
+    return write_record(job, input_fingerprints, extra)
 
 
 def _append_log(pipeline: Pipeline, entry: dict[str, Any]) -> None:
-    os.makedirs(pipeline.state_folder, exist_ok=True)
     line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
-    # one write on an O_APPEND descriptor: concurrent jobs never interleave a line
-    descriptor = os.open(os.path.join(pipeline.state_folder, JOB_LOG_NAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    path = os.path.join(pipeline.state_folder, JOB_LOG_NAME)
     try:
-        os.write(descriptor, line)
-    finally:
-        os.close(descriptor)
+        os.makedirs(pipeline.state_folder, exist_ok=True)
+        # one write on an O_APPEND descriptor: concurrent jobs never interleave a line
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, line)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        # the log is for people; a full disk must not hide the job's own outcome
+        print(f"phyper: warning: could not append to the job log {path}: {error.strerror}", file=sys.stderr)
 
 
 def read_job_log(pipeline: Pipeline) -> list[dict[str, Any]]:

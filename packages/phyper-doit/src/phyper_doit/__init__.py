@@ -18,6 +18,6 @@ own database entry, and a job completed by another engine would run again.
 
 from __future__ import annotations
 
-from phyper_doit._tasks import DOIT_CONFIG, batch_is_complete, job_is_complete, task_dicts, tasks
+from phyper_doit._tasks import DOIT_CONFIG, job_is_complete, task_dicts, tasks
 
-__all__ = ["DOIT_CONFIG", "batch_is_complete", "job_is_complete", "task_dicts", "tasks"]
+__all__ = ["DOIT_CONFIG", "job_is_complete", "task_dicts", "tasks"]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import phyper
 
-__all__ = ["DOIT_CONFIG", "batch_is_complete", "job_is_complete", "task_dicts", "tasks"]
+__all__ = ["DOIT_CONFIG", "forced_by_command_line", "job_is_complete", "task_dicts", "tasks"]
 
 DOIT_CONFIG: dict[str, Any] = {
     # sqlite3 is the only doit backend that stayed correct with concurrent runs here
@@ -18,33 +19,93 @@ DOIT_CONFIG: dict[str, Any] = {
 }
 """A starting ``DOIT_CONFIG`` for a dodo.py (copy and extend it as needed)."""
 
+_JOBS: dict[str, phyper.Job] = {}
+"""Every job of the pipelines loaded in this process, by id (for the upstream check)."""
+
+_COMPLETE: set[str] = set()
+"""Jobs found complete, with everything upstream, during this doit process."""
+
 
 def job_is_complete(job: phyper.Job) -> bool:
-    """doit ``uptodate`` check: phyper's completion record says the job is done."""
-    return phyper.check_job(job).complete
+    """doit ``uptodate`` check: phyper's verdict (see :func:`phyper.job_verdicts`).
+
+    A job is up to date when its completion record is valid and every job it
+    depends on is up to date too, so ``doit list --status`` names the same jobs as
+    ``phyper status`` and ``snakemake -n``. (While doit runs, it checks a job after
+    the jobs it depends on have run, so the upstream part only matters for listings.)
+    """
+    if job.id in _COMPLETE:
+        return True
+    if job.is_batch:
+        # a batch job: its record and every member's (the members are in _JOBS)
+        status = phyper.check_batch(job, [_JOBS[f"{job.step}:{key}"] for key in job.members])
+    else:
+        status = phyper.check_job(job)
+    if not status.complete:
+        return False
+    for dependency in job.dependencies:
+        upstream = _JOBS.get(dependency)
+        if upstream is not None and not job_is_complete(upstream):
+            return False
+    _COMPLETE.add(job.id)
+    return True
 
 
-def batch_is_complete(batch: phyper.Job, members: list[phyper.Job]) -> bool:
-    """doit ``uptodate`` check of a batch job: its record and every member's are valid."""
-    return phyper.check_batch(batch, members).complete
+def forced_by_command_line(argv: Sequence[str] | None = None) -> bool:
+    """Whether doit was started with ``-a``/``--always-execute`` (its documented force flag).
+
+    doit does not tell the tasks, and a phyper job whose record is valid does nothing
+    unless it is forced, so the flag is read from doit's own command line with doit's
+    own option parser.
+    """
+    from doit.cmd_base import DodoTaskLoader  # type: ignore[import-untyped]
+    from doit.cmd_run import Run  # type: ignore[import-untyped]
+    from doit.cmdparse import CmdOption, CmdParse, CmdParseError  # type: ignore[import-untyped]
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and not arguments[0].startswith("-"):
+        if arguments[0] != "run" and arguments[0] in _OTHER_COMMANDS:
+            return False
+        if arguments[0] == "run":
+            arguments = arguments[1:]
+    options = [CmdOption(option) for option in (*Run.base_options, *DodoTaskLoader.cmd_options, *Run.cmd_options)]
+    try:
+        parameters, _ = CmdParse(options).parse(arguments)
+    except CmdParseError:
+        return False
+    return bool(parameters["always"])
 
 
-def task_dicts(spec: str) -> Iterator[dict[str, Any]]:
-    """The doit task dictionaries of the pipeline ``MODULE:ATTRIBUTE``."""
+_OTHER_COMMANDS = frozenset({"auto", "clean", "dumpdb", "forget", "help", "ignore", "info", "list", "reset-dep", "strace", "tabcompletion"})
+
+
+def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, Any]]:
+    """The doit task dictionaries of the pipeline ``MODULE:ATTRIBUTE``.
+
+    Args:
+        spec: the pipeline, ``MODULE:ATTRIBUTE``.
+        force: run every job even if complete; default: whether doit got ``-a``.
+    """
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan()
+    _JOBS.update(plan.jobs)
+    _JOBS.update(plan.batches)
+    if force is None:
+        force = forced_by_command_line()
     for step in plan.steps:
         yield {"basename": step.name, "name": None, "doc": step.doc}
+        # a batched step: one sub-task per batch job (named by its batch key)
         for job in plan.engine_jobs_of(step.name):
+            command = phyper.job_command(spec, step.name, job.key, engine="doit")
             yield {
                 "basename": step.name,
                 "name": job.key,
-                "actions": [phyper.job_command(spec, step.name, job.key, engine="doit")],
+                "actions": [[*command, "--force"] if force else command],
                 "task_dep": list(job.dependencies),
                 "targets": [*job.outputs, job.record],
                 # (function, args, kwargs): a module-level function, picklable under every
                 # multiprocessing start method, and cheaper for doit to inspect than a partial
-                "uptodate": [(batch_is_complete, [job, plan.members(job)], {}) if job.is_batch else (job_is_complete, [job], {})],
+                "uptodate": [(job_is_complete, [job], {})],
                 "doc": f"{step.doc} ({job.key})",
             }
 

@@ -24,25 +24,32 @@ def get_wildcarded_path(
     Example: ``get_wildcarded_path(get_transformed_dataset_path, instances[0],
     "transformed_data", "transformed_data_hash")`` gives
     ``derived_data/transformed_data/{transformed_data_hash}/transformed_data.npy``.
-    Constrain the wildcard to ``phyper.HASH_PATTERN`` in the rule.
+    The wildcard is ``hash`` unless given, for resources too (so one ``get_instance``
+    call reads every rule's hash); the seed's naming is
+    :func:`snakemake_helper_get_wildcarded_path`. Constrain the wildcard to
+    ``phyper.HASH_PATTERN`` in the rule.
 
     Raises:
         PipelineDefinitionError: the path does not contain the resource hash.
     """
-    path = os.fspath(path_function(instance))
-    resource_hash = instance.get_instance_hash(resource_name)
-    if resource_hash not in path:
-        what = f"resource `{resource_name}`" if resource_name else "the full instance"
-        raise phyper.PipelineDefinitionError(
-            f"{path} does not contain the hash of {what} ({resource_hash}); build the path from "
-            f"instance.get_resources_path({resource_name!r}) or pass the matching resource_name"
-        )
-    escaped = path.replace("{", "{{").replace("}", "}}")
-    return escaped.replace(resource_hash, "{" + wildcard + "}")
+    return phyper.Parser.snakemake_helper_get_wildcarded_path(path_function, instance, resource_name, wildcard=wildcard)
 
 
-snakemake_helper_get_wildcarded_path = get_wildcarded_path
-"""The seed's name for :func:`get_wildcarded_path`."""
+def snakemake_helper_get_wildcarded_path(
+    path_function: Callable[[Any], str | os.PathLike[str]],
+    instance: phyper.Parser,
+    resource_name: str | None = None,
+) -> str:
+    """The seed's helper, as ``Instance.snakemake_helper_get_wildcarded_path``: same arguments, same result.
+
+    The wildcard is ``{<resource_name>_hash}`` for a resource (``{transformed_data_hash}``)
+    and ``{hash}`` for the full instance, as the seed's rules read them
+    (``wildcards.transformed_data_hash``).
+
+    Raises:
+        PipelineDefinitionError: the path does not contain the resource hash.
+    """
+    return phyper.Parser.snakemake_helper_get_wildcarded_path(path_function, instance, resource_name)
 
 
 def get_hashes(instances: Sequence[phyper.Parser], resource_name: str | None = None) -> list[str]:

@@ -1,7 +1,31 @@
-"""Translating a phyper plan into the rules that ``pipeline.smk`` defines."""
+"""Translating a phyper plan into the rules that ``pipeline.smk`` defines.
+
+What Snakemake sees of a job is its **completion record** only: a rule's output is
+the record of its job (flagged ``update``, so Snakemake never deletes it before the
+job runs: the job itself decides, under its lock, whether there is anything to do),
+and its inputs are the records of the jobs it depends on. The data files are
+phyper's business. This is what lets Snakemake agree with phyper's own verdict and
+with doit in every situation:
+
+* before Snakemake builds its DAG, :meth:`SnakemakeWorkflow.prepare` deletes every
+  record that phyper finds invalid (an output deleted or changed, an input
+  rewritten), so Snakemake runs exactly those jobs and, through the records' times,
+  everything downstream of them;
+* a record is written atomically and only when its job is complete, so Snakemake's
+  "incomplete" markers and the locks of a Snakemake process that was killed carry
+  no information phyper needs: ``prepare`` clears them when no other Snakemake runs
+  in the folder, and the next run needs neither ``--rerun-incomplete`` nor
+  ``--unlock``;
+* every rerun of a job, by any engine or by hand, writes a new record, whose new
+  time and content make Snakemake rerun the jobs downstream, as phyper and doit do.
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import errno
+import fcntl
 import os
 import shlex
 from collections.abc import Callable
@@ -20,16 +44,38 @@ WILDCARD = "hash"
 
 RESERVED_RULE_NAMES = frozenset({"all"})
 
+SNAKEMAKE_FOLDER = ".snakemake"
+ENGINE_LOCK_NAME = "phyper-snakemake.lock"
+FORCE_VARIABLE = "PHYPER_SNAKEMAKE_FORCE"
+
+
+class JobText:
+    """A per-job string for ``params:``. Snakemake leaves values of this type out of its
+    params rerun trigger (it cannot serialise them), which is what we want: labels and
+    the force flag must never make a job run again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"JobText({self.text!r})"
+
 
 @dataclass(frozen=True)
 class Rule:
     """What one ``rule:`` in ``pipeline.smk`` receives for one step."""
 
     name: str
-    output: list[str]
+    output: str
     input: Callable[[Any], list[str]] | list[str]
     command: str
-    message: str
+    label: Callable[[Any], JobText]
+    force: Callable[[Any], JobText]
     is_hashed: bool
     wildcard_pattern: str = phyper.HASH_PATTERN
     """What the ``hash`` wildcard matches: a hash, or a batch key for a batched step."""
@@ -44,15 +90,8 @@ class SnakemakeWorkflow:
         self.plan = self.pipeline.plan()
         self.wildcard_pattern = phyper.HASH_PATTERN
         self.rules = [self._rule(step) for step in self.plan.steps]
-        self._remove_invalid_batch_records()
-
-    def _remove_invalid_batch_records(self) -> None:
-        # a batch rule's only output is the batch record: when phyper finds a member
-        # incomplete (its folder deleted, say), the record must go so Snakemake reruns
-        # the batch, which then runs only the incomplete members
-        for job in self.plan.batches.values():
-            if os.path.exists(job.record) and not self.plan.status(job).complete:
-                os.remove(job.record)
+        self._workflow: Any = None
+        self._engine_lock: int | None = None
 
     def _rule(self, step: phyper.PlannedStep) -> Rule:
         if step.name in RESERVED_RULE_NAMES:
@@ -64,35 +103,147 @@ class SnakemakeWorkflow:
         placeholder = "PHYPER-JOB-KEY"
         command = shlex.join(phyper.job_command(self.spec, step.name, placeholder, engine="snakemake"))
         command = command.replace("{", "{{").replace("}", "}}").replace(placeholder, key)
-        # a batched step's rule makes batch jobs: its output is the batch record alone (the
-        # members' files are the batch's business), its wildcard a batch key
-        templates = () if step.is_batched else step.output_templates
-        output = [template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}") for template in templates]
-        output.append(step.record_template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}"))
+        output = step.record_template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}")
+        # a batched step's jobs are batch jobs (key batch-<i>-of-<n>): a dependency on a
+        # job of a batched step is a dependency on its batch, whose record stands for it
+        jobs, batches = self.plan.jobs, self.plan.batches
+
+        def record(job_id: str) -> str:
+            return (jobs.get(job_id) or batches[job_id]).record
+
         if step.is_hashed:
-            plan = self.plan
 
             def inputs(wildcards: Any, step_name: str = step.name) -> list[str]:
-                return plan.engine_inputs(plan.job(step_name, getattr(wildcards, WILDCARD)))
+                job_id = f"{step_name}:{getattr(wildcards, WILDCARD)}"
+                job = jobs.get(job_id) or batches[job_id]
+                return [record(dependency) for dependency in job.dependencies]
 
             rule_input: Callable[[Any], list[str]] | list[str] = inputs
         else:
-            rule_input = self.plan.engine_inputs(self.plan.job(step.name, phyper.AGGREGATE_KEY))
-        where = f" {{wildcards.{WILDCARD}}}" if step.is_hashed else ""
+            job = self.plan.job(step.name, phyper.AGGREGATE_KEY)
+            rule_input = [record(dependency) for dependency in job.dependencies]
+
+        def label(wildcards: Any, step_name: str = step.name, hashed: bool = step.is_hashed) -> JobText:
+            self.forced(step_name)  # sets the variable jobs on other machines read
+            job_key = getattr(wildcards, WILDCARD) if hashed else phyper.AGGREGATE_KEY
+            return JobText(f"phyper {self.pipeline.job_label(step_name, job_key)}")
+
+        def force(wildcards: Any, step_name: str = step.name) -> JobText:
+            return JobText(" --force" if self.forced(step_name) else "")
+
         return Rule(
             step.name,
             output,
             rule_input,
             command,
-            f"phyper {step.name}{where}: {step.doc}",
+            label,
+            force,
             step.is_hashed,
             phyper.BATCH_KEY_PATTERN if step.is_batched else phyper.HASH_PATTERN,
         )
 
     @property
     def targets(self) -> list[str]:
-        """Every output of every job: what the default target ``all`` asks for."""
-        return self.plan.targets()
+        """The completion record of every engine job (batch jobs for batched steps):
+        what the default target ``all`` asks for."""
+        return [job.record for job in self.plan.engine_jobs()]
+
+    # -- agreeing with phyper's records ---------------------------------------------
+
+    def forced(self, step_name: str) -> bool:
+        """Whether this Snakemake run forces the jobs of ``step_name`` (``-F``, ``-R step``).
+
+        The main Snakemake process reads its own settings and passes the answer to jobs
+        that run elsewhere (a cluster node) in ``PHYPER_SNAKEMAKE_FORCE``, since their
+        Snakemake process "forces" its single target job whatever the user asked.
+        """
+        workflow = self._workflow
+        if workflow is None:
+            return False
+        if getattr(workflow, "remote_exec", False):
+            forced = os.environ.get(FORCE_VARIABLE, "")
+        else:
+            settings = getattr(workflow, "dag_settings", None)
+            if settings is None:
+                return False
+            if getattr(settings, "forceall", False):
+                forced = "*"
+            else:
+                forced = ",".join(sorted(str(rule) for rule in (getattr(settings, "forcerun", None) or ())))
+            os.environ[FORCE_VARIABLE] = forced
+        return forced == "*" or step_name in forced.split(",")
+
+    def prepare(self, workflow: Any) -> None:
+        """Make Snakemake's view agree with phyper's records (``pipeline.smk`` calls this).
+
+        Deletes the records phyper finds invalid; when no other Snakemake runs in this
+        folder, also clears what a killed Snakemake left behind (its directory locks,
+        and its "incomplete" markers on phyper's records, which are atomic).
+        Nothing is done in a job process that Snakemake spawns on a cluster node.
+        """
+        self._workflow = workflow
+        if getattr(workflow, "remote_exec", False):
+            return
+        for job in self.plan:
+            status = phyper.check_job(job)
+            if not status.complete and status.reason != "no completion record":
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(job.record)
+        # then batch records: a batch whose member is incomplete must run again (it runs
+        # only its incomplete members)
+        for job in self.plan.batches.values():
+            if os.path.exists(job.record) and not self.plan.status(job).complete:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(job.record)
+        if self._take_engine_lock():
+            self._clear_stale_snakemake_state()
+
+    def _take_engine_lock(self) -> bool:
+        if self._engine_lock is not None:
+            return True
+        os.makedirs(SNAKEMAKE_FOLDER, exist_ok=True)
+        descriptor = os.open(os.path.join(SNAKEMAKE_FOLDER, ENGINE_LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            os.close(descriptor)
+            if error.errno in (errno.EACCES, errno.EAGAIN):
+                return False  # another Snakemake runs here: its locks and markers are live
+            raise
+        # held (the descriptor stays open) until this Snakemake process exits
+        self._engine_lock = descriptor
+        return True
+
+    def _clear_stale_snakemake_state(self) -> None:
+        locks = os.path.join(SNAKEMAKE_FOLDER, "locks")
+        if os.path.isdir(locks):
+            for name in os.listdir(locks):
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    os.remove(os.path.join(locks, name))
+        incomplete = os.path.join(SNAKEMAKE_FOLDER, "incomplete")
+        if not os.path.isdir(incomplete):
+            return
+        records = {os.path.normpath(job.record) for job in (*self.plan, *self.plan.batches.values())}
+        for folder, _, names in os.walk(incomplete):
+            for name in names:
+                marker = os.path.join(folder, name)
+                path = _marker_target(os.path.relpath(marker, incomplete))
+                if path is not None and os.path.normpath(path) in records:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(marker)
+
+
+def _marker_target(relative: str) -> str | None:
+    """The file an "incomplete" marker of Snakemake's file persistence stands for.
+
+    Snakemake names a marker by the url-safe base64 of the file's path, split into
+    ``@``-prefixed folders when longer than a file name may be.
+    """
+    encoded = "".join(part.removeprefix("@") for part in relative.split(os.sep))
+    try:
+        return base64.urlsafe_b64decode(encoded.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def load(spec: str) -> SnakemakeWorkflow:

@@ -8,7 +8,10 @@
 #         input: phyper_workflow.targets
 # One rule per step, named after it; hashed steps take the wildcard {hash}.
 # (Snakemake keeps the default target of the including Snakefile, so `rule all`
-# lives there.)
+# lives there.) What Snakemake sees of a job is its completion record: see
+# phyper_snakemake/_workflow.py for why, and for what prepare() does.
+
+phyper_workflow.prepare(workflow)
 
 for _phyper_rule in phyper_workflow.rules:
 
@@ -18,15 +21,20 @@ for _phyper_rule in phyper_workflow.rules:
         input:
             _phyper_rule.input,
         output:
-            _phyper_rule.output,
+            # update: Snakemake must not delete a record before the job runs; the job
+            # decides under its lock whether another process already did the work
+            update(_phyper_rule.output),
         wildcard_constraints:
             hash=_phyper_rule.wildcard_pattern,
         message:
-            _phyper_rule.message
+            "{params.label}"
         params:
             # not in shell: directly, which is evaluated when the job runs and would
-            # see the loop's last rule; params are bound now, {hash} filled per job
+            # see the loop's last rule; params are bound now, {hash} filled per job.
+            # label and force are per-job values Snakemake leaves out of its params
+            # rerun trigger.
             command=_phyper_rule.command,
+            label=_phyper_rule.label,
+            force=_phyper_rule.force,
         shell:
-            "{params.command}"
-
+            "{params.command}{params.force}"

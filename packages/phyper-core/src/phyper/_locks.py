@@ -1,0 +1,90 @@
+"""Per-job locks: a job never runs twice at once, whoever starts it.
+
+The runner holds an exclusive POSIX record lock (``fcntl.lockf``, i.e. ``F_SETLK``)
+on ``<state_folder>/locks/<step>/<key>.lock`` while a job runs. What this relies on:
+
+* on one machine, the kernel releases the lock when the holding process exits for
+  any reason (SIGKILL, OOM, crash), so a lock of a dead process never blocks;
+* on a shared filesystem, NFSv4 (and NFSv3 with ``lockd``) implements POSIX record
+  locks across hosts: a client that dies loses its locks when its lease expires
+  (90 s by default on NFSv4) or when ``statd`` reports its reboot. A filesystem
+  mounted with ``nolock``, or one without lock support, gives no cross-host
+  exclusion: the lock then only protects jobs started on the same host.
+
+The lock file also holds who took it (host, pid, time), for the message of a job
+that has to wait. The file itself is never deleted: deleting it while another
+process waits on it would let a third process lock a new file of the same name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+__all__ = ["JobLock", "job_lock", "lock_path"]
+
+
+@dataclass
+class JobLock:
+    """A held job lock; ``waited`` says whether another process held it first."""
+
+    path: str
+    waited: bool
+    holder: str | None
+
+
+def lock_path(state_folder: str, step: str, key: str) -> str:
+    """Where the lock of job (``step``, ``key``) lives."""
+    return os.path.join(state_folder, "locks", step, key + ".lock")
+
+
+def _holder(descriptor: int) -> str | None:
+    try:
+        raw = os.pread(descriptor, 4096, 0)
+        info = json.loads(raw.decode("utf-8"))
+        return f"pid {info['pid']} on {info['host']}, since {time.strftime('%H:%M:%S', time.localtime(info['since']))}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def job_lock(state_folder: str, step: str, key: str, *, label: str | None = None) -> Iterator[JobLock]:
+    """Hold the lock of job (``step``, ``key``) for the duration of the ``with`` block.
+
+    If another process holds it, print who (to stderr) and wait until it is released.
+    """
+    path = lock_path(state_folder, step, key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        waited = False
+        holder = None
+        try:
+            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
+            waited = True
+            holder = _holder(descriptor)
+            print(
+                f"phyper: job {label or f'{step}:{key}'} is being run by another process"
+                f"{f' ({holder})' if holder else ''}; waiting for it to finish",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.lockf(descriptor, fcntl.LOCK_EX)
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, info.encode("utf-8"), 0)
+        yield JobLock(path, waited, holder)
+    finally:
+        # closing the descriptor releases the lock
+        os.close(descriptor)
