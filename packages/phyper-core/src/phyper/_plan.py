@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from phyper._batches import batch_count, batch_index, batch_key, group_into_batches
+from phyper._batches import batch_count, group_into_batches
 from phyper._errors import PipelineDefinitionError, UnknownStepError
 from phyper._pipeline import AGGREGATE_KEY
 
@@ -181,6 +181,14 @@ class Plan:
         return pending
 
 
+def _normalised(path: str) -> str:
+    # os.path.normpath costs more than the rest of a job's bookkeeping; most paths are
+    # already normal, and anything that might not be goes through it
+    if "//" in path or "/." in path or path.startswith(".") or path.endswith("/"):
+        return os.path.normpath(path)
+    return path
+
+
 def build_plan(pipeline: Pipeline) -> Plan:
     """Build the plan of a pipeline (see the module docstring for what is checked)."""
     producers: dict[str, str] = {}
@@ -189,11 +197,12 @@ def build_plan(pipeline: Pipeline) -> Plan:
         jobs = []
         for key, subject in pipeline.job_subjects(step).items():
             outputs = step.output_paths(subject)
+            job_id = f"{step.name}:{key}"
             for path in outputs:
-                other = producers.setdefault(os.path.normpath(path), f"{step.name}:{key}")
-                if other != f"{step.name}:{key}":
+                other = producers.setdefault(_normalised(path), job_id)
+                if other != job_id:
                     raise PipelineDefinitionError(
-                        f"{path} is an output of both `{other}` and `{step.name}:{key}`; each file "
+                        f"{path} is an output of both `{other}` and `{job_id}`; each file "
                         "must have one producer (do the outputs depend on keys the step is not per?)"
                     )
             jobs.append((key, step.input_paths(subject), outputs))
@@ -201,78 +210,90 @@ def build_plan(pipeline: Pipeline) -> Plan:
 
     # batched steps: the engines see batch jobs, so dependencies on their jobs name the batch
     sizes = pipeline.batch_sizes()
-    counts = {step.name: batch_count(len(jobs), sizes[step.name]) for step, jobs in raw if step.name in sizes}
-
-    def engine_job_id(producer: str) -> str:
-        producer_step, _, producer_key = producer.partition(":")
-        count = counts.get(producer_step)
-        if count is None:
-            return producer
-        return f"{producer_step}:{batch_key(batch_index(producer_key, count), count)}"
+    groups_of: dict[str, dict[str, list[str]]] = {}
+    engine_id: dict[str, str] = {}  # job id -> batch job id, for the jobs of batched steps
+    batch_of: dict[str, str] = {}  # job id -> batch key
+    for step, jobs in raw:
+        if step.name in sizes:
+            count = batch_count(len(jobs), sizes[step.name])
+            groups = groups_of[step.name] = group_into_batches((key for key, _, _ in jobs), count)
+            for batch, members in groups.items():
+                batch_id = f"{step.name}:{batch}"
+                for member in members:
+                    member_id = f"{step.name}:{member}"
+                    engine_id[member_id] = batch_id
+                    batch_of[member_id] = batch
 
     planned: dict[str, PlannedStep] = {}
-    all_jobs: dict[str, Job] = {}
-    all_batches: dict[str, Job] = {}
+    jobs_by_step: dict[str, dict[str, Job]] = {}
+    batches_by_step: dict[str, dict[str, Job]] = {}
     upstream_of: dict[str, list[str]] = {}
     for step, jobs in raw:
-        count = counts.get(step.name)
         first_key, _, first_outputs = jobs[0]
         templates = tuple(_template(step, first_key, path) for path in first_outputs)
+        # a path follows its template when joining the template's literal parts with the
+        # key gives it back (cheaper than str.format for every job)
+        literal_parts = [
+            [part.replace("{{", "{").replace("}}", "}") for part in template.split(HASH_PLACEHOLDER)]
+            for template in templates
+        ]
+        record_prefix = pipeline.record_path(step.name, "")[: -len(".json")]
         upstream: list[str] = []
+        step_jobs: dict[str, Job] = {}
         for key, inputs, outputs in jobs:
             if step.kind != "aggregate":
-                for template, path in zip(templates, outputs):
-                    if template.format(hash=key) != path:
+                for parts, template, path in zip(literal_parts, templates, outputs):
+                    if key.join(parts) != path:
                         raise PipelineDefinitionError(
                             f"step `{step.name}`: output {path} of job {key} does not follow the "
                             f"template {template} of the step's first job; outputs may vary only by the hash"
                         )
             dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
             for path in inputs:
-                producer = producers.get(os.path.normpath(path))
+                producer = producers.get(_normalised(path))
                 if producer is None:
+                    continue
+                producer = engine_id.get(producer, producer)
+                if producer in dependencies:
                     continue
                 producer_step = producer.partition(":")[0]
                 if producer_step == step.name:
                     raise PipelineDefinitionError(
                         f"step `{step.name}` reads {path}, which its own job `{producer}` writes"
                     )
-                producer = engine_job_id(producer)
-                if producer in dependencies:
-                    continue
                 if producer_step not in upstream:
                     upstream.append(producer_step)
                 dependencies[producer] = None
             job_id = f"{step.name}:{key}"
-            all_jobs[job_id] = Job(
+            step_jobs[job_id] = Job(
                 step.name,
                 key,
                 tuple(inputs),
                 tuple(outputs),
-                pipeline.record_path(step.name, key),
+                record_prefix + key + ".json",
                 tuple(dependencies),
-                batch=None if count is None else batch_key(batch_index(key, count), count),
+                batch=batch_of.get(job_id),
             )
-        batch_keys: tuple[str, ...] = ()
-        if count is not None:
-            groups = group_into_batches((key for key, _, _ in jobs), count)
-            batch_keys = tuple(groups)
-            for batch, members in groups.items():
-                batch_inputs: dict[str, None] = {}
-                batch_dependencies: dict[str, None] = {}
-                for member in members:
-                    member_job = all_jobs[f"{step.name}:{member}"]
-                    batch_inputs.update(dict.fromkeys(member_job.inputs))
-                    batch_dependencies.update(dict.fromkeys(member_job.dependencies))
-                all_batches[f"{step.name}:{batch}"] = Job(
-                    step.name,
-                    batch,
-                    tuple(batch_inputs),
-                    (),
-                    pipeline.record_path(step.name, batch),
-                    tuple(batch_dependencies),
-                    members=tuple(members),
-                )
+        jobs_by_step[step.name] = step_jobs
+        groups = groups_of.get(step.name, {})
+        step_batches: dict[str, Job] = {}
+        for batch, members in groups.items():
+            batch_inputs: dict[str, None] = {}
+            batch_dependencies: dict[str, None] = {}
+            for member in members:
+                member_job = step_jobs[f"{step.name}:{member}"]
+                batch_inputs.update(dict.fromkeys(member_job.inputs))
+                batch_dependencies.update(dict.fromkeys(member_job.dependencies))
+            step_batches[f"{step.name}:{batch}"] = Job(
+                step.name,
+                batch,
+                tuple(batch_inputs),
+                (),
+                record_prefix + batch + ".json",
+                tuple(batch_dependencies),
+                members=tuple(members),
+            )
+        batches_by_step[step.name] = step_batches
         upstream_of[step.name] = upstream
         planned[step.name] = PlannedStep(
             name=step.name,
@@ -286,7 +307,7 @@ def build_plan(pipeline: Pipeline) -> Plan:
             else os.path.join(_escape(os.path.dirname(pipeline.record_path(step.name, "x"))), HASH_PLACEHOLDER + ".json"),
             upstream=tuple(upstream),
             batch_size=sizes.get(step.name),
-            batch_keys=batch_keys,
+            batch_keys=tuple(groups),
         )
 
     order: list[str] = []
@@ -300,11 +321,9 @@ def build_plan(pipeline: Pipeline) -> Plan:
         for name in ready:
             order.append(name)
             del remaining[name]
-    return Plan(
-        [planned[name] for name in order], _ordered(all_jobs, order), pipeline.state_folder, _ordered(all_batches, order)
-    )
-
-
-def _ordered(jobs: dict[str, Job], order: list[str]) -> dict[str, Job]:
-    rank = {name: position for position, name in enumerate(order)}
-    return dict(sorted(jobs.items(), key=lambda item: rank[item[1].step]))
+    all_jobs: dict[str, Job] = {}
+    all_batches: dict[str, Job] = {}
+    for name in order:  # topological order of the steps, grid order inside each
+        all_jobs.update(jobs_by_step[name])
+        all_batches.update(batches_by_step[name])
+    return Plan([planned[name] for name in order], all_jobs, pipeline.state_folder, all_batches)
