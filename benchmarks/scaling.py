@@ -175,11 +175,11 @@ def timed(command: list[str], folder: Path, env: dict[str, str]) -> dict[str, fl
     completed = subprocess.run(
         [TIME, "-f", f"{marker} %e %U %S %M", *command], cwd=folder, env=env, capture_output=True, text=True
     )
-    line = next((l for l in completed.stderr.splitlines()[::-1] if l.startswith(marker)), None)
+    line = next((text for text in completed.stderr.splitlines()[::-1] if text.startswith(marker)), None)
     if completed.returncode != 0 or line is None:
         raise SystemExit(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     _, wall, user, system, peak_kib = line.split()
-    output = "\n".join(l for l in (completed.stdout + completed.stderr).splitlines() if not l.startswith(marker))
+    output = "\n".join(text for text in (completed.stdout + completed.stderr).splitlines() if not text.startswith(marker))
     return {"wall": float(wall), "cpu": float(user) + float(system), "peak_mib": int(peak_kib) / 1024, "output": output}
 
 

@@ -92,7 +92,7 @@ def run_batch(
             continue
         try:
             record = run_job(pipeline, step_name, member.key, engine=engine, force=force)
-        except Exception as error:  # noqa: BLE001 (reported below, after the other members ran)
+        except Exception as error:  # reported below, after the other members ran
             failures.append((member.key, error))
         else:
             if record is not None:  # None: another process completed it meanwhile
