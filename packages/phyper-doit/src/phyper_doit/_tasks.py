@@ -94,13 +94,19 @@ def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, An
         force = forced_by_command_line()
     for step in plan.steps:
         yield {"basename": step.name, "name": None, "doc": step.doc}
+        # the command line once per step; each job fills in its key (a large grid has
+        # many jobs, and this loop is phyper's share of doit's start-up time)
+        placeholder = "\0key"
+        template = [*phyper.job_command(spec, step.name, placeholder, engine="doit"), *(["--force"] if force else [])]
+        at = template.index(placeholder)
         # a batched step: one sub-task per batch job (named by its batch key)
         for job in plan.engine_jobs_of(step.name):
-            command = phyper.job_command(spec, step.name, job.key, engine="doit")
+            command = template.copy()
+            command[at] = job.key
             yield {
                 "basename": step.name,
                 "name": job.key,
-                "actions": [[*command, "--force"] if force else command],
+                "actions": [command],
                 "task_dep": list(job.dependencies),
                 "targets": [*job.outputs, job.record],
                 # (function, args, kwargs): a module-level function, picklable under every
