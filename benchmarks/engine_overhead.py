@@ -70,6 +70,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("phyper-core", "phyper-snakemake", "phyper-doit")
 TARGET_RATIO = 1.10
 TARGET_SIZE = 10_000
 STEPS = ("transform", "preprocess", "train", "score")
@@ -402,7 +404,8 @@ def tool(name: str) -> str:
 def environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env.pop("PYTHONPATH", None)
+    # measure the phyper next to this script (the environment may hold another checkout)
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO / "packages" / name / "src") for name in PACKAGES)
     return env
 
 

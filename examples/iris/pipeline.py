@@ -1,6 +1,6 @@
 """The Iris pipeline, declared once; Snakemake (Snakefile) and doit (dodo.py) both run it.
 
-transform_data (3 jobs) -> preprocess_data (6) -> train_model (90)
+transform_data (3 jobs) -> preprocess_data (6) -> train_model (90, in 8 batches)
 -> compute_cv_scores (1) -> retrain_best_model (1), plot_results (1)
 
 Each step imports its heavy modules inside the function, so a job process loads
@@ -47,9 +47,15 @@ def preprocess_data(instance: Instance) -> None:
     dataset.preprocess_data(instance)
 
 
+# batch=15: the engines run the 90 trainings as 8 jobs of about 11 models (8 batches
+# also for up to 120 models), so each job process imports torch once, not once per
+# model; every model still gets its own folder and completion record, and deleting
+# one model's folder retrains only that model. PHYPER_BATCH="train_model=0" turns
+# batches off for one run without editing this file.
 @pipeline.per_instance(
     inputs=[get_preprocessed_dataset_path], outputs=[get_torch_model_path, get_training_metrics_path],
-    threads=1, mem_mb=1000, runtime=10,  # torch runs single-threaded (train.py)
+    threads=1, mem_mb=1000, runtime=10,  # torch runs single-threaded (train.py); runtime is per batch job
+    batch=15,
 )
 def train_model(instance: Instance) -> None:
     """Train one model on its cross-validation fold."""

@@ -5,11 +5,14 @@ The public API is this module's ``__all__``; everything else is private.
 
 from __future__ import annotations
 
+from phyper._batch_jobs import check_batch
+from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
 from phyper._collect import collect, collect_rows
 from phyper._completion import JobStatus, check_job
 from phyper._context import FULL_INSTANCE
 from phyper._errors import (
     AmbiguousHashError,
+    BatchOverrideError,
     DuplicateInstanceError,
     DuplicateResourceError,
     FrozenInstanceError,
@@ -58,6 +61,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AGGREGATE_KEY",
+    "BATCH_ENVIRONMENT_VARIABLE",
+    "BATCH_KEY_PATTERN",
+    "BatchOverrideError",
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",
@@ -66,6 +72,7 @@ __all__ = [
     "Plan",
     "PlannedStep",
     "Step",
+    "check_batch",
     "check_job",
     "collect",
     "collect_rows",

@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "BatchOverrideError",
     "DuplicateInstanceError",
     "DuplicateResourceError",
     "FrozenInstanceError",
@@ -111,6 +112,10 @@ class MissingDependencyError(PhyperError, ImportError):
 
 class PipelineDefinitionError(PhyperError, ValueError):
     """A pipeline's steps are inconsistent (two producers of a file, a cycle ...)."""
+
+
+class BatchOverrideError(PhyperError, ValueError):
+    """``PHYPER_BATCH`` is malformed or names a step that cannot be batched."""
 
 
 class UnknownStepError(PhyperError, LookupError):

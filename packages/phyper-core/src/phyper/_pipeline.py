@@ -91,6 +91,8 @@ class Step:
     threads: int = 1
     mem_mb: int | None = None
     runtime: int | None = None
+    batch: int | None = None
+    """Jobs per engine job as declared (``batch=``); :meth:`Pipeline.batch_size` applies ``PHYPER_BATCH``."""
 
     @property
     def resources(self) -> dict[str, int]:
@@ -183,14 +185,16 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        batch: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job per distinct hash of ``resource_name``.
 
         ``threads``, ``mem_mb`` and ``runtime`` (minutes) are what one job needs (see
-        :meth:`add_step`).
+        :meth:`add_step`); ``batch=N`` runs about ``N`` of them per engine job (see
+        :mod:`phyper._batches`).
         """
         self._shared.check_resource(resource_name)
-        return self._decorator("resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime)
+        return self._decorator("resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, batch)
 
     def per_instance(
         self,
@@ -201,9 +205,13 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        batch: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job per full instance (its full hash); resources as in :meth:`add_step`."""
-        return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime)
+        """Decorator: one job per full instance (its full hash); resources as in :meth:`add_step`.
+
+        ``batch=N`` runs about ``N`` of them per engine job (see :mod:`phyper._batches`).
+        """
+        return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime, batch)
 
     def aggregate(
         self,
@@ -231,11 +239,12 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        batch: int | None = None,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
             self.add_step(
                 function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name,
-                threads=threads, mem_mb=mem_mb, runtime=runtime,
+                threads=threads, mem_mb=mem_mb, runtime=runtime, batch=batch,
             )
             return function
 
@@ -253,6 +262,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        batch: int | None = None,
     ) -> Step:
         """Add a step without a decorator (what the decorators call).
 
@@ -267,6 +277,16 @@ class Pipeline:
                 wrong arity, or a resource that is not a positive whole number.
         """
         step_name = name or function.__name__
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 0):
+            raise PipelineDefinitionError(
+                f"step `{step_name}`: batch={batch!r} must be a whole number of jobs per engine job "
+                "(or None / 0 for one engine job per hash)"
+            )
+        if batch and kind == "aggregate":
+            raise PipelineDefinitionError(
+                f"step `{step_name}` is an aggregate (a single job): batch= applies to per_resource "
+                "and per_instance steps"
+            )
         if not step_name.isidentifier():
             raise PipelineDefinitionError(f"step name {step_name!r} must be a Python identifier")
         if step_name in self.steps:
@@ -296,6 +316,7 @@ class Pipeline:
             threads=_positive(step_name, "threads", threads),
             mem_mb=None if mem_mb is None else _positive(step_name, "mem_mb", mem_mb),
             runtime=None if runtime is None else _positive(step_name, "runtime", runtime),
+            batch=batch or None,
         )
         self.steps[step_name] = step
         return step
@@ -328,6 +349,39 @@ class Pipeline:
             return {AGGREGATE_KEY: self.instances}
         return self.instances.hash_index(step.resource_name)
 
+    def batch_sizes(self) -> dict[str, int]:
+        """Step -> jobs per engine job, for the batched steps: ``batch=``, then ``PHYPER_BATCH``.
+
+        Raises:
+            BatchOverrideError: ``PHYPER_BATCH`` is malformed or names a step that is not
+                a per_resource or per_instance step of this pipeline.
+        """
+        from phyper._batches import batch_overrides_from_environment
+
+        sizes = {name: step.batch for name, step in self.steps.items() if step.batch}
+        sizes.update(batch_overrides_from_environment({name: step.kind for name, step in self.steps.items()}))
+        return {name: size for name, size in sizes.items() if size}
+
+    def batch_members(self, step: Step, key: str) -> list[str]:
+        """The job keys (hashes) of batch ``key`` of ``step``, in grid order.
+
+        Raises:
+            UnknownStepError: ``key`` is not a well-formed batch key, or no job is in it.
+        """
+        from phyper._batches import batch_index, parse_batch_key
+
+        parsed = parse_batch_key(key)
+        if parsed is None or step.kind == "aggregate":
+            raise UnknownStepError(
+                f"step `{step.name}` has no job `{key}`: a batch key looks like batch-03-of-16 "
+                "(see the plan's batch jobs)"
+            )
+        index, count = parsed
+        members = [member for member in self.job_subjects(step) if batch_index(member, count) == index]
+        if not members:
+            raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
+        return members
+
     def varying_keys(self) -> list[str]:
         """The keys that take more than one value in the grid (what tells jobs apart)."""
         if self._varying_keys is None:
@@ -351,7 +405,7 @@ class Pipeline:
         Example: ``train_model(transformation=log centering=True cv_fold=3) 3f2a1c9e``.
         """
         step = self.step(step_name)
-        if step.kind == "aggregate":
+        if step.kind == "aggregate" or key.startswith("batch-"):
             return f"{step_name}({key})"
         instance = self.subject(step, key)
         values = instance.get_key_values(step.resource_name)

@@ -89,12 +89,22 @@ def run_job(
     stay in place until the step replaces them, so a failed run (a full disk, say)
     loses nothing but the record. Every outcome is appended to the job log.
 
+    ``key`` may name a batch (``batch-<i>-of-<n>``): its incomplete members then run one
+    after the other in this process (see :mod:`phyper._batch_jobs`).
+
     Raises:
         UnknownStepError, UnknownHashError: no such step or hash in the grid.
         JobFailedError: an input is missing, the step did not write an output, or
             writing failed (the message names the file); the step's own exceptions
             propagate unchanged after being logged.
     """
+    from phyper._batches import is_batch_key
+
+    if is_batch_key(key):
+        # one engine job for many: each member runs through run_job, then the batch record
+        from phyper._batch_jobs import run_batch
+
+        return run_batch(pipeline, step_name, key, engine=engine, force=force)
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
     job = Job(

@@ -81,12 +81,16 @@ def job_verdicts(pipeline: Pipeline, plan: Plan | None = None) -> list[JobVerdic
             else:
                 reason = status.reason
             to_run.add(job.id)
+            if job.batch is not None:  # dependencies downstream name the batch job
+                to_run.add(f"{job.step}:{job.batch}")
             verdicts.append(JobVerdict(job, True, reason, failed))
             continue
         upstream = next((dependency for dependency in job.dependencies if dependency in to_run), None)
         changes = _non_key_changes(record, current_non_keys)
         if upstream is not None:
             to_run.add(job.id)
+            if job.batch is not None:
+                to_run.add(f"{job.step}:{job.batch}")
             verdicts.append(JobVerdict(job, True, f"upstream job {upstream} is to run", False, changes))
         else:
             verdicts.append(JobVerdict(job, False, "complete", False, changes))

@@ -41,7 +41,12 @@ def job_is_complete(job: phyper.Job) -> bool:
     """
     if job.id in _COMPLETE:
         return True
-    if not phyper.check_job(job).complete:
+    if job.is_batch:
+        # a batch job: its record and every member's (the members are in _JOBS)
+        status = phyper.check_batch(job, [_JOBS[f"{job.step}:{key}"] for key in job.members])
+    else:
+        status = phyper.check_job(job)
+    if not status.complete:
         return False
     for dependency in job.dependencies:
         upstream = _JOBS.get(dependency)
@@ -89,16 +94,24 @@ def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, An
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan()
     _JOBS.update(plan.jobs)
+    _JOBS.update(plan.batches)
     if force is None:
         force = forced_by_command_line()
     for step in plan.steps:
         yield {"basename": step.name, "name": None, "doc": step.doc}
-        for job in plan.jobs_of(step.name):
-            command = phyper.job_command(spec, step.name, job.key, engine="doit")
+        # the command line once per step; each job fills in its key (a large grid has
+        # many jobs, and this loop is phyper's share of doit's start-up time)
+        placeholder = "\0key"
+        template = [*phyper.job_command(spec, step.name, placeholder, engine="doit"), *(["--force"] if force else [])]
+        at = template.index(placeholder)
+        # a batched step: one sub-task per batch job (named by its batch key)
+        for job in plan.engine_jobs_of(step.name):
+            command = template.copy()
+            command[at] = job.key
             yield {
                 "basename": step.name,
                 "name": job.key,
-                "actions": [[*command, "--force"] if force else command],
+                "actions": [command],
                 "task_dep": list(job.dependencies),
                 "targets": [*job.outputs, job.record],
                 # (function, args, kwargs): a module-level function, picklable under every

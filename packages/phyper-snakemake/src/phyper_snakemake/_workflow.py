@@ -80,6 +80,8 @@ class Rule:
     label: Callable[[Any], JobText]
     force: Callable[[Any], JobText]
     is_hashed: bool
+    wildcard_pattern: str = phyper.HASH_PATTERN
+    """What the ``hash`` wildcard matches: a hash, or a batch key for a batched step."""
     threads: int = 1
     """The step's declared threads (Snakemake's ``threads:``)."""
     resources: dict[str, int] = field(default_factory=dict)
@@ -109,17 +111,24 @@ class SnakemakeWorkflow:
         command = shlex.join(phyper.job_command(self.spec, step.name, placeholder, engine="snakemake"))
         command = command.replace("{", "{{").replace("}", "}}").replace(placeholder, key)
         output = step.record_template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}")
-        jobs = self.plan.jobs
+        # a batched step's jobs are batch jobs (key batch-<i>-of-<n>): a dependency on a
+        # job of a batched step is a dependency on its batch, whose record stands for it
+        jobs, batches = self.plan.jobs, self.plan.batches
+
+        def record(job_id: str) -> str:
+            return (jobs.get(job_id) or batches[job_id]).record
+
         if step.is_hashed:
 
             def inputs(wildcards: Any, step_name: str = step.name) -> list[str]:
-                job = jobs[f"{step_name}:{getattr(wildcards, WILDCARD)}"]
-                return [jobs[dependency].record for dependency in job.dependencies]
+                job_id = f"{step_name}:{getattr(wildcards, WILDCARD)}"
+                job = jobs.get(job_id) or batches[job_id]
+                return [record(dependency) for dependency in job.dependencies]
 
             rule_input: Callable[[Any], list[str]] | list[str] = inputs
         else:
             job = self.plan.job(step.name, phyper.AGGREGATE_KEY)
-            rule_input = [jobs[dependency].record for dependency in job.dependencies]
+            rule_input = [record(dependency) for dependency in job.dependencies]
 
         def label(wildcards: Any, step_name: str = step.name, hashed: bool = step.is_hashed) -> JobText:
             self.forced(step_name)  # sets the variable jobs on other machines read
@@ -130,13 +139,23 @@ class SnakemakeWorkflow:
             return JobText(" --force" if self.forced(step_name) else "")
 
         return Rule(
-            step.name, output, rule_input, command, label, force, step.is_hashed, step.threads, dict(step.resources)
+            step.name,
+            output,
+            rule_input,
+            command,
+            label,
+            force,
+            step.is_hashed,
+            phyper.BATCH_KEY_PATTERN if step.is_batched else phyper.HASH_PATTERN,
+            step.threads,
+            dict(step.resources),
         )
 
     @property
     def targets(self) -> list[str]:
-        """The completion record of every job: what the default target ``all`` asks for."""
-        return [job.record for job in self.plan]
+        """The completion record of every engine job (batch jobs for batched steps):
+        what the default target ``all`` asks for."""
+        return [job.record for job in self.plan.engine_jobs()]
 
     # -- agreeing with phyper's records ---------------------------------------------
 
@@ -179,6 +198,12 @@ class SnakemakeWorkflow:
             if not status.complete and status.reason != "no completion record":
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(job.record)
+        # then batch records: a batch whose member is incomplete must run again (it runs
+        # only its incomplete members)
+        for job in self.plan.batches.values():
+            if os.path.exists(job.record) and not self.plan.status(job).complete:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(job.record)
         if self._take_engine_lock():
             self._clear_stale_snakemake_state()
 
@@ -204,7 +229,7 @@ class SnakemakeWorkflow:
             for name in os.listdir(locks):
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                     os.remove(os.path.join(locks, name))
-        records = {os.path.normpath(job.record) for job in self.plan}
+        records = {os.path.normpath(job.record) for job in (*self.plan, *self.plan.batches.values())}
         # "incomplete" markers: phyper's records are atomic, a record that exists is whole.
         # metadata: what Snakemake noted when it last ran a job (its params, its input
         # list, its code). Another engine or phyper itself (a new grid, `phyper migrate`)

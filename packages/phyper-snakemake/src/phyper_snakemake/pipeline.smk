@@ -25,7 +25,7 @@ for _phyper_rule in phyper_workflow.rules:
             # decides under its lock whether another process already did the work
             update(_phyper_rule.output),
         wildcard_constraints:
-            hash=phyper_workflow.wildcard_pattern,
+            hash=_phyper_rule.wildcard_pattern,
         message:
             "{params.label}"
         # what one job needs, as the step declares it: a cluster profile sizes jobs by these

@@ -1,0 +1,272 @@
+"""How phyper and its engines scale to huge grids, with and without batches (a benchmark, not a test).
+
+A synthetic project of the Iris shape (transformation x centering x n_hidden_layers x
+cv_fold x seed; steps transform (3 jobs), preprocess (6), train (one per instance),
+score (aggregate)) is generated in a temporary folder with cheap steps that write
+tiny text files. ``--instances`` sets the grid size through the number of seeds
+(90 instances per seed). Training is batched with ``PHYPER_BATCH=train=<N>``
+(``--batch 0``: one engine job per instance, as before batches existed).
+
+For each size it runs, each command in a fresh process under ``/usr/bin/time``
+(wall seconds, CPU seconds user+sys, peak resident memory of the process tree's
+largest process):
+
+* ``plan``: ``python -c "import pipeline; pipeline.pipeline.plan()"`` (grid + plan);
+* ``snakemake -n``: ``snakemake --dry-run --quiet rules --cores 1`` (whole DAG);
+* ``doit list --all --status``: doit's dry run (every task with its up-to-date status);
+* ``phyper status``: ``python -m phyper status pipeline:pipeline``.
+
+With ``--complete`` it then completes every job in one process (the cheap step and
+its completion record, without the runner's lock, manifest and log line), and times a no-op rerun by each engine
+(``snakemake -j2 all``, ``doit -n 2``), checking from phyper's job log that no job ran.
+
+Usage::
+
+    python benchmarks/scaling.py --instances 100000 --batch 1000
+    python benchmarks/scaling.py --instances 100000 --batch 0         # unbatched baseline
+    python benchmarks/scaling.py --instances 1000000 --batch 1000 --skip snakemake
+    python benchmarks/scaling.py --instances 100000 --batch 1000 --complete
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("phyper-core", "phyper-snakemake", "phyper-doit")
+TIME = "/usr/bin/time"
+
+CONFIG_PY = '''\
+import phyper
+
+
+class NonKeys:
+    n_epochs = 2000
+
+
+class Instance(phyper.Parser, NonKeys):
+    seed = 0
+    n_hidden_layers = 3
+    cv_k = 5
+    cv_fold = 0
+    transformation = "identity"
+    centering = False
+
+
+parser = Instance(hashed_resources_folder="derived_data")
+parser.register_new_resource(name="transformed_data", dependencies=["transformation"])
+parser.register_new_resource(name="preprocessed_data", dependencies=["transformation", "centering"])
+grid = {{
+    "transformation": ["identity", "log", "square"],
+    "centering": [True, False],
+    "n_hidden_layers": [1, 2, 3],
+    "cv_fold": list(range(5)),
+    "seed": list(range({n_seeds})),
+}}
+instances = parser.get_instances_from_dictionary(grid)
+'''
+
+PIPELINE_PY = '''\
+import os
+
+import phyper
+from config import instances, parser
+
+
+def tpath(instance):
+    return os.path.join(instance.get_resources_path("transformed_data"), "t.txt")
+
+
+def ppath(instance):
+    return os.path.join(instance.get_resources_path("preprocessed_data"), "p.txt")
+
+
+def mpath(instance):
+    return os.path.join(instance.get_resources_path(), "m.txt")
+
+
+def spath():
+    return os.path.join(parser.hashed_resources_folder, "results", "scores.txt")
+
+
+def _write(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+pipeline = phyper.Pipeline(instances)
+
+
+@pipeline.per_resource("transformed_data", outputs=[tpath])
+def transform(instance):
+    """Transform."""
+    _write(tpath(instance), instance.transformation)
+
+
+@pipeline.per_resource("preprocessed_data", inputs=[tpath], outputs=[ppath])
+def preprocess(instance):
+    """Preprocess."""
+    _write(ppath(instance), str(instance.centering))
+
+
+@pipeline.per_instance(inputs=[ppath], outputs=[mpath])
+def train(instance):
+    """Train (cheap)."""
+    _write(mpath(instance), str(instance.seed))
+
+
+@pipeline.aggregate(inputs=[mpath], outputs=[spath])
+def score(instances):
+    """Score."""
+    _write(spath(), str(len(instances)))
+'''
+
+SNAKEFILE = '''\
+import phyper_snakemake
+phyper_workflow = phyper_snakemake.load("pipeline:pipeline")
+include: phyper_snakemake.SNAKEFILE
+
+rule all:
+    default_target: True
+    input: phyper_workflow.targets
+'''
+
+DODO_PY = '''\
+import phyper_doit
+
+DOIT_CONFIG = phyper_doit.DOIT_CONFIG
+task_phyper = phyper_doit.tasks("pipeline:pipeline")
+'''
+
+COMPLETE_PY = '''\
+# Completes every job fast, without engines: the cheap step, then its completion record
+# as the runner writes it (no lock, manifest, log line or fsync: this only sets the scene).
+import os, sys, time
+sys.path.insert(0, ".")
+import phyper._completion
+from phyper._completion import stat_fingerprint, write_record
+
+
+def write_text(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+phyper._completion.atomic_write_text = write_text
+from pipeline import pipeline
+plan = pipeline.plan()
+start = time.perf_counter()
+for job in plan:
+    step = pipeline.steps[job.step]
+    for path in job.outputs:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    step.function(pipeline.subject(step, job.key))
+    write_record(job, {path: stat_fingerprint(path) for path in job.inputs}, {})
+for batch in plan.batches.values():
+    write_record(batch, {}, {"members": sorted(batch.members)})
+print(f"completed {len(plan):,} jobs in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+'''
+
+
+def environment(batch: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    # measure the phyper next to this script (the environment may hold another checkout)
+    env["PYTHONPATH"] = os.pathsep.join(str(REPO / "packages" / name / "src") for name in PACKAGES)
+    env["PHYPER_BATCH"] = f"train={batch}"
+    env.pop("PHYPER_NON_KEYS", None)
+    return env
+
+
+def timed(command: list[str], folder: Path, env: dict[str, str]) -> dict[str, float]:
+    """Wall s, CPU s (user+sys) and peak MiB of one command (``/usr/bin/time``)."""
+    marker = "PHYPER-BENCH"
+    completed = subprocess.run(
+        [TIME, "-f", f"{marker} %e %U %S %M", *command], cwd=folder, env=env, capture_output=True, text=True
+    )
+    line = next((text for text in completed.stderr.splitlines()[::-1] if text.startswith(marker)), None)
+    if completed.returncode != 0 or line is None:
+        raise SystemExit(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    _, wall, user, system, peak_kib = line.split()
+    output = "\n".join(text for text in (completed.stdout + completed.stderr).splitlines() if not text.startswith(marker))
+    return {"wall": float(wall), "cpu": float(user) + float(system), "peak_mib": int(peak_kib) / 1024, "output": output}
+
+
+def done_entries(folder: Path) -> int:
+    log = folder / "derived_data" / ".phyper" / "jobs.jsonl"
+    if not log.exists():
+        return 0
+    return sum(1 for line in log.read_text().splitlines() if line.strip() and json.loads(line).get("status", "done") == "done")
+
+
+def main() -> None:
+    command_line = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    command_line.add_argument("--instances", type=int, default=100_000)
+    command_line.add_argument("--batch", type=int, default=1000, help="train jobs per engine job (0: unbatched)")
+    command_line.add_argument("--complete", action="store_true", help="also complete every job and time no-op reruns")
+    command_line.add_argument("--skip", nargs="*", default=[], choices=["plan", "snakemake", "doit", "status"])
+    command_line.add_argument("--keep", type=Path, help="build in this (new) folder and keep it")
+    arguments = command_line.parse_args()
+
+    n_seeds = max(1, round(arguments.instances / 90))
+    root = arguments.keep or Path(tempfile.mkdtemp(prefix="phyper-scaling-"))
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / "project"
+    folder.mkdir()
+    files = {"config.py": CONFIG_PY.format(n_seeds=n_seeds), "pipeline.py": PIPELINE_PY,
+             "Snakefile": SNAKEFILE, "dodo.py": DODO_PY, "complete.py": COMPLETE_PY}
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    env = environment(arguments.batch)
+    python, snakemake, doit = sys.executable, str(Path(sys.executable).with_name("snakemake")), str(Path(sys.executable).with_name("doit"))
+    commands = {
+        "plan": [python, "-c", "import sys; sys.path.insert(0, '.'); import pipeline; "
+                 "plan = pipeline.pipeline.plan(); print(len(plan), 'jobs', sum(1 for _ in plan.engine_jobs()), 'engine jobs')"],
+        "snakemake": [snakemake, "--dry-run", "--quiet", "rules", "--cores", "1"],
+        "doit": [doit, "list", "--all", "--status"],
+        "status": [python, "-m", "phyper", "status", "pipeline:pipeline"],
+    }
+    names = {"plan": "plan (import + plan())", "snakemake": "snakemake -n", "doit": "doit list --all --status",
+             "status": "phyper status"}
+    rows = []
+    load = os.getloadavg()[0]
+    began = time.perf_counter()
+    try:
+        for key, command in commands.items():
+            if key in arguments.skip:
+                continue
+            result = timed(command, folder, env)
+            shutil.rmtree(folder / ".snakemake", ignore_errors=True)
+            rows.append((names[key], result))
+            if key == "plan":
+                print(result["output"].strip().splitlines()[-1])
+        if arguments.complete:
+            result = timed([python, "complete.py"], folder, env)
+            print(result["output"].strip().splitlines()[-1], f"(peak {result['peak_mib']:.0f} MiB)")
+            before = done_entries(folder)
+            for label, command in (("no-op rerun: snakemake -j2 all", [snakemake, "-j2", "all"]),
+                                   ("no-op rerun: doit -n 2", [doit, "-n", "2"])):
+                result = timed(command, folder, env)
+                ran = done_entries(folder) - before
+                rows.append((f"{label} ({ran} jobs ran)", result))
+    finally:
+        if not arguments.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"{90 * n_seeds:,} instances, PHYPER_BATCH=train={arguments.batch}; {os.cpu_count()} CPUs, load average "
+          f"{load:.1f} at start, {os.getloadavg()[0]:.1f} at end; total {time.perf_counter() - began:.0f} s")
+    print(f"{'command':<46} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9}")
+    for label, result in rows:
+        print(f"{label:<46} {result['wall']:>8.1f} {result['cpu']:>8.1f} {result['peak_mib']:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()

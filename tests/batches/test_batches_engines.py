@@ -1,0 +1,120 @@
+"""Batched steps on both engines: a newcomer's small project with ``batch=``, run for real.
+
+The project is written in the test the way the README tells a newcomer (config.py,
+pipeline.py, a Snakefile of a few lines, a dodo.py); training runs 4 models per
+engine job. Deleting one model's folder must retrain exactly that model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from engines import counts_since, job_log, run_engine
+
+CONFIG_PY = '''\
+import phyper
+
+
+class Instance(phyper.Parser):
+    transformation = 'identity'
+    seed = 0
+
+
+parser = Instance(hashed_resources_folder='derived_data')
+parser.register_new_resource(name='transformed_data', dependencies=['transformation'])
+instances = parser.get_instances_from_dictionary(
+    {'transformation': ['identity', 'log'], 'seed': list(range(6))})
+'''
+
+PIPELINE_PY = '''\
+import os
+
+import phyper
+from config import instances, parser
+
+
+def transformed_path(instance):
+    return os.path.join(instance.get_resources_path('transformed_data'), 'transformed.txt')
+
+
+def model_path(instance):
+    return os.path.join(instance.get_resources_path(), 'model.txt')
+
+
+def summary_path():
+    return os.path.join(parser.hashed_resources_folder, 'results', 'summary.txt')
+
+
+pipeline = phyper.Pipeline(instances)
+
+
+@pipeline.per_resource('transformed_data', outputs=[transformed_path])
+def transform(instance):
+    """Write the transformation."""
+    with open(transformed_path(instance), 'w') as handle:
+        handle.write(instance.transformation)
+
+
+@pipeline.per_instance(inputs=[transformed_path], outputs=[model_path], batch=4)
+def train(instance):
+    """Train one model (4 per engine job)."""
+    with open(transformed_path(instance)) as source, open(model_path(instance), 'w') as handle:
+        handle.write(f'{source.read()} {instance.seed}')
+
+
+@pipeline.aggregate(inputs=[model_path], outputs=[summary_path])
+def summarise(all_instances):
+    """Count the models."""
+    with open(summary_path(), 'w') as handle:
+        handle.write(str(len(all_instances)))
+'''
+
+SNAKEFILE = '''\
+import phyper_snakemake
+phyper_workflow = phyper_snakemake.load("pipeline:pipeline")
+include: phyper_snakemake.SNAKEFILE
+
+rule all:
+    default_target: True
+    input: phyper_workflow.targets
+'''
+
+DODO_PY = '''\
+import phyper_doit
+
+DOIT_CONFIG = phyper_doit.DOIT_CONFIG
+task_phyper = phyper_doit.tasks("pipeline:pipeline")
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    for name, text in {"config.py": CONFIG_PY, "pipeline.py": PIPELINE_PY, "Snakefile": SNAKEFILE, "dodo.py": DODO_PY}.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_deleting_one_model_folder_of_a_batched_run_retrains_only_that_model(backend: str, project: Path) -> None:
+    run_engine(backend, project)
+    first = job_log(project)
+    assert Counter({"transform": 2, "train": 12, "summarise": 1}) == counts_since(project, 0)
+    batch_records = sorted(path.name for path in (project / "derived_data" / ".phyper" / "done" / "train").glob("batch-*.json"))
+    assert 2 <= len(batch_records) <= 4 and all(name.endswith("-of-4.json") for name in batch_records)
+
+    run_engine(backend, project)
+    assert Counter() == counts_since(project, len(first))
+
+    victim = next(entry for entry in first if entry["step"] == "train")
+    model_folders = sorted((project / "derived_data" / "all").iterdir())
+    shutil.rmtree(project / "derived_data" / "all" / str(victim["key"]))
+    run_engine(backend, project)
+    after = [entry for entry in job_log(project)[len(first):] if entry.get("status", "done") == "done"]
+    assert [("train", victim["key"]), ("summarise", "all")] == [(entry["step"], entry["key"]) for entry in after]
+    assert model_folders == sorted((project / "derived_data" / "all").iterdir())
+    assert (project / "derived_data" / "all" / str(victim["key"]) / "model.txt").exists()

@@ -1,0 +1,201 @@
+"""Batches: membership decided by the hash, the plan's batch jobs, running a batch."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import phyper
+from phyper._batches import batch_count, batch_index, batch_key, group_into_batches, parse_batch_key
+
+
+class Instance(phyper.Parser):
+    transformation = "identity"
+    seed = 0
+
+
+def data_path(instance: Instance) -> str:
+    return os.path.join(instance.get_resources_path("data"), "data.txt")
+
+
+def model_path(instance: Instance) -> str:
+    return os.path.join(instance.get_resources_path(), "model.txt")
+
+
+def summary_path() -> str:
+    return os.path.join("derived_data", "results", "summary.txt")
+
+
+def build(seeds: int, *, batch: int | None = 4, fail_seed: int | None = None) -> phyper.Pipeline:
+    parser = Instance(hashed_resources_folder="derived_data")
+    parser.register_new_resource("data", ["transformation"])
+    instances = parser.get_instances_from_dictionary({"transformation": ["identity", "log"], "seed": list(range(seeds))})
+    pipeline = phyper.Pipeline(instances)
+
+    @pipeline.per_resource("data", outputs=[data_path])
+    def make_data(instance: Instance) -> None:
+        Path(data_path(instance)).write_text(instance.transformation)
+
+    @pipeline.per_instance(inputs=[data_path], outputs=[model_path], batch=batch)
+    def train(instance: Instance) -> None:
+        if instance.seed == fail_seed:
+            raise RuntimeError(f"seed {fail_seed} fails")
+        Path(model_path(instance)).write_text(Path(data_path(instance)).read_text() + str(instance.seed))
+
+    @pipeline.aggregate(inputs=[model_path], outputs=[summary_path])
+    def summarise(instances: list[Instance]) -> None:
+        Path(summary_path()).write_text(str(len(instances)))
+
+    return pipeline
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(phyper.BATCH_ENVIRONMENT_VARIABLE, raising=False)
+    return tmp_path
+
+
+def run_engine_jobs(pipeline: phyper.Pipeline) -> None:
+    plan = pipeline.plan()
+    for job in plan.engine_jobs():
+        phyper.run_job(pipeline, job.step, job.key)
+
+
+def logged(pipeline: phyper.Pipeline, before: int = 0) -> Counter[str]:
+    return Counter(str(entry["step"]) for entry in done(pipeline, before))
+
+
+def done(pipeline: phyper.Pipeline, before: int = 0) -> list[dict[str, object]]:
+    """Log entries of jobs that ran to completion (not skipped, not failed)."""
+    return [entry for entry in phyper.read_job_log(pipeline)[before:] if entry.get("status", "done") == "done"]
+
+
+def test_batch_count_is_the_smallest_power_of_two_with_at_most_n_per_batch() -> None:
+    assert [1, 1, 2, 2, 4, 128, 128, 256] == [
+        batch_count(n, 1000) for n in (1, 1000, 1001, 2000, 2001, 127_000, 128_000, 128_001)
+    ]
+
+
+def test_batch_index_is_the_first_bits_of_the_hash() -> None:
+    key = "c" + "0" * 31  # 1100 0000 ...
+    assert [0, 1, 3, 6, 12] == [batch_index(key, count) for count in (1, 2, 4, 8, 16)]
+    assert "batch-12-of-16" == batch_key(12, 16)
+    assert (12, 16) == parse_batch_key("batch-12-of-16")
+    assert [None, None, None] == [parse_batch_key(k) for k in ("batch-12-of-12", "batch-16-of-16", "batch-2-of-16")]
+
+
+def test_membership_does_not_depend_on_grid_order_and_new_values_join_their_hash_batch() -> None:
+    keys = [f"{i:032x}"[::-1] for i in range(200)]
+    forward = group_into_batches(keys, 8)
+    backward = group_into_batches(reversed(keys), 8)
+    assert {k: sorted(v) for k, v in forward.items()} == {k: sorted(v) for k, v in backward.items()}
+    grown = group_into_batches([*keys, "f" * 32], 8)
+    changed = {k for k in grown if sorted(grown[k]) != sorted(forward.get(k, []))}
+    assert {"batch-7-of-8"} == changed
+
+
+def test_the_plan_has_batch_jobs_listing_their_members_and_dependencies_name_batches() -> None:
+    pipeline = build(10, batch=4)  # 20 train jobs, 4 per batch on average: 8 batches at most
+    plan = pipeline.plan()
+    step = plan.step("train")
+    assert 4 == step.batch_size
+    batches = plan.engine_jobs_of("train")
+    assert list(step.batch_keys) == [job.key for job in batches]
+    assert all(parse_batch_key(job.key) == (int(job.key.split("-")[1]), 8) for job in batches)
+    members = [key for job in batches for key in job.members]
+    assert sorted(job.key for job in plan.jobs_of("train")) == sorted(members)
+    assert all(plan.job("train", key).batch == job.key for job in batches for key in job.members)
+    assert 2 == len(plan.engine_jobs_of("make_data"))  # not batched
+    summary = plan.job("summarise", phyper.AGGREGATE_KEY)
+    assert sorted(f"train:{job.key}" for job in batches) == sorted(summary.dependencies)
+    expected_targets = [
+        *[path for job in plan.jobs_of("make_data") for path in (*job.outputs, job.record)],
+        *[job.record for job in batches],
+        *summary.outputs,
+        summary.record,
+    ]
+    assert expected_targets == plan.targets()
+
+
+def test_a_batch_runs_its_members_and_writes_each_record_then_its_own() -> None:
+    pipeline = build(6, batch=4)
+    run_engine_jobs(pipeline)
+    plan = pipeline.plan()
+    assert [] == plan.incomplete()
+    assert all(plan.status(job).complete for job in plan.engine_jobs())
+    assert Counter({"make_data": 2, "train": 12, "summarise": 1}) == logged(pipeline)
+
+
+def test_deleting_one_member_folder_makes_only_its_batch_incomplete_and_reruns_only_it() -> None:
+    pipeline = build(6, batch=4)
+    run_engine_jobs(pipeline)
+    plan = pipeline.plan()
+    victim = plan.jobs_of("train")[3]
+    os.remove(victim.outputs[0])
+    incomplete = [job.key for job in plan.engine_jobs() if not plan.status(job).complete]
+    assert [victim.batch, phyper.AGGREGATE_KEY] == incomplete
+    before = len(phyper.read_job_log(pipeline))
+    assert victim.batch is not None
+    phyper.run_job(pipeline, "train", victim.batch)
+    assert [victim.key] == [entry["key"] for entry in done(pipeline, before)]
+    assert plan.status(plan.job("train", victim.batch)).complete
+
+
+def test_a_failing_member_leaves_the_others_complete_and_no_batch_record() -> None:
+    pipeline = build(6, batch=100, fail_seed=2)  # one batch holds all 12
+    plan = pipeline.plan()
+    for job in plan.engine_jobs_of("make_data"):
+        phyper.run_job(pipeline, job.step, job.key)
+    (batch,) = plan.engine_jobs_of("train")
+    with pytest.raises(phyper.JobFailedError, match=r"2 of 12 members failed"):
+        phyper.run_job(pipeline, "train", batch.key)
+    assert not os.path.exists(batch.record)
+    assert 10 == sum(plan.status(job).complete for job in plan.jobs_of("train"))
+    fixed = build(6, batch=100)
+    before = len(phyper.read_job_log(fixed))
+    phyper.run_job(fixed, "train", batch.key)
+    assert 2 == len(done(fixed, before))
+    assert fixed.plan().status(batch).complete
+
+
+def test_phyper_batch_overrides_the_declared_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(phyper.BATCH_ENVIRONMENT_VARIABLE, "train=0, make_data=1")
+    plan = build(6, batch=4).plan()
+    assert (False, True) == (plan.step("train").is_batched, plan.step("make_data").is_batched)
+    assert 12 == len(plan.engine_jobs_of("train"))
+    data_batches = plan.engine_jobs_of("make_data")
+    assert all(job.key.endswith("-of-2") for job in data_batches)
+    assert sorted(job.key for job in plan.jobs_of("make_data")) == sorted(k for job in data_batches for k in job.members)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("trian=5", r"no step `trian`; did you mean `train`"),
+        ("train", r"`train` is not step=N"),
+        ("train=-1", r"`train=-1` is not step=N"),
+        ("summarise=3", r"step `summarise` is an aggregate"),
+    ],
+)
+def test_bad_phyper_batch_raises_a_batch_override_error(monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
+    monkeypatch.setenv(phyper.BATCH_ENVIRONMENT_VARIABLE, text)
+    with pytest.raises(phyper.BatchOverrideError, match=message):
+        build(3).plan()
+
+
+def test_bad_batch_declarations_raise_pipeline_definition_errors() -> None:
+    with pytest.raises(phyper.PipelineDefinitionError, match=r"batch=-2 must be a whole number"):
+        build(3, batch=-2)
+    pipeline = build(3, batch=None)
+    with pytest.raises(phyper.PipelineDefinitionError, match=r"aggregate .* batch= applies"):
+        pipeline.add_step(lambda instances: None, kind="aggregate", outputs=[summary_path], name="other", batch=3)
+
+
+def test_an_unknown_batch_key_is_an_unknown_step_error() -> None:
+    pipeline = build(3)
+    with pytest.raises(phyper.UnknownStepError, match=r"no job `batch-9-of-7`"):
+        phyper.run_job(pipeline, "train", "batch-9-of-7")
