@@ -206,7 +206,9 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
         os.remove(job.record)
     _remove_leftovers((job.record, *job.outputs))
     if step.kind != "aggregate":
-        subject.write_manifest(step.resource_name)
+        # a process killed while writing the manifest (a batch moving on to its next
+        # member, say) left the manifest's hidden temporary next to it
+        _remove_leftovers((subject.write_manifest(step.resource_name),))
     for path in job.outputs:
         folder = os.path.dirname(path)
         if folder:
