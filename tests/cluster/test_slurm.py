@@ -10,7 +10,6 @@ module skips with the reason, or fails when `CI` is set.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -19,12 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
-import numpy as np
 import pytest
-import torch
 
 from engines import BIN, IRIS, copy_project, environment, job_log, run
+from iris_results import numbers
 
 pytestmark = [pytest.mark.slurm, pytest.mark.snakemake]
 
@@ -68,29 +65,6 @@ def scontrol_job(job_id: str) -> dict[str, str]:
     """`scontrol show job` as a dict (`Key=Value` pairs)."""
     shown = run(["scontrol", "show", "job", "--oneliner", job_id], Path.cwd()).stdout
     return dict(pair.split("=", 1) for pair in shown.split() if "=" in pair)
-
-
-def hdf5_values(path: Path) -> dict[str, float]:
-    values: dict[str, float] = {}
-    with h5py.File(path, "r") as f5:
-        f5.visititems(lambda name, item: values.__setitem__(name, float(item[()])) if isinstance(item, h5py.Dataset) else None)
-    return values
-
-
-def numbers(project: Path) -> dict[str, object]:
-    """Every number the pipeline produced: metrics, weights, data, scores, the best model."""
-    root = project / "derived_data"
-    found: dict[str, object] = {}
-    for path in sorted(root.rglob("*.hdf5")):
-        found[str(path.relative_to(root))] = hdf5_values(path)
-    for path in sorted(root.rglob("*.torch")):
-        state = torch.load(path, weights_only=True)
-        found[str(path.relative_to(root))] = {name: tensor.tolist() for name, tensor in state.items()}
-    for path in sorted(root.rglob("*.npy")):
-        found[str(path.relative_to(root))] = np.load(path).tolist()
-    found["scores"] = (root / "results" / "cross_validation_scores.csv").read_text()
-    found["best"] = json.loads((root / "results" / "best_model" / "test_results.json").read_text())
-    return found
 
 
 @dataclass

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
 import torch
 
@@ -34,6 +33,7 @@ from engines import (
     run,
     run_engine,
 )
+from iris_results import numbers
 
 pytestmark = pytest.mark.integration
 
@@ -53,29 +53,6 @@ def nothing_ran(backend: str, output: str) -> bool:
     if backend == "snakemake":
         return "Nothing to be done" in output
     return not any(line.startswith(".  ") for line in output.splitlines())
-
-
-def hdf5_values(path: Path) -> dict[str, float]:
-    values: dict[str, float] = {}
-    with h5py.File(path, "r") as f5:
-        f5.visititems(lambda name, item: values.__setitem__(name, float(item[()])) if isinstance(item, h5py.Dataset) else None)
-    return values
-
-
-def numbers(project: Path) -> dict[str, object]:
-    """Every number the pipeline produced: metrics, weights, scores and the best model."""
-    root = project / "derived_data"
-    found: dict[str, object] = {}
-    for path in sorted(root.rglob("*.hdf5")):
-        found[str(path.relative_to(root))] = hdf5_values(path)
-    for path in sorted(root.rglob("*.torch")):
-        state = torch.load(path, weights_only=True)
-        found[str(path.relative_to(root))] = {name: tensor.tolist() for name, tensor in state.items()}
-    for path in sorted(root.rglob("*.npy")):
-        found[str(path.relative_to(root))] = np.load(path).tolist()
-    found["scores"] = (project / RESULTS / "cross_validation_scores.csv").read_text()
-    found["best"] = json.loads((project / RESULTS / "best_model" / "test_results.json").read_text())
-    return found
 
 
 def test_full_run_has_exact_job_counts_and_a_rerun_does_nothing(backend: str, completed: Callable[[str], Path]) -> None:
