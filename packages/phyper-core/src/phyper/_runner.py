@@ -105,16 +105,11 @@ def run_job(
         from phyper._batch_jobs import run_batch
 
         return run_batch(pipeline, step_name, key, engine=engine, force=force)
+    from phyper._batch_jobs import member_job
+
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
-    job = Job(
-        step_name,
-        key,
-        tuple(step.input_paths(subject)),
-        tuple(step.output_paths(subject)),
-        pipeline.record_path(step_name, key),
-        (),
-    )
+    job = member_job(pipeline, step, key)
     label = _label(pipeline, step_name, key)
     values = pipeline.instances[0].to_dict()
     context = {
@@ -143,8 +138,10 @@ def _run_locked(
     started = time.time()
     try:
         if step.kind != "aggregate":
-            # a manifest truncated or edited by hand is a hard error, even for a complete job
-            subject.write_manifest(step.resource_name)
+            # a manifest truncated or edited by hand is a hard error, even for a complete job;
+            # a process killed while writing one (a batch moving on to its next member, say)
+            # left its hidden temporary next to it
+            _remove_leftovers((subject.write_manifest(step.resource_name),))
         if not force and check_job(job).complete:
             why = "another process ran it meanwhile" if waited else "its completion record is valid"
             print(f"phyper: {label}: already complete ({why}); nothing to do", flush=True)
@@ -205,10 +202,6 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
     with contextlib.suppress(FileNotFoundError):
         os.remove(job.record)
     _remove_leftovers((job.record, *job.outputs))
-    if step.kind != "aggregate":
-        # a process killed while writing the manifest (a batch moving on to its next
-        # member, say) left the manifest's hidden temporary next to it
-        _remove_leftovers((subject.write_manifest(step.resource_name),))
     for path in job.outputs:
         folder = os.path.dirname(path)
         if folder:
