@@ -26,6 +26,11 @@ Usage::
     python benchmarks/scaling.py --instances 100000 --batch 0         # unbatched baseline
     python benchmarks/scaling.py --instances 1000000 --batch 1000 --skip snakemake
     python benchmarks/scaling.py --instances 100000 --batch 1000 --complete
+    python benchmarks/scaling.py --instances 100000 --batch 0 --share   # phyper's share, unbatched
+
+``--share`` runs each engine's dry run once more with a stack sampler in its process
+(see ``SAMPLER``) and prints the fraction of samples with a phyper frame on the stack:
+phyper's code and what it calls (the grid, the path functions), against the engine's.
 """
 
 from __future__ import annotations
@@ -165,16 +170,77 @@ phyper._completion.atomic_write_text = write_text
 from pipeline import pipeline
 plan = pipeline.plan()
 start = time.perf_counter()
-for job in plan:
+
+
+def complete(job):
     step = pipeline.steps[job.step]
     for path in job.outputs:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     step.function(pipeline.subject(step, job.key))
     write_record(job, {path: stat_fingerprint(path) for path in job.inputs}, {})
-for batch in plan.batches.values():
-    write_record(batch, {}, {"members": sorted(batch.members)})
+
+
+# in the order the engines would: a batch's record after its members', a step's after its upstream's
+for engine_job in plan.engine_jobs():
+    if engine_job.is_batch:
+        for member in plan.members(engine_job):
+            complete(member)
+        write_record(engine_job, {}, {"members": sorted(engine_job.members)})
+    else:
+        complete(engine_job)
 print(f"completed {len(plan):,} jobs in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 '''
+
+
+# Run inside an engine's process (--share): a thread samples the main thread's stack
+# every millisecond (in practice at each switch of the interpreter lock, about every
+# 5 ms) and counts the samples with a phyper frame anywhere on the stack: phyper's own
+# code and everything it calls (the user's grid and path functions included), as
+# opposed to the engine's. Written to $PHYPER_BENCH_SHARE at exit as "phyper total".
+SAMPLER = """
+import atexit, os, sys, threading, time
+_roots = tuple(os.environ["PHYPER_BENCH_ROOTS"].split(os.pathsep))
+_main = threading.main_thread().ident
+_counts = [0, 0]
+def _sample():
+    frames = sys._current_frames
+    while True:
+        time.sleep(0.001)
+        frame = frames().get(_main)
+        if frame is None:
+            return
+        mine = 0
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(_roots):
+                mine = 1
+                break
+            frame = frame.f_back
+        _counts[mine] += 1
+def _report():
+    with open(os.environ["PHYPER_BENCH_SHARE"], "w") as handle:
+        handle.write(f"{_counts[1]} {_counts[0] + _counts[1]}")
+threading.Thread(target=_sample, daemon=True).start()
+atexit.register(_report)
+"""
+
+ENGINE_MAINS = {
+    "snakemake": "sys.argv = ['snakemake', *sys.argv[1:]]\nfrom snakemake.cli import main\nmain()",
+    "doit": "sys.argv = ['doit', *sys.argv[1:]]\nfrom doit.__main__ import main\nsys.exit(main())",
+}
+
+
+def phyper_share(engine: str, arguments: list[str], folder: Path, env: dict[str, str]) -> tuple[float, int]:
+    """(phyper's share of the samples, number of samples) of one engine command (see SAMPLER)."""
+    share_file = folder / ".phyper-share"
+    env = {**env, "PHYPER_BENCH_SHARE": str(share_file),
+           "PHYPER_BENCH_ROOTS": os.pathsep.join(str(REPO / "packages" / name / "src") for name in PACKAGES)}
+    code = SAMPLER + "import sys\n" + ENGINE_MAINS[engine]
+    completed = subprocess.run([sys.executable, "-c", code, *arguments], cwd=folder, env=env, capture_output=True, text=True)
+    if completed.returncode != 0 or not share_file.exists():
+        raise SystemExit(f"{engine} {' '.join(arguments)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    mine, total = (int(number) for number in share_file.read_text().split())
+    share_file.unlink()
+    return mine / max(total, 1), total
 
 
 def environment(batch: int) -> dict[str, str]:
@@ -214,6 +280,8 @@ def main() -> None:
     command_line.add_argument("--batch", type=int, default=1000, help="train jobs per engine job (0: unbatched)")
     command_line.add_argument("--complete", action="store_true", help="also complete every job and time no-op reruns")
     command_line.add_argument("--skip", nargs="*", default=[], choices=["plan", "snakemake", "doit", "status"])
+    command_line.add_argument("--share", action="store_true",
+                              help="also measure phyper's share of each engine's dry run (a stack sampler in the engine's process)")
     command_line.add_argument("--keep", type=Path, help="build in this (new) folder and keep it")
     arguments = command_line.parse_args()
 
@@ -249,6 +317,14 @@ def main() -> None:
             rows.append((names[key], result))
             if key == "plan":
                 print(result["output"].strip().splitlines()[-1])
+        shares = []
+        if arguments.share:
+            for engine, engine_arguments in (("snakemake", commands["snakemake"][1:]), ("doit", commands["doit"][1:])):
+                if engine in arguments.skip:
+                    continue
+                share, samples = phyper_share(engine, engine_arguments, folder, env)
+                shutil.rmtree(folder / ".snakemake", ignore_errors=True)
+                shares.append((names[engine], share, samples))
         if arguments.complete:
             result = timed([python, "complete.py"], folder, env)
             print(result["output"].strip().splitlines()[-1], f"(peak {result['peak_mib']:.0f} MiB)")
@@ -266,6 +342,8 @@ def main() -> None:
     print(f"{'command':<46} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9}")
     for label, result in rows:
         print(f"{label:<46} {result['wall']:>8.1f} {result['cpu']:>8.1f} {result['peak_mib']:>9.0f}")
+    for label, share, samples in shares:
+        print(f"phyper's share of {label}: {100 * share:.1f} % of {samples} stack samples")
 
 
 if __name__ == "__main__":

@@ -199,3 +199,86 @@ def test_an_unknown_batch_key_is_an_unknown_step_error() -> None:
     pipeline = build(3)
     with pytest.raises(phyper.UnknownStepError, match=r"no job `batch-9-of-7`"):
         phyper.run_job(pipeline, "train", "batch-9-of-7")
+
+
+def test_a_batched_plan_builds_each_member_as_the_unbatched_plan_has_it() -> None:
+    batched, unbatched = build(10, batch=4).plan(), build(10, batch=None).plan()
+    assert list(unbatched.jobs) == list(batched.jobs)  # same ids, same order
+    batch_of = {f"train:{key}": batch.key for batch in batched.engine_jobs_of("train") for key in batch.members}
+    assert 20 == len(batch_of)
+    for job in unbatched:
+        member = batched.jobs[job.id]
+        # what depends on a job of a batched step depends on its batch job
+        dependencies = tuple(dict.fromkeys(f"train:{batch_of[d]}" if d in batch_of else d for d in job.dependencies))
+        assert (job.inputs, job.outputs, job.record, dependencies, batch_of.get(job.id)) == (
+            member.inputs, member.outputs, member.record, member.dependencies, member.batch
+        )
+    assert len(unbatched) == len(batched)
+    assert "train:" + "0" * 32 not in batched.jobs
+    with pytest.raises(KeyError):
+        batched.jobs["train:" + "0" * 32]
+
+
+def test_gc_does_not_count_batch_records_as_orphans() -> None:
+    from phyper._inventory import scan_records
+
+    pipeline = build(6, batch=4)
+    run_engine_jobs(pipeline)
+    plan = pipeline.plan()
+    records = list(scan_records(pipeline, plan))
+    assert len(plan) + len(plan.batches) == len(records)
+    assert [] == [record.path for record in records if not record.owned]
+
+
+def stray_model_path(instance: Instance) -> str:
+    # seed 3 writes next to its folder, not in it: outputs that vary by more than the hash
+    if instance.seed == 3:
+        return os.path.join("derived_data", "all", "stray.txt")
+    return os.path.join(instance.get_resources_path(), "evaluation.txt")
+
+
+def test_a_batched_member_whose_outputs_leave_the_template_is_refused_before_it_runs() -> None:
+    pipeline = build(6, batch=None)
+    with pytest.raises(phyper.PipelineDefinitionError, match=r"stray.txt .* does not follow the template"):
+        pipeline.add_step(lambda instance: None, kind="instance", outputs=[stray_model_path], name="evaluate")
+        pipeline.plan()
+    pipeline = build(6, batch=None)
+    pipeline.add_step(lambda instance: None, kind="instance", outputs=[stray_model_path], name="evaluate", batch=100)
+    plan = pipeline.plan()  # members are built when needed: the plan of a huge grid stays cheap
+    stray = next(i for i in pipeline.instances if i.seed == 3).get_instance_hash()
+    with pytest.raises(phyper.PipelineDefinitionError, match=rf"stray.txt of job {stray} does not follow"):
+        plan.jobs[f"evaluate:{stray}"]
+    (batch,) = plan.engine_jobs_of("evaluate")
+    with pytest.raises(phyper.PipelineDefinitionError, match=rf"stray.txt of job {stray} does not follow"):
+        phyper.run_job(pipeline, "evaluate", batch.key)
+    assert not os.path.exists(stray_model_path(next(i for i in pipeline.instances if i.seed == 3)))
+
+
+def test_a_file_written_by_a_batched_and_an_unbatched_job_is_refused() -> None:
+    pipeline = build(3, batch=4)
+    pipeline.add_step(lambda instance: None, kind="instance", outputs=[model_path], name="copy")
+    with pytest.raises(phyper.PipelineDefinitionError, match=r"model.txt is an output of both `train:[0-9a-f]+` and `copy:"):
+        pipeline.plan()
+    pipeline = build(3, batch=4)
+    pipeline.add_step(lambda instance: None, kind="instance", outputs=[model_path], name="copy", batch=2)
+    with pytest.raises(phyper.PipelineDefinitionError, match=r"model.txt is an output of both `train:[0-9a-f]+` and `copy:"):
+        pipeline.plan()
+
+
+def test_a_batched_job_reading_its_own_steps_output_is_refused() -> None:
+    pipeline = build(3, batch=None)
+    pipeline.add_step(
+        lambda instance: None, kind="instance", inputs=[model_path], outputs=[lambda i: os.path.join(i.get_resources_path(), "x")],
+        name="again", batch=2,
+    )
+    pipeline.add_step(
+        lambda instance: None, kind="instance", inputs=[lambda i: os.path.join(i.get_resources_path(), "x")],
+        outputs=[lambda i: os.path.join(i.get_resources_path(), "y")], name="loop", batch=2,
+    )
+    pipeline.plan()  # reading another batched step's files is fine
+    pipeline.add_step(
+        lambda instance: None, kind="instance", inputs=[lambda i: os.path.join(i.get_resources_path(), "z")],
+        outputs=[lambda i: os.path.join(i.get_resources_path(), "z")], name="itself", batch=2,
+    )
+    with pytest.raises(phyper.PipelineDefinitionError, match=r"step `itself` reads .*/z, which its own job `itself:batch-"):
+        pipeline.plan()

@@ -14,11 +14,12 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from phyper._completion import JobStatus, check_job, read_record, write_record
 from phyper._errors import JobFailedError, PhyperError
-from phyper._plan import Job
+from phyper._plan import Job, check_outputs, step_templates
 
 if TYPE_CHECKING:
     from phyper._pipeline import Pipeline, Step
@@ -40,12 +41,16 @@ def member_job(pipeline: Pipeline, step: Step, key: str, batch: str | None = Non
     )
 
 
-def check_batch(batch: Job, members: list[Job]) -> JobStatus:
-    """Whether a batch job is complete: its record lists these members and each is complete."""
+def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
+    """Whether a batch job is complete: its record lists its members and each is complete.
+
+    ``members`` (the jobs named by ``batch.members``) is consumed only when the batch
+    record is there and lists them: a lazy iterable keeps a batch that never ran cheap.
+    """
     record = read_record(batch.record)
     if record is None:
         return JobStatus(False, "no completion record")
-    if record.get("members") != sorted(member.key for member in members):
+    if record.get("members") != sorted(batch.members):
         return JobStatus(False, "the batch's members changed (grid or batch size)")
     for member in members:
         status = check_job(member)
@@ -77,6 +82,11 @@ def run_batch(
 
     step = pipeline.step(step_name)
     members = [member_job(pipeline, step, member, key) for member in pipeline.batch_members(step, key)]
+    # the plan built members only as far as it needed them: check every member's files now,
+    # before any of them runs
+    templates = step_templates(pipeline, step)
+    for member in members:
+        check_outputs(step, member.key, list(member.outputs), templates)
     batch = Job(step_name, key, (), (), pipeline.record_path(step_name, key), (), members=tuple(m.key for m in members))
     if not force and check_batch(batch, members).complete:
         print(f"phyper: {step_name}({key}): already complete; nothing to do", flush=True)

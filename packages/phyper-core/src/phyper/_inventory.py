@@ -143,7 +143,7 @@ def scan_records(pipeline: Pipeline, plan: Plan, *, on_record: Callable[[], None
     done = os.path.join(pipeline.state_folder, "done")
     if not os.path.isdir(done):
         return
-    owned = {os.path.normpath(job.record) for job in plan}
+    owned = {os.path.normpath(record) for record in plan.record_paths()}
     for step in sorted(os.listdir(done)):
         step_folder = os.path.join(done, step)
         if not os.path.isdir(step_folder):

@@ -107,6 +107,8 @@ class Step:
 
     def input_paths(self, subject: Any) -> list[str]:
         """Input files of one job: ``subject`` is an instance, or the list for aggregates."""
+        if self.input_arities == (1,) and self.kind != "aggregate":
+            return [os.fspath(self.inputs[0](subject))]  # the common case, once per job of a grid
         paths: list[str] = []
         seen: set[str] = set()
         for function, arity in zip(self.inputs, self.input_arities):

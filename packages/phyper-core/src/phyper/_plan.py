@@ -4,16 +4,33 @@ Backends translate a plan into engine rules or tasks; tests can inspect it with 
 engine installed. Building it also checks the pipeline: every file has at most one
 producer, the steps form no cycle, and the outputs of a hashed step follow one
 template in which only the hash varies (what a Snakemake wildcard needs).
+
+A batched step (see :mod:`phyper._batches`) is planned as its batch jobs only: the
+engines never see its jobs, and a grid of a million instances must plan in seconds
+and in a few hundred megabytes. Its jobs (the *members*) are built when asked for
+(:attr:`Plan.jobs` is a mapping that makes them on lookup and iteration), and the
+files they write are recognised by their step's output templates instead of a
+table of every path. What the plan checks for them:
+
+* each member's inputs are read when the plan is built (the batch jobs' dependencies
+  are the union of their members'), so a member reading its own step's output is
+  refused then;
+* that a member's outputs follow its step's templates is checked when the member is
+  built (by the job that runs it, ``phyper status``, a batch's completeness check),
+  before anything of it runs;
+* a file written by an unbatched job and matching a batched step's template for one
+  of its keys, or two batched steps with the same template and a shared key, is a
+  file with two producers.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from phyper._batches import batch_count, group_into_batches
+from phyper._batches import batch_count, batch_index, batch_key, group_into_batches
 from phyper._errors import PipelineDefinitionError, UnknownStepError
 from phyper._pipeline import AGGREGATE_KEY
 
@@ -21,7 +38,7 @@ if TYPE_CHECKING:
     from phyper._completion import JobStatus
     from phyper._pipeline import Pipeline, Step
 
-__all__ = ["HASH_PLACEHOLDER", "Job", "Plan", "PlannedStep", "build_plan"]
+__all__ = ["HASH_PLACEHOLDER", "Job", "JobTable", "Plan", "PlannedStep", "build_plan"]
 
 HASH_PLACEHOLDER = "{hash}"
 """Stands for the job key in :attr:`PlannedStep.output_templates` (``str.format`` style)."""
@@ -99,20 +116,231 @@ def _template(step: Step, key: str, path: str) -> str:
     return _escape(path).replace(key, HASH_PLACEHOLDER) if step.kind != "aggregate" else _escape(path)
 
 
+def _literal_parts(template: str) -> tuple[str, ...]:
+    """The literal text around ``{hash}`` in an output template: ``key.join(parts)`` is a path."""
+    return tuple(part.replace("{{", "{").replace("}}", "}") for part in template.split(HASH_PLACEHOLDER))
+
+
+def step_templates(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
+    """The output templates of a hashed step: its first job's outputs with ``{hash}`` for the key."""
+    first_key, first_subject = next(iter(pipeline.job_subjects(step).items()))
+    return tuple(_template(step, first_key, path) for path in step.output_paths(first_subject))
+
+
+def check_outputs(step: Step, key: str, outputs: list[str], templates: tuple[str, ...]) -> None:
+    """Raise a :class:`PipelineDefinitionError` unless job ``key``'s outputs follow the templates."""
+    for template, path in zip(templates, outputs):
+        if key.join(_literal_parts(template)) != path:
+            raise PipelineDefinitionError(
+                f"step `{step.name}`: output {path} of job {key} does not follow the template "
+                f"{template} of the step's first job; outputs may vary only by the hash"
+            )
+
+
+def _normalised(path: str) -> str:
+    # os.path.normpath costs more than the rest of a job's bookkeeping; most paths are
+    # already normal, and anything that might not be goes through it
+    if "//" in path or "/." in path or path.startswith(".") or path.endswith("/"):
+        return os.path.normpath(path)
+    return path
+
+
+class _BatchedStep:
+    """What the plan keeps of a batched step: its keys, its templates, its batch count."""
+
+    def __init__(self, step: Step, subjects: dict[str, Any], count: int, templates: tuple[str, ...], record_prefix: str):
+        self.step = step
+        self.subjects = subjects
+        """Key -> what the job's function receives, for every job of the step (grid order)."""
+        self.count = count
+        self.templates = templates
+        self.parts = tuple(_literal_parts(template) for template in templates)
+        first_key = next(iter(subjects))
+        self.key_length = len(first_key)
+        # the same templates on normalised paths, to recognise files named either way
+        self.normal_parts = tuple(
+            tuple(_normalised(first_key.join(parts)).split(first_key)) for parts in self.parts
+        )
+        self.record_prefix = record_prefix
+        self._batch_keys: list[str] | None = None
+
+    def batch_of(self, key: str) -> str:
+        """The key of the batch job that runs job ``key``."""
+        keys = self._batch_keys
+        if keys is None:  # a list of every batch key: the aggregate over a grid asks a million times
+            keys = self._batch_keys = [batch_key(index, self.count) for index in range(self.count)]
+        return keys[batch_index(key, self.count)]
+
+    def writer_of(self, path: str) -> str | None:
+        """The key of the job of this step that writes ``path`` (normalised), if any."""
+        for parts in self.normal_parts:
+            start = len(parts[0])
+            if path.startswith(parts[0]):
+                key = path[start : start + self.key_length]
+                if key in self.subjects and key.join(parts) == path:
+                    return key
+        return None
+
+    def member(self, key: str, producers: _Producers) -> Job:
+        """Job ``key`` of this step, built from the user's path functions and checked."""
+        step = self.step
+        subject = self.subjects[key]
+        outputs = step.output_paths(subject)
+        check_outputs(step, key, outputs, self.templates)
+        inputs = step.input_paths(subject)
+        dependencies: dict[str, None] = {}
+        producers.resolve(step.name, inputs, dependencies, None)
+        return Job(
+            step.name, key, tuple(inputs), tuple(outputs), self.record_prefix + key + ".json",
+            tuple(dependencies), batch=self.batch_of(key),
+        )
+
+
+class _Producers:
+    """Which job writes a file: a table of paths for unbatched steps, templates for batched ones."""
+
+    def __init__(self, batched: list[_BatchedStep]) -> None:
+        self.paths: dict[str, str] = {}
+        """Normalised path -> id of the (unbatched) job that writes it."""
+        self.batched = batched
+        for index, one in enumerate(batched):
+            for other in batched[index + 1 :]:
+                shared = set(one.normal_parts) & set(other.normal_parts)
+                if shared and not one.subjects.keys().isdisjoint(other.subjects):
+                    key = next(key for key in one.subjects if key in other.subjects)
+                    path = key.join(next(iter(shared)))
+                    raise PipelineDefinitionError(
+                        f"{path} is an output of both `{one.step.name}:{key}` and `{other.step.name}:{key}`; "
+                        "each file must have one producer (do the outputs depend on keys the step is not per?)"
+                    )
+
+    def _batched_writer(self, path: str) -> tuple[_BatchedStep, str] | None:
+        for batched in self.batched:
+            key = batched.writer_of(path)
+            if key is not None:
+                return batched, key
+        return None
+
+    def add(self, path: str, job_id: str) -> None:
+        """Record that unbatched job ``job_id`` writes ``path``; a second producer is an error."""
+        normal = _normalised(path)
+        other = self.paths.setdefault(normal, job_id)
+        if other == job_id and self.batched:
+            found = self._batched_writer(normal)
+            if found is not None:
+                other = f"{found[0].step.name}:{found[1]}"
+        if other != job_id:
+            raise PipelineDefinitionError(
+                f"{path} is an output of both `{other}` and `{job_id}`; each file "
+                "must have one producer (do the outputs depend on keys the step is not per?)"
+            )
+
+    def resolve(self, step_name: str, inputs: list[str], into: dict[str, None], upstream: list[str] | None) -> None:
+        """Add to ``into`` the engine jobs (batch jobs for batched steps) writing ``inputs``.
+
+        Raises:
+            PipelineDefinitionError: a job of ``step_name`` reads a file its own step writes.
+        """
+        paths = self.paths
+        for path in inputs:
+            # a path equal to a (normalised) key is normal: normalise only on a miss
+            producer = paths.get(path)
+            if producer is None:
+                normal = _normalised(path)
+                producer = paths.get(normal) if normal != path else None
+            if producer is None:
+                found = self._batched_writer(normal) if self.batched else None
+                if found is None:
+                    continue  # a file no job writes: the user provides it
+                batched, key = found
+                producer = f"{batched.step.name}:{batched.batch_of(key)}"
+            if producer in into:
+                continue
+            producer_step = producer.partition(":")[0]
+            if producer_step == step_name:
+                raise PipelineDefinitionError(f"step `{step_name}` reads {path}, which its own job `{producer}` writes")
+            if upstream is not None and producer_step not in upstream:
+                upstream.append(producer_step)
+            into[producer] = None
+
+
+class JobTable(Mapping[str, Job]):
+    """Every job of a plan by id (``<step>:<key>``), in step order then grid order.
+
+    The jobs of unbatched steps are stored; those of batched steps are built on each
+    lookup (see the module docstring), so iterating over a million of them costs time,
+    not memory.
+    """
+
+    def __init__(
+        self, order: list[str], stored: dict[str, dict[str, Job]], batched: dict[str, _BatchedStep], producers: _Producers
+    ) -> None:
+        self._order = order
+        self._stored = stored
+        self._batched = batched
+        self._producers = producers
+
+    def __getitem__(self, job_id: str) -> Job:
+        step, _, key = job_id.partition(":")
+        stored = self._stored.get(step)
+        if stored is not None:
+            return stored[job_id]
+        batched = self._batched.get(step)
+        if batched is None or key not in batched.subjects:
+            raise KeyError(job_id)
+        return batched.member(key, self._producers)
+
+    def __contains__(self, job_id: object) -> bool:
+        if not isinstance(job_id, str):
+            return False
+        step, _, key = job_id.partition(":")
+        stored = self._stored.get(step)
+        if stored is not None:
+            return job_id in stored
+        batched = self._batched.get(step)
+        return batched is not None and key in batched.subjects
+
+    def __iter__(self) -> Iterator[str]:
+        for step in self._order:
+            stored = self._stored.get(step)
+            if stored is not None:
+                yield from stored
+            else:
+                yield from (f"{step}:{key}" for key in self._batched[step].subjects)
+
+    def __len__(self) -> int:
+        return sum(len(self._stored[step]) if step in self._stored else len(self._batched[step].subjects) for step in self._order)
+
+    def of_step(self, step: str) -> Iterator[Job]:
+        """The jobs of one step, in grid order (built one by one for a batched step)."""
+        stored = self._stored.get(step)
+        if stored is not None:
+            yield from stored.values()
+        else:
+            batched = self._batched[step]
+            for key in batched.subjects:
+                yield batched.member(key, self._producers)
+
+    def records_of(self, step: str) -> Iterator[str]:
+        """The completion record path of every job of one step (nothing is built)."""
+        stored = self._stored.get(step)
+        if stored is not None:
+            yield from (job.record for job in stored.values())
+        else:
+            batched = self._batched[step]
+            yield from (batched.record_prefix + key + ".json" for key in batched.subjects)
+
+
 class Plan:
     """All jobs of a pipeline, in a topological order of their steps."""
 
-    def __init__(
-        self, steps: list[PlannedStep], jobs: dict[str, Job], state_folder: str, batches: dict[str, Job] | None = None
-    ) -> None:
+    def __init__(self, steps: list[PlannedStep], jobs: JobTable, state_folder: str, batches: dict[str, Job]) -> None:
         self.steps = tuple(steps)
         self.jobs = jobs
-        self.batches: dict[str, Job] = batches or {}
+        """Every job by id; a batched step's jobs are built on lookup (see :class:`JobTable`)."""
+        self.batches = batches
         """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in :attr:`jobs`."""
         self.state_folder = state_folder
-        self._by_step: dict[str, list[Job]] = {step.name: [] for step in steps}
-        for job in jobs.values():
-            self._by_step[job.step].append(job)
         self._batches_by_step: dict[str, list[Job]] = {}
         for job in self.batches.values():
             self._batches_by_step.setdefault(job.step, []).append(job)
@@ -126,17 +354,17 @@ class Plan:
     def jobs_of(self, step_name: str) -> list[Job]:
         """The jobs of one step, in grid order."""
         self.step(step_name)
-        return self._by_step[step_name]
+        return list(self.jobs.of_step(step_name))
 
     def engine_jobs_of(self, step_name: str) -> list[Job]:
         """What an engine runs for one step: its batch jobs if it is batched, else its jobs."""
         self.step(step_name)
-        return self._batches_by_step.get(step_name) or self._by_step[step_name]
+        return self._batches_by_step.get(step_name) or list(self.jobs.of_step(step_name))
 
     def engine_jobs(self) -> Iterator[Job]:
         """Every job an engine runs (batch jobs stand for their members), in step order."""
         for step in self.steps:
-            yield from self.engine_jobs_of(step.name)
+            yield from self._batches_by_step.get(step.name) or self.jobs.of_step(step.name)
 
     def members(self, batch: Job) -> list[Job]:
         """The jobs a batch job runs, in grid order."""
@@ -144,19 +372,28 @@ class Plan:
 
     def job(self, step_name: str, key: str) -> Job:
         """The job (step, key), a batch job included; an :class:`UnknownStepError` if there is none."""
+        job_id = f"{step_name}:{key}"
+        batch = self.batches.get(job_id)
+        if batch is not None:
+            return batch
         try:
-            job_id = f"{step_name}:{key}"
-            return self.jobs[job_id] if job_id in self.jobs else self.batches[job_id]
+            return self.jobs[job_id]
         except KeyError:
             self.step(step_name)
             raise UnknownStepError(f"step `{step_name}` has no job `{key}`") from None
 
     def __iter__(self) -> Iterator[Job]:
         for step in self.steps:
-            yield from self._by_step[step.name]
+            yield from self.jobs.of_step(step.name)
 
     def __len__(self) -> int:
         return len(self.jobs)
+
+    def record_paths(self) -> Iterator[str]:
+        """The completion record of every job and every batch job (no job is built)."""
+        for step in self.steps:
+            yield from self.jobs.records_of(step.name)
+            yield from (batch.record for batch in self._batches_by_step.get(step.name, ()))
 
     def targets(self) -> list[str]:
         """Every output of every engine job, completion records included: 'build everything'.
@@ -172,7 +409,7 @@ class Plan:
         if job.is_batch:
             from phyper._batch_jobs import check_batch
 
-            return check_batch(job, self.members(job))
+            return check_batch(job, (self.jobs[f"{job.step}:{key}"] for key in job.members))
         return check_job(job)
 
     def incomplete(self) -> list[tuple[Job, JobStatus]]:
@@ -185,127 +422,80 @@ class Plan:
         return pending
 
 
-def _normalised(path: str) -> str:
-    # os.path.normpath costs more than the rest of a job's bookkeeping; most paths are
-    # already normal, and anything that might not be goes through it
-    if "//" in path or "/." in path or path.startswith(".") or path.endswith("/"):
-        return os.path.normpath(path)
-    return path
-
-
 def build_plan(pipeline: Pipeline) -> Plan:
     """Build the plan of a pipeline (see the module docstring for what is checked)."""
-    producers: dict[str, str] = {}
-    raw: list[tuple[Step, list[tuple[str, list[str], list[str]]]]] = []
-    for step in pipeline.steps.values():
-        jobs = []
-        for key, subject in pipeline.job_subjects(step).items():
+    sizes = pipeline.batch_sizes()
+    steps = list(pipeline.steps.values())
+    subjects_of = {step.name: pipeline.job_subjects(step) for step in steps}
+    templates_of: dict[str, tuple[str, ...]] = {}
+    record_prefix_of: dict[str, str] = {}
+    batched: dict[str, _BatchedStep] = {}
+    for step in steps:
+        subjects = subjects_of[step.name]
+        templates_of[step.name] = step_templates(pipeline, step)
+        record_prefix_of[step.name] = pipeline.record_path(step.name, "")[: -len(".json")]
+        if step.name in sizes:
+            count = batch_count(len(subjects), sizes[step.name])
+            batched[step.name] = _BatchedStep(
+                step, subjects, count, templates_of[step.name], record_prefix_of[step.name]
+            )
+    producers = _Producers(list(batched.values()))
+
+    # every file of every unbatched job, each checked against its step's templates
+    outputs_of: dict[str, list[list[str]]] = {}
+    for step in steps:
+        if step.name in batched:
+            continue
+        outputs_of[step.name] = step_outputs = []
+        templates = templates_of[step.name]
+        for key, subject in subjects_of[step.name].items():
             outputs = step.output_paths(subject)
             job_id = f"{step.name}:{key}"
+            if step.kind != "aggregate":
+                check_outputs(step, key, outputs, templates)
             for path in outputs:
-                other = producers.setdefault(_normalised(path), job_id)
-                if other != job_id:
-                    raise PipelineDefinitionError(
-                        f"{path} is an output of both `{other}` and `{job_id}`; each file "
-                        "must have one producer (do the outputs depend on keys the step is not per?)"
-                    )
-            jobs.append((key, step.input_paths(subject), outputs))
-        raw.append((step, jobs))
-
-    # batched steps: the engines see batch jobs, so dependencies on their jobs name the batch
-    sizes = pipeline.batch_sizes()
-    groups_of: dict[str, dict[str, list[str]]] = {}
-    engine_id: dict[str, str] = {}  # job id -> batch job id, for the jobs of batched steps
-    batch_of: dict[str, str] = {}  # job id -> batch key
-    for step, jobs in raw:
-        if step.name in sizes:
-            count = batch_count(len(jobs), sizes[step.name])
-            groups = groups_of[step.name] = group_into_batches((key for key, _, _ in jobs), count)
-            for batch, members in groups.items():
-                batch_id = f"{step.name}:{batch}"
-                for member in members:
-                    member_id = f"{step.name}:{member}"
-                    engine_id[member_id] = batch_id
-                    batch_of[member_id] = batch
+                producers.add(path, job_id)
+            step_outputs.append(outputs)
 
     planned: dict[str, PlannedStep] = {}
-    jobs_by_step: dict[str, dict[str, Job]] = {}
+    stored: dict[str, dict[str, Job]] = {}
     batches_by_step: dict[str, dict[str, Job]] = {}
     upstream_of: dict[str, list[str]] = {}
-    for step, jobs in raw:
-        first_key, _, first_outputs = jobs[0]
-        templates = tuple(_template(step, first_key, path) for path in first_outputs)
-        # a path follows its template when joining the template's literal parts with the
-        # key gives it back (cheaper than str.format for every job)
-        literal_parts = [
-            [part.replace("{{", "{").replace("}}", "}") for part in template.split(HASH_PLACEHOLDER)]
-            for template in templates
-        ]
-        record_prefix = pipeline.record_path(step.name, "")[: -len(".json")]
+    for step in steps:
+        subjects = subjects_of[step.name]
+        record_prefix = record_prefix_of[step.name]
         upstream: list[str] = []
-        step_jobs: dict[str, Job] = {}
-        for key, inputs, outputs in jobs:
-            if step.kind != "aggregate":
-                for parts, template, path in zip(literal_parts, templates, outputs):
-                    if key.join(parts) != path:
-                        raise PipelineDefinitionError(
-                            f"step `{step.name}`: output {path} of job {key} does not follow the "
-                            f"template {template} of the step's first job; outputs may vary only by the hash"
-                        )
-            dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
-            for path in inputs:
-                producer = producers.get(_normalised(path))
-                if producer is None:
-                    continue
-                producer = engine_id.get(producer, producer)
-                if producer in dependencies:
-                    continue
-                producer_step = producer.partition(":")[0]
-                if producer_step == step.name:
-                    raise PipelineDefinitionError(
-                        f"step `{step.name}` reads {path}, which its own job `{producer}` writes"
-                    )
-                if producer_step not in upstream:
-                    upstream.append(producer_step)
-                dependencies[producer] = None
-            job_id = f"{step.name}:{key}"
-            step_jobs[job_id] = Job(
-                step.name,
-                key,
-                tuple(inputs),
-                tuple(outputs),
-                record_prefix + key + ".json",
-                tuple(dependencies),
-                batch=batch_of.get(job_id),
-            )
-        jobs_by_step[step.name] = step_jobs
-        groups = groups_of.get(step.name, {})
-        step_batches: dict[str, Job] = {}
-        for batch, members in groups.items():
-            batch_inputs: dict[str, None] = {}
-            batch_dependencies: dict[str, None] = {}
-            for member in members:
-                member_job = step_jobs[f"{step.name}:{member}"]
-                batch_inputs.update(dict.fromkeys(member_job.inputs))
-                batch_dependencies.update(dict.fromkeys(member_job.dependencies))
-            step_batches[f"{step.name}:{batch}"] = Job(
-                step.name,
-                batch,
-                tuple(batch_inputs),
-                (),
-                record_prefix + batch + ".json",
-                tuple(batch_dependencies),
-                members=tuple(members),
-            )
-        batches_by_step[step.name] = step_batches
+        batched_step = batched.get(step.name)
+        if batched_step is None:
+            step_jobs: dict[str, Job] = {}
+            for (key, subject), outputs in zip(subjects.items(), outputs_of[step.name]):
+                inputs = step.input_paths(subject)
+                dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
+                producers.resolve(step.name, inputs, dependencies, upstream)
+                step_jobs[f"{step.name}:{key}"] = Job(
+                    step.name, key, tuple(inputs), tuple(outputs), record_prefix + key + ".json", tuple(dependencies)
+                )
+            stored[step.name] = step_jobs
+        else:
+            # one batch job per non-empty batch: its dependencies are its members'
+            step_batches: dict[str, Job] = {}
+            for batch, members in group_into_batches(subjects, batched_step.count).items():
+                batch_dependencies: dict[str, None] = {}
+                for member in members:
+                    producers.resolve(step.name, step.input_paths(subjects[member]), batch_dependencies, upstream)
+                step_batches[f"{step.name}:{batch}"] = Job(
+                    step.name, batch, (), (), record_prefix + batch + ".json", tuple(batch_dependencies),
+                    members=tuple(members),
+                )
+            batches_by_step[step.name] = step_batches
         upstream_of[step.name] = upstream
         planned[step.name] = PlannedStep(
             name=step.name,
             kind=step.kind,
             resource_name=step.resource_name,
             doc=(step.function.__doc__ or "").strip().splitlines()[0] if step.function.__doc__ else step.name,
-            keys=tuple(key for key, _, _ in jobs),
-            output_templates=templates,
+            keys=tuple(subjects),
+            output_templates=templates_of[step.name],
             record_template=_escape(pipeline.record_path(step.name, AGGREGATE_KEY))
             if step.kind == "aggregate"
             else os.path.join(_escape(os.path.dirname(pipeline.record_path(step.name, "x"))), HASH_PLACEHOLDER + ".json"),
@@ -313,7 +503,7 @@ def build_plan(pipeline: Pipeline) -> Plan:
             threads=step.threads,
             resources=step.resources,
             batch_size=sizes.get(step.name),
-            batch_keys=tuple(groups),
+            batch_keys=tuple(job.key for job in batches_by_step.get(step.name, {}).values()),
         )
 
     order: list[str] = []
@@ -327,9 +517,9 @@ def build_plan(pipeline: Pipeline) -> Plan:
         for name in ready:
             order.append(name)
             del remaining[name]
-    all_jobs: dict[str, Job] = {}
     all_batches: dict[str, Job] = {}
     for name in order:  # topological order of the steps, grid order inside each
-        all_jobs.update(jobs_by_step[name])
-        all_batches.update(batches_by_step[name])
-    return Plan([planned[name] for name in order], all_jobs, pipeline.state_folder, all_batches)
+        all_batches.update(batches_by_step.get(name, {}))
+    return Plan(
+        [planned[name] for name in order], JobTable(order, stored, batched, producers), pipeline.state_folder, all_batches
+    )

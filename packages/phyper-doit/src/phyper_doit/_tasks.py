@@ -25,7 +25,11 @@ DOIT_CONFIG: dict[str, Any] = {
 """A starting ``DOIT_CONFIG`` for a dodo.py (copy and extend it as needed)."""
 
 _JOBS: dict[str, phyper.Job] = {}
-"""Every job of the pipelines loaded in this process, by id (for the upstream check)."""
+"""Every engine job (batch jobs for batched steps) of the pipelines loaded in this
+process, by id (for the upstream check)."""
+
+_PLANS: dict[str, phyper.Plan] = {}
+"""The plan of each batch job, by id (it builds the batch's members when checked)."""
 
 _COMPLETE: set[str] = set()
 """Jobs found complete, with everything upstream, during this doit process."""
@@ -42,8 +46,8 @@ def job_is_complete(job: phyper.Job) -> bool:
     if job.id in _COMPLETE:
         return True
     if job.is_batch:
-        # a batch job: its record and every member's (the members are in _JOBS)
-        status = phyper.check_batch(job, [_JOBS[f"{job.step}:{key}"] for key in job.members])
+        # a batch job: its record and every member's
+        status = _PLANS[job.id].status(job)
     else:
         status = phyper.check_job(job)
     if not status.complete:
@@ -93,8 +97,9 @@ def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, An
     """
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan()
-    _JOBS.update(plan.jobs)
-    _JOBS.update(plan.batches)
+    for job in plan.engine_jobs():
+        _JOBS[job.id] = job
+    _PLANS.update(dict.fromkeys(plan.batches, plan))
     if force is None:
         force = forced_by_command_line()
     for step in plan.steps:

@@ -96,6 +96,8 @@ class SnakemakeWorkflow:
         self.pipeline = phyper.load_pipeline(spec)
         self.plan = self.pipeline.plan()
         self.wildcard_pattern = phyper.HASH_PATTERN
+        self.engine_jobs = {job.id: job for job in self.plan.engine_jobs()}
+        """What Snakemake runs, by id: the jobs of unbatched steps and the batch jobs."""
         self.rules = [self._rule(step) for step in self.plan.steps]
         self._workflow: Any = None
         self._engine_lock: int | None = None
@@ -113,16 +115,15 @@ class SnakemakeWorkflow:
         output = step.record_template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}")
         # a batched step's jobs are batch jobs (key batch-<i>-of-<n>): a dependency on a
         # job of a batched step is a dependency on its batch, whose record stands for it
-        jobs, batches = self.plan.jobs, self.plan.batches
+        engine_jobs = self.engine_jobs
 
         def record(job_id: str) -> str:
-            return (jobs.get(job_id) or batches[job_id]).record
+            return engine_jobs[job_id].record
 
         if step.is_hashed:
 
             def inputs(wildcards: Any, step_name: str = step.name) -> list[str]:
-                job_id = f"{step_name}:{getattr(wildcards, WILDCARD)}"
-                job = jobs.get(job_id) or batches[job_id]
+                job = engine_jobs[f"{step_name}:{getattr(wildcards, WILDCARD)}"]
                 return [record(dependency) for dependency in job.dependencies]
 
             rule_input: Callable[[Any], list[str]] | list[str] = inputs
@@ -193,14 +194,9 @@ class SnakemakeWorkflow:
         self._workflow = workflow
         if getattr(workflow, "remote_exec", False):
             return
-        for job in self.plan:
-            status = phyper.check_job(job)
-            if not status.complete and status.reason != "no completion record":
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(job.record)
-        # then batch records: a batch whose member is incomplete must run again (it runs
-        # only its incomplete members)
-        for job in self.plan.batches.values():
+        # a batch job's record is valid while every member's is: a batch whose member is
+        # incomplete runs again (and runs only its incomplete members)
+        for job in self.engine_jobs.values():
             if os.path.exists(job.record) and not self.plan.status(job).complete:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(job.record)
@@ -229,7 +225,7 @@ class SnakemakeWorkflow:
             for name in os.listdir(locks):
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                     os.remove(os.path.join(locks, name))
-        records = {os.path.normpath(job.record) for job in (*self.plan, *self.plan.batches.values())}
+        records = {os.path.normpath(job.record) for job in self.engine_jobs.values()}
         # "incomplete" markers: phyper's records are atomic, a record that exists is whole.
         # metadata: what Snakemake noted when it last ran a job (its params, its input
         # list, its code). Another engine or phyper itself (a new grid, `phyper migrate`)
