@@ -418,8 +418,17 @@ class Pipeline:
         """Where the completion record of job (step, key) lives."""
         return os.path.join(self.state_folder, "done", step_name, "") + key + ".json"
 
-    def plan(self) -> Plan:
-        """The jobs, their files and dependencies, as plain data (see :class:`Plan`)."""
+    def plan(self, *, cache: bool = False) -> Plan:
+        """The jobs, their files and dependencies, as plain data (see :class:`Plan`).
+
+        With ``cache=True`` (what the engines and ``phyper status`` use) the plan is
+        read from the state folder when nothing it depends on changed, and stored there
+        otherwise; see :mod:`phyper._plan_cache` for what the cache key covers.
+        """
+        if cache:
+            from phyper._plan_cache import cached_plan
+
+            return cached_plan(self)
         from phyper._plan import build_plan
 
         return build_plan(self)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from phyper._batches import batch_count, batch_index, batch_key, group_into_batches
 from phyper._errors import PipelineDefinitionError, UnknownStepError
+from phyper._hashing import HASH_HEX_DIGITS
 from phyper._pipeline import AGGREGATE_KEY
 
 if TYPE_CHECKING:
@@ -146,23 +147,27 @@ def _normalised(path: str) -> str:
 
 
 class _BatchedStep:
-    """What the plan keeps of a batched step: its keys, its templates, its batch count."""
+    """What the plan keeps of a batched step: its templates, its batch count; its keys on demand."""
 
-    def __init__(self, step: Step, subjects: dict[str, Any], count: int, templates: tuple[str, ...], record_prefix: str):
+    def __init__(
+        self, pipeline: Pipeline, step: Step, count: int, templates: tuple[str, ...], record_prefix: str
+    ) -> None:
+        self.pipeline = pipeline
         self.step = step
-        self.subjects = subjects
-        """Key -> what the job's function receives, for every job of the step (grid order)."""
         self.count = count
         self.templates = templates
         self.parts = tuple(_literal_parts(template) for template in templates)
-        first_key = next(iter(subjects))
-        self.key_length = len(first_key)
+        self.key_length = HASH_HEX_DIGITS
         # the same templates on normalised paths, to recognise files named either way
-        self.normal_parts = tuple(
-            tuple(_normalised(first_key.join(parts)).split(first_key)) for parts in self.parts
-        )
+        sample = "f" * HASH_HEX_DIGITS
+        self.normal_parts = tuple(tuple(_normalised(sample.join(parts)).split(sample)) for parts in self.parts)
         self.record_prefix = record_prefix
         self._batch_keys: list[str] | None = None
+
+    @property
+    def subjects(self) -> dict[str, Any]:
+        """Key -> what the job's function receives, for every job of the step (grid order)."""
+        return self.pipeline.job_subjects(self.step)  # cached by the instance list
 
     def batch_of(self, key: str) -> str:
         """The key of the batch job that runs job ``key``."""
@@ -177,7 +182,7 @@ class _BatchedStep:
             start = len(parts[0])
             if path.startswith(parts[0]):
                 key = path[start : start + self.key_length]
-                if key in self.subjects and key.join(parts) == path:
+                if key.join(parts) == path and key in self.subjects:
                     return key
         return None
 
@@ -199,9 +204,9 @@ class _BatchedStep:
 class _Producers:
     """Which job writes a file: a table of paths for unbatched steps, templates for batched ones."""
 
-    def __init__(self, batched: list[_BatchedStep]) -> None:
-        self.paths: dict[str, str] = {}
-        """Normalised path -> id of the (unbatched) job that writes it."""
+    def __init__(self, batched: list[_BatchedStep], stored: dict[str, dict[str, Job]] | None = None) -> None:
+        self._paths: dict[str, str] | None = None if stored is not None else {}
+        self._stored = stored
         self.batched = batched
         for index, one in enumerate(batched):
             for other in batched[index + 1 :]:
@@ -213,6 +218,18 @@ class _Producers:
                         f"{path} is an output of both `{one.step.name}:{key}` and `{other.step.name}:{key}`; "
                         "each file must have one producer (do the outputs depend on keys the step is not per?)"
                     )
+
+    @property
+    def paths(self) -> dict[str, str]:
+        """Normalised path -> id of the (unbatched) job that writes it."""
+        if self._paths is None:  # a plan read from the cache: made when a member is first built
+            self._paths = {
+                _normalised(path): job_id
+                for jobs in (self._stored or {}).values()
+                for job_id, job in jobs.items()
+                for path in job.outputs
+            }
+        return self._paths
 
     def _batched_writer(self, path: str) -> tuple[_BatchedStep, str] | None:
         for batched in self.batched:
@@ -320,6 +337,10 @@ class JobTable(Mapping[str, Job]):
             batched = self._batched[step]
             for key in batched.subjects:
                 yield batched.member(key, self._producers)
+
+    def resolve(self, step: str, inputs: list[str], into: dict[str, None]) -> None:
+        """Add to ``into`` the engine jobs that write ``inputs`` (a job of ``step`` reads them)."""
+        self._producers.resolve(step, inputs, into, None)
 
     def records_of(self, step: str) -> Iterator[str]:
         """The completion record path of every job of one step (nothing is built)."""
@@ -436,9 +457,7 @@ def build_plan(pipeline: Pipeline) -> Plan:
         record_prefix_of[step.name] = pipeline.record_path(step.name, "")[: -len(".json")]
         if step.name in sizes:
             count = batch_count(len(subjects), sizes[step.name])
-            batched[step.name] = _BatchedStep(
-                step, subjects, count, templates_of[step.name], record_prefix_of[step.name]
-            )
+            batched[step.name] = _BatchedStep(pipeline, step, count, templates_of[step.name], record_prefix_of[step.name])
     producers = _Producers(list(batched.values()))
 
     # every file of every unbatched job, each checked against its step's templates
@@ -523,3 +542,50 @@ def build_plan(pipeline: Pipeline) -> Plan:
     return Plan(
         [planned[name] for name in order], JobTable(order, stored, batched, producers), pipeline.state_folder, all_batches
     )
+
+
+# -- plain data for the plan cache (see phyper._plan_cache) ----------------------------
+
+_STEP_FIELDS = (
+    "name", "kind", "resource_name", "doc", "keys", "output_templates", "record_template", "upstream",
+    "threads", "resources", "batch_size", "batch_keys",
+)
+
+
+def plan_data(plan: Plan) -> tuple[Any, ...]:
+    """The plan as nested tuples, lists, dicts and strings (what ``marshal`` can store)."""
+    jobs = plan.jobs
+    stored = {
+        step: [(job.key, job.inputs, job.outputs, job.record, job.dependencies) for job in step_jobs.values()]
+        for step, step_jobs in jobs._stored.items()
+    }
+    batches: dict[str, list[tuple[Any, ...]]] = {}
+    for batch in plan.batches.values():
+        batches.setdefault(batch.step, []).append((batch.key, batch.record, batch.dependencies, batch.members))
+    batched = {name: (one.count, one.templates, one.record_prefix) for name, one in jobs._batched.items()}
+    steps = [tuple(getattr(step, name) for name in _STEP_FIELDS) for step in plan.steps]
+    return (steps, jobs._order, stored, batches, batched, plan.state_folder)
+
+
+def plan_from_data(pipeline: Pipeline, data: tuple[Any, ...]) -> Plan:
+    """The plan :func:`plan_data` stored, for ``pipeline`` (whose steps build the members)."""
+    steps_data, order, stored_data, batches_data, batched_data, state_folder = data
+    steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
+    stored = {
+        step: {
+            f"{step}:{key}": Job(step, key, inputs, outputs, record, dependencies)
+            for key, inputs, outputs, record, dependencies in jobs
+        }
+        for step, jobs in stored_data.items()
+    }
+    batches = {
+        f"{step}:{key}": Job(step, key, (), (), record, dependencies, members=members)
+        for step in order
+        for key, record, dependencies, members in batches_data.get(step, ())
+    }
+    batched = {
+        name: _BatchedStep(pipeline, pipeline.step(name), count, tuple(templates), record_prefix)
+        for name, (count, templates, record_prefix) in batched_data.items()
+    }
+    producers = _Producers(list(batched.values()), stored)
+    return Plan(steps, JobTable(list(order), stored, batched, producers), state_folder, batches)

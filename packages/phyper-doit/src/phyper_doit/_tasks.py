@@ -96,7 +96,7 @@ def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, An
         force: run every job even if complete; default: whether doit got ``-a``.
     """
     pipeline = phyper.load_pipeline(spec)
-    plan = pipeline.plan()
+    plan = pipeline.plan(cache=True)
     for job in plan.engine_jobs():
         _JOBS[job.id] = job
     _PLANS.update(dict.fromkeys(plan.batches, plan))

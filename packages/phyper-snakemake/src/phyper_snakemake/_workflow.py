@@ -94,7 +94,7 @@ class SnakemakeWorkflow:
     def __init__(self, spec: str) -> None:
         self.spec = spec
         self.pipeline = phyper.load_pipeline(spec)
-        self.plan = self.pipeline.plan()
+        self.plan = self.pipeline.plan(cache=True)
         self.wildcard_pattern = phyper.HASH_PATTERN
         self.engine_jobs = {job.id: job for job in self.plan.engine_jobs()}
         """What Snakemake runs, by id: the jobs of unbatched steps and the batch jobs."""

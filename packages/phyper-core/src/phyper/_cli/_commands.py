@@ -59,7 +59,7 @@ def run(arguments: argparse.Namespace) -> int:
 def status(arguments: argparse.Namespace) -> int:
     """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are to run."""
     pipeline = _pipeline(arguments)
-    for line in status_lines(job_verdicts(pipeline), arguments.verbose):
+    for line in status_lines(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose):
         print(line)
     return 0
 
