@@ -249,6 +249,9 @@ def environment(batch: int) -> dict[str, str]:
     # measure the phyper next to this script (the environment may hold another checkout)
     env["PYTHONPATH"] = os.pathsep.join(str(REPO / "packages" / name / "src") for name in PACKAGES)
     env["PHYPER_BATCH"] = f"train={batch}"
+    # as users run Python: with its bytecode cache (the installed engines have theirs;
+    # without it phyper and the project would be compiled from source at every start)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("PHYPER_NON_KEYS", None)
     return env
 

@@ -5,9 +5,9 @@ The public API is this module's ``__all__``; everything else is private.
 
 from __future__ import annotations
 
-from phyper._batch_jobs import check_batch
+from typing import TYPE_CHECKING, Any
+
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
-from phyper._collect import collect, collect_rows
 from phyper._completion import JobStatus, check_job
 from phyper._context import FULL_INSTANCE
 from phyper._errors import (
@@ -55,9 +55,33 @@ from phyper._parser import Parser
 from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
 from phyper._runner import job_command, load_pipeline, read_job_log, run_job
-from phyper._status import JobVerdict, job_verdicts
+
+if TYPE_CHECKING:
+    from phyper._batch_jobs import check_batch
+    from phyper._collect import collect, collect_rows
+    from phyper._status import JobVerdict, job_verdicts
 
 __version__ = "0.1.0"
+
+# Imported on first use: an engine imports phyper at every start and needs none of these.
+_LAZY = {
+    "check_batch": "phyper._batch_jobs",
+    "collect": "phyper._collect",
+    "collect_rows": "phyper._collect",
+    "JobVerdict": "phyper._status",
+    "job_verdicts": "phyper._status",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'phyper' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "AGGREGATE_KEY",

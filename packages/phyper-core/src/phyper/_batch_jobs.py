@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -122,7 +121,7 @@ def run_batch(
         "finished": finished,
         "duration_s": round(finished - started, 6),
         "engine": engine,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,
         "pid": os.getpid(),
     }
     return write_record(batch, {}, extra)

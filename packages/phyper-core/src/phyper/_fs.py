@@ -6,7 +6,6 @@ import contextlib
 import glob
 import hashlib
 import os
-import uuid
 from collections.abc import Iterator
 
 __all__ = ["atomic_output", "atomic_write_text", "file_sha256", "leftover_temporaries"]
@@ -41,7 +40,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
     folder = os.path.dirname(target)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    temporary = _temporary_name(target, uuid.uuid4().hex[:12])
+    temporary = _temporary_name(target, os.urandom(6).hex())
     try:
         yield temporary
         with open(temporary, "rb+") as written:

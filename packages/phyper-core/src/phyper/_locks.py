@@ -23,7 +23,6 @@ import errno
 import fcntl
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -81,7 +80,7 @@ def job_lock(state_folder: str, step: str, key: str, *, label: str | None = None
                 flush=True,
             )
             fcntl.lockf(descriptor, fcntl.LOCK_EX)
-        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        info = json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "since": time.time()})
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, info.encode("utf-8"), 0)
         yield JobLock(path, waited, holder)

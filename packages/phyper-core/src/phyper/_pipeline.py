@@ -20,7 +20,7 @@ each job with them; see :class:`Step`.
 
 from __future__ import annotations
 
-import inspect
+import gc
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +44,8 @@ PathFunction = Callable[..., "str | os.PathLike[str]"]
 
 
 def _arity(function: PathFunction, step: str) -> int:
+    import inspect  # only when steps are declared: engines import phyper on every start
+
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
@@ -425,10 +427,15 @@ class Pipeline:
         read from the state folder when nothing it depends on changed, and stored there
         otherwise; see :mod:`phyper._plan_cache` for what the cache key covers.
         """
-        if cache:
-            from phyper._plan_cache import cached_plan
-
-            return cached_plan(self)
         from phyper._plan import build_plan
+        from phyper._plan_cache import cached_plan
 
-        return build_plan(self)
+        # a plan is many small long-lived objects: collecting cycles while making them only
+        # rescans them (a tenth of an engine's start-up on a big grid); none are garbage
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cached_plan(self) if cache else build_plan(self)
+        finally:
+            if collecting:
+                gc.enable()

@@ -7,9 +7,9 @@ on has changed, and build (and store) it otherwise.
 
 What a plan depends on, all of which is in the cache key (a SHA-256):
 
-* the grid: every instance's full hash, in grid order, the number of instances, the
-  instance class, the non-key values and ``PHYPER_NON_KEYS``, the resources and
-  their dependencies, the hashed resources folder;
+* the grid: every instance's values (keys and non-keys, with their types), in grid
+  order, the instance class and its hyperparameters, ``PHYPER_NON_KEYS``, the
+  resources and their dependencies, the hashed resources folder;
 * the pipeline: every step's name, kind, resource, ``threads``/``mem_mb``/``runtime``,
   its batch size after ``PHYPER_BATCH``, its docstring, and the code of its function
   and path functions (the compiled code, not just the name);
@@ -95,10 +95,14 @@ def plan_fingerprint(pipeline: Pipeline) -> str:
     first = pipeline.instances[0]
     shared = first._phyper_shared
     add(type(first).__module__, type(first).__qualname__, shared.folder, sorted(shared.resources.items()))
-    add(first.to_dict(), os.environ.get("PHYPER_NON_KEYS"))
-    hashes = pipeline.instances.hash_index(None)  # every distinct full hash, in grid order
-    add(len(pipeline.instances), len(hashes))
-    digest.update("".join(hashes).encode())
+    add(shared.schema.names, shared.schema.keys, os.environ.get("PHYPER_NON_KEYS"))
+    # every instance's values (keys and non-keys), in grid order: what the hashes are made
+    # of, without computing them (marshal keeps types apart: 1, 1.0 and True differ)
+    values = [instance._phyper_values for instance in pipeline.instances]
+    try:
+        digest.update(marshal.dumps(values))
+    except ValueError:  # a value type marshal does not know: its repr then
+        digest.update(repr(values).encode())
     for step in pipeline.steps.values():
         add(step.name, step.kind, step.resource_name, step.threads, step.mem_mb, step.runtime, step.input_arities,
             step.function.__doc__)
@@ -133,18 +137,23 @@ def _code_files(pipeline: Pipeline) -> list[str]:
     for step in pipeline.steps.values():
         for function in (step.function, *step.inputs, *step.outputs):
             roots.add(getattr(function, "__module__", None) or "")
-    roots.add("phyper")
+    # phyper's own files, all of them: which of its modules happen to be loaded varies
+    package = os.path.dirname(os.path.realpath(__file__))
+    files = {
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(package)
+        for name in names
+        if name.endswith(".py")
+    }
     seen = set(roots)
     queue = sorted(roots)
-    files = set()
     while queue:
         module = sys.modules.get(queue.pop())
         path = getattr(module, "__file__", None)
         if module is None or not isinstance(path, str):
             continue
         real = os.path.realpath(path)
-        name = module.__name__
-        if real.startswith(library) and name != "phyper" and not name.startswith("phyper."):
+        if real.startswith(library) or real.startswith(os.path.join(package, "")):
             continue
         files.add(real)
         for value in list(vars(module).values()):

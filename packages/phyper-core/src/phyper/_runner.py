@@ -14,7 +14,6 @@ import errno
 import importlib
 import json
 import os
-import socket
 import sys
 import time
 from typing import Any
@@ -114,7 +113,7 @@ def run_job(
     values = pipeline.instances[0].to_dict()
     context = {
         "engine": engine,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,
         "pid": os.getpid(),
         "scheduler_job_id": os.environ.get("SLURM_JOB_ID"),  # a cluster's id for the job (SLURM), else None
         "label": label,

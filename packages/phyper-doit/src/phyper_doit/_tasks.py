@@ -7,6 +7,8 @@ run at once). The Snakemake backend passes them on to rules and cluster profiles
 
 from __future__ import annotations
 
+import gc
+import inspect
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -60,6 +62,11 @@ def job_is_complete(job: phyper.Job) -> bool:
     return True
 
 
+# doit asks for the signature of an uptodate callable at every check (to pass it `task`
+# or `values` if it wants them); computed once here, inspect returns it at once
+job_is_complete.__signature__ = inspect.signature(job_is_complete)  # type: ignore[attr-defined]
+
+
 def forced_by_command_line(argv: Sequence[str] | None = None) -> bool:
     """Whether doit was started with ``-a``/``--always-execute`` (its documented force flag).
 
@@ -97,6 +104,9 @@ def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, An
     """
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan(cache=True)
+    # the plan lives as long as doit: move it out of the collector's reach, or each of the
+    # collections that doit's own allocations trigger rescans all of it
+    gc.freeze()
     for job in plan.engine_jobs():
         _JOBS[job.id] = job
     _PLANS.update(dict.fromkeys(plan.batches, plan))
@@ -122,7 +132,7 @@ def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, An
                 # (function, args, kwargs): a module-level function, picklable under every
                 # multiprocessing start method, and cheaper for doit to inspect than a partial
                 "uptodate": [(job_is_complete, [job], {})],
-                "doc": f"{step.doc} ({job.key})",
+                # no per-job "doc": the step's (on the group task) says it, the name holds the key
             }
 
 

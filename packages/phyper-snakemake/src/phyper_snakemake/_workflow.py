@@ -29,6 +29,7 @@ import base64
 import contextlib
 import errno
 import fcntl
+import gc
 import os
 import shlex
 from collections.abc import Callable
@@ -95,6 +96,9 @@ class SnakemakeWorkflow:
         self.spec = spec
         self.pipeline = phyper.load_pipeline(spec)
         self.plan = self.pipeline.plan(cache=True)
+        # the plan lives as long as Snakemake: move it out of the collector's reach, or each
+        # of the collections that Snakemake's own allocations trigger rescans all of it
+        gc.freeze()
         self.wildcard_pattern = phyper.HASH_PATTERN
         self.engine_jobs = {job.id: job for job in self.plan.engine_jobs()}
         """What Snakemake runs, by id: the jobs of unbatched steps and the batch jobs."""
