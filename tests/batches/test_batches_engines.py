@@ -2,11 +2,13 @@
 
 The project is written in the test the way the README tells a newcomer (config.py,
 pipeline.py, a Snakefile of a few lines, a dodo.py); training runs 4 models per
-engine job. Deleting one model's folder must retrain exactly that model.
+engine job. Deleting one model's folder must retrain exactly that model; a new grid
+value must run only the batches its models join, and in them only the new models.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -118,3 +120,32 @@ def test_deleting_one_model_folder_of_a_batched_run_retrains_only_that_model(bac
     assert [("train", victim["key"]), ("summarise", "all")] == [(entry["step"], entry["key"]) for entry in after]
     assert model_folders == sorted((project / "derived_data" / "all").iterdir())
     assert (project / "derived_data" / "all" / str(victim["key"]) / "model.txt").exists()
+
+
+def test_a_new_grid_value_reruns_only_the_batches_it_joins_and_only_its_new_members(backend: str, project: Path) -> None:
+    run_engine(backend, project)
+    first = job_log(project)
+    done = project / "derived_data" / ".phyper" / "done" / "train"
+    before = {path.name: path.stat().st_mtime_ns for path in done.glob("batch-*.json")}
+    old_models = {str(entry["key"]) for entry in first if entry["step"] == "train"}
+
+    # one more seed: 14 models, still 4 batches (at most 4 models each on average)
+    config = project / "config.py"
+    config.write_text(config.read_text().replace("range(6)", "range(7)"))
+    run_engine(backend, project)
+    second = job_log(project)
+    ran = [entry for entry in second[len(first):] if entry.get("status", "done") == "done"]
+    new_models = {str(entry["key"]) for entry in ran if entry["step"] == "train"}
+    assert 2 == len(new_models) and not new_models & old_models
+    assert Counter({"train": 2, "summarise": 1}) == Counter(str(entry["step"]) for entry in ran)
+    after = {path.name: path.stat().st_mtime_ns for path in done.glob("batch-*.json")}
+    rewritten = {name for name in after if before.get(name) != after[name]}
+    # exactly the batches that hold a new model ran (their records name their members)
+    holding_new = {
+        name for name in after
+        if new_models & set(json.loads((done / name).read_text())["members"])
+    }
+    assert holding_new and rewritten == holding_new
+
+    run_engine(backend, project)  # and then nothing
+    assert Counter() == counts_since(project, len(second))
