@@ -223,6 +223,31 @@ def test_killing_a_job_mid_write_reruns_only_that_job(project: Path, backend: st
     assert set() == status_to_run(project)
 
 
+def test_killing_a_batch_mid_member_reruns_only_its_unfinished_members(project: Path, backend: str) -> None:
+    batched = {"PHYPER_BATCH": "fit=8"}  # the 8 fits in one engine job, one after the other
+    engine = start(engine_command(backend, 1), project, PHYPER_NON_KEYS="sleep_s=1", **batched)
+    wait_until(lambda: sum(step == "fit" for step, _, _ in starts(project)) >= 3, "a third member to start")
+    fits = [(key, pid) for step, key, pid in starts(project) if step == "fit"]
+    assert 1 == len({pid for _, pid in fits}), "the members run in one process"
+    killed_key, batch_pid = fits[-1]
+    os.kill(batch_pid, signal.SIGKILL)  # the batch job, mid-way through its third member
+    code, _ = finish(engine)
+    assert 0 != code
+    done_before = {str(entry["key"]) for entry in job_log(project) if entry["step"] == "fit" and entry.get("status") == "done"}
+    assert killed_key not in done_before and len(done_before) >= 2
+
+    run(engine_command(backend, 1), project, environment(**batched))
+    counts = start_counts(project)
+    assert [f"fit:{killed_key}"] == [job for job, count in counts.items() if count == 2]
+    assert {1} == {counts[f"fit:{key}"] for key in done_before}, "finished members are not run again"
+    assert 8 == sum(job.startswith("fit:") for job in counts)
+    assert set() == status_to_run(project)
+    if backend == "doit":
+        assert set() == doit_to_run(project)
+    else:
+        assert Counter() == snakemake_to_run(project)
+
+
 # -- reruns by hand, forced reruns, failures -------------------------------------------------
 
 
