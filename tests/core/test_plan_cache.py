@@ -91,6 +91,8 @@ print(json.dumps({
 
 
 def write_project(folder: Path, *, seeds: int = 3, model_file: str = "model.txt") -> None:
+    # a project that has run: the cache lives in the state folder the first job makes
+    (folder / "derived_data" / ".phyper").mkdir(parents=True, exist_ok=True)
     (folder / "config.py").write_text(f"SEEDS = {seeds}\n" + CONFIG)
     (folder / "paths.py").write_text(f"MODEL_FILE = {model_file!r}\n" + PATHS)
     (folder / "pipeline.py").write_text(PIPELINE)
@@ -185,3 +187,13 @@ def test_a_damaged_cache_file_is_built_again_and_no_cache_when_turned_off(projec
     write_project(other)
     show_plan(other, PHYPER_PLAN_CACHE="0")
     assert [] == cache_files(other)
+
+
+def test_a_project_that_never_ran_gets_no_cache_and_nothing_on_disk(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "derived_data" / ".phyper").rmdir()
+    (tmp_path / "derived_data").rmdir()
+    first, _ = show_plan(tmp_path)
+    second, _ = show_plan(tmp_path)
+    assert not (tmp_path / "derived_data").exists()
+    assert first == second and 22 == second["calls"]  # built both times

@@ -27,7 +27,9 @@ first, middle and last instances are built again from the path functions and mus
 equal the cached ones (same key, files and dependencies); otherwise the plan is
 rebuilt and a line on stderr says so. ``PHYPER_PLAN_CACHE=0`` turns the cache off.
 
-The cache is a few files named by their key (the newest four are kept, so switching
+A plan is stored only once the state folder exists (the first job that runs makes
+it): a dry run of a project that never ran leaves nothing on disk. The cache is a
+few files named by their key (the newest four are kept, so switching
 between, say, two ``PHYPER_BATCH`` settings does not rebuild each time), written
 atomically: engines starting together at worst both build the plan. They hold plain
 data (``marshal``), not pickles: reading one runs no code.
@@ -77,7 +79,8 @@ def cached_plan(pipeline: Pipeline) -> Plan:
             file=sys.stderr,
         )
     plan = build_plan(pipeline)
-    _write(folder, path, fingerprint, plan)
+    if os.path.isdir(pipeline.state_folder):  # a dry run of a project that never ran writes nothing
+        _write(folder, path, fingerprint, plan)
     return plan
 
 
