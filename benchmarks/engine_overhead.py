@@ -45,7 +45,7 @@ work shares the machine:
 
 Before each timed run nothing is built and no engine state is left (``.snakemake``,
 ``.doit.db`` and ``derived_data`` removed), except phyper's plan cache
-(``derived_data/.phyper/plan-cache``), which the untimed warm-up writes: the figures
+(``derived_data/.phyper`` with its ``plan-cache``), which the untimed warm-up writes: the figures
 are those of a start on an unchanged project, the common case. Without the cache
 (a project's very first start, or after an edit) add about "plan() first" above.
 Python's bytecode cache is on for both (``PYTHONDONTWRITEBYTECODE`` is dropped).
@@ -495,9 +495,10 @@ class Size:
 
     def clean(self, folder: Path) -> Callable[[], None]:
         def clean() -> None:
-            # nothing built, nothing of an engine's own state; phyper's plan cache stays, as
-            # it does for users between two starts of an unchanged project (the untimed
-            # warm-up run writes it; "plan() first" below is the cost without it)
+            # nothing built, nothing of an engine's own state; phyper's state folder and its
+            # plan cache stay, as for users between two starts of an unchanged project that
+            # has run (the untimed warm-up writes the cache; "plan() first" below is the
+            # cost without it)
             shutil.rmtree(folder / ".snakemake", ignore_errors=True)
             derived = folder / "derived_data"
             if derived.exists():
@@ -509,6 +510,8 @@ class Size:
                         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             for name in folder.glob(".doit.db*"):
                 name.unlink()
+            if folder == self.phyper:  # a project that has run has its state folder (the cache's home)
+                (folder / "derived_data" / ".phyper").mkdir(parents=True, exist_ok=True)
 
         return clean
 

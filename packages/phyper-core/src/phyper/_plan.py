@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from phyper._batches import batch_count, batch_index, batch_key, group_into_batches
@@ -65,7 +66,7 @@ class Job:
         """Whether this is a batch job (one engine job running many jobs of a step)."""
         return bool(self.members)
 
-    @property
+    @cached_property
     def id(self) -> str:
         """``<step>:<key>``, unique in a plan."""
         return f"{self.step}:{self.key}"

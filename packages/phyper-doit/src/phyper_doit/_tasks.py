@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -47,6 +48,8 @@ def job_is_complete(job: phyper.Job) -> bool:
     """
     if job.id in _COMPLETE:
         return True
+    if not _may_exist(job.record):
+        return False
     if job.is_batch:
         # a batch job: its record and every member's
         status = _PLANS[job.id].status(job)
@@ -60,6 +63,28 @@ def job_is_complete(job: phyper.Job) -> bool:
             return False
     _COMPLETE.add(job.id)
     return True
+
+
+_LISTED: dict[str, frozenset[str]] = {}
+"""The record folders listed in this doit process: folder -> the names in it then."""
+
+
+def _may_exist(record: str) -> bool:
+    """False when ``record`` was not in its folder when doit first looked there.
+
+    One listing per step folder instead of a failed open per job (most jobs of a fresh
+    grid have no record). A record made after the listing by another process is then
+    seen as missing: doit runs the job, which finds it complete under its lock and does
+    nothing (the runner decides, not this check).
+    """
+    folder, name = os.path.split(record)
+    names = _LISTED.get(folder)
+    if names is None:
+        try:
+            names = _LISTED[folder] = frozenset(os.listdir(folder))
+        except OSError:
+            names = _LISTED[folder] = frozenset()
+    return name in names
 
 
 # doit asks for the signature of an uptodate callable at every check (to pass it `task`
