@@ -28,9 +28,11 @@ Usage::
     python benchmarks/scaling.py --instances 100000 --batch 1000 --complete
     python benchmarks/scaling.py --instances 100000 --batch 0 --share   # phyper's share, unbatched
 
-``--share`` runs each engine's dry run once more with a stack sampler in its process
+``--share`` runs each engine's dry run again with a stack sampler in its process
 (see ``SAMPLER``) and prints the fraction of samples with a phyper frame on the stack:
-phyper's code and what it calls (the grid, the path functions), against the engine's.
+phyper's code and what it calls (the grid, the path functions), against the engine's;
+once as a project's first start (no plan cache), once as a start of the project after
+it has run (its state folder holds the plan cache).
 """
 
 from __future__ import annotations
@@ -322,12 +324,25 @@ def main() -> None:
                 print(result["output"].strip().splitlines()[-1])
         shares = []
         if arguments.share:
-            for engine, engine_arguments in (("snakemake", commands["snakemake"][1:]), ("doit", commands["doit"][1:])):
-                if engine in arguments.skip:
-                    continue
+            engines = [(engine, commands[engine][1:]) for engine in ("snakemake", "doit") if engine not in arguments.skip]
+            # a project's first start (nothing has run: no state folder, so no plan cache) ...
+            for engine, engine_arguments in engines:
                 share, samples = phyper_share(engine, engine_arguments, folder, env)
                 shutil.rmtree(folder / ".snakemake", ignore_errors=True)
-                shares.append((names[engine], share, samples))
+                for database in folder.glob(".doit.db*"):
+                    database.unlink()
+                shares.append((f"{names[engine]} (first start)", share, samples))
+            # ... and a start of the same project once it has run (its plan cache written
+            # by one untimed start, read by the measured one)
+            (folder / "derived_data" / ".phyper").mkdir(parents=True, exist_ok=True)
+            for engine, engine_arguments in engines:
+                for _run in ("writes the cache", "measured"):
+                    share, samples = phyper_share(engine, engine_arguments, folder, env)
+                    shutil.rmtree(folder / ".snakemake", ignore_errors=True)
+                    for database in folder.glob(".doit.db*"):
+                        database.unlink()
+                shares.append((f"{names[engine]} (project that has run)", share, samples))
+            shutil.rmtree(folder / "derived_data", ignore_errors=True)
         if arguments.complete:
             result = timed([python, "complete.py"], folder, env)
             print(result["output"].strip().splitlines()[-1], f"(peak {result['peak_mib']:.0f} MiB)")
