@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._completion import JobStatus, check_job, read_record, write_record
 from phyper._errors import JobFailedError, PhyperError
-from phyper._plan import Job, check_outputs, step_templates
+from phyper._plan import Job, OutputTemplates, step_templates
 
 if TYPE_CHECKING:
     from phyper._pipeline import Pipeline, Step
@@ -83,9 +83,9 @@ def run_batch(
     members = [member_job(pipeline, step, member, key) for member in pipeline.batch_members(step, key)]
     # the plan built members only as far as it needed them: check every member's files now,
     # before any of them runs
-    templates = step_templates(pipeline, step)
+    templates = OutputTemplates(step_templates(pipeline, step))
     for member in members:
-        check_outputs(step, member.key, list(member.outputs), templates)
+        templates.check(step, member.key, list(member.outputs))
     batch = Job(step_name, key, (), (), pipeline.record_path(step_name, key), (), members=tuple(m.key for m in members))
     if not force and check_batch(batch, members).complete:
         print(f"phyper: {step_name}({key}): already complete; nothing to do", flush=True)

@@ -129,14 +129,21 @@ def step_templates(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
     return tuple(_template(step, first_key, path) for path in step.output_paths(first_subject))
 
 
-def check_outputs(step: Step, key: str, outputs: list[str], templates: tuple[str, ...]) -> None:
-    """Raise a :class:`PipelineDefinitionError` unless job ``key``'s outputs follow the templates."""
-    for template, path in zip(templates, outputs):
-        if key.join(_literal_parts(template)) != path:
-            raise PipelineDefinitionError(
-                f"step `{step.name}`: output {path} of job {key} does not follow the template "
-                f"{template} of the step's first job; outputs may vary only by the hash"
-            )
+class OutputTemplates:
+    """A hashed step's output templates, split once around ``{hash}`` for the per-job check."""
+
+    def __init__(self, templates: tuple[str, ...]) -> None:
+        self.templates = templates
+        self.parts = tuple(_literal_parts(template) for template in templates)
+
+    def check(self, step: Step, key: str, outputs: list[str]) -> None:
+        """Raise a :class:`PipelineDefinitionError` unless job ``key``'s outputs follow the templates."""
+        for parts, template, path in zip(self.parts, self.templates, outputs):
+            if key.join(parts) != path:
+                raise PipelineDefinitionError(
+                    f"step `{step.name}`: output {path} of job {key} does not follow the template "
+                    f"{template} of the step's first job; outputs may vary only by the hash"
+                )
 
 
 def _normalised(path: str) -> str:
@@ -156,12 +163,10 @@ class _BatchedStep:
         self.pipeline = pipeline
         self.step = step
         self.count = count
-        self.templates = templates
-        self.parts = tuple(_literal_parts(template) for template in templates)
-        self.key_length = HASH_HEX_DIGITS
+        self.outputs = OutputTemplates(templates)
         # the same templates on normalised paths, to recognise files named either way
         sample = "f" * HASH_HEX_DIGITS
-        self.normal_parts = tuple(tuple(_normalised(sample.join(parts)).split(sample)) for parts in self.parts)
+        self.normal_parts = tuple(tuple(_normalised(sample.join(parts)).split(sample)) for parts in self.outputs.parts)
         self.record_prefix = record_prefix
         self._batch_keys: list[str] | None = None
 
@@ -182,7 +187,7 @@ class _BatchedStep:
         for parts in self.normal_parts:
             start = len(parts[0])
             if path.startswith(parts[0]):
-                key = path[start : start + self.key_length]
+                key = path[start : start + HASH_HEX_DIGITS]
                 if key.join(parts) == path and key in self.subjects:
                     return key
         return None
@@ -192,7 +197,7 @@ class _BatchedStep:
         step = self.step
         subject = self.subjects[key]
         outputs = step.output_paths(subject)
-        check_outputs(step, key, outputs, self.templates)
+        self.outputs.check(step, key, outputs)
         inputs = step.input_paths(subject)
         dependencies: dict[str, None] = {}
         producers.resolve(step.name, inputs, dependencies, None)
@@ -467,12 +472,12 @@ def build_plan(pipeline: Pipeline) -> Plan:
         if step.name in batched:
             continue
         outputs_of[step.name] = step_outputs = []
-        templates = templates_of[step.name]
+        templates = OutputTemplates(templates_of[step.name])
         for key, subject in subjects_of[step.name].items():
             outputs = step.output_paths(subject)
             job_id = f"{step.name}:{key}"
             if step.kind != "aggregate":
-                check_outputs(step, key, outputs, templates)
+                templates.check(step, key, outputs)
             for path in outputs:
                 producers.add(path, job_id)
             step_outputs.append(outputs)
@@ -563,7 +568,7 @@ def plan_data(plan: Plan) -> tuple[Any, ...]:
     batches: dict[str, list[tuple[Any, ...]]] = {}
     for batch in plan.batches.values():
         batches.setdefault(batch.step, []).append((batch.key, batch.record, batch.dependencies, batch.members))
-    batched = {name: (one.count, one.templates, one.record_prefix) for name, one in jobs._batched.items()}
+    batched = {name: (one.count, one.outputs.templates, one.record_prefix) for name, one in jobs._batched.items()}
     steps = [tuple(getattr(step, name) for name in _STEP_FIELDS) for step in plan.steps]
     return (steps, jobs._order, stored, batches, batched, plan.state_folder)
 

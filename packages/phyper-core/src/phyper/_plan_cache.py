@@ -46,6 +46,7 @@ import sysconfig
 import types
 from typing import TYPE_CHECKING, Any
 
+from phyper._pipeline import AGGREGATE_KEY
 from phyper._plan import Plan, build_plan, plan_data, plan_from_data
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def _spot_check(plan: Plan, pipeline: Pipeline) -> str | None:
         if step is None:
             return f"no step `{planned.name}`"
         if step.kind == "aggregate":
-            cached = plan.jobs.get(f"{step.name}:all")
+            cached = plan.jobs.get(f"{step.name}:{AGGREGATE_KEY}")
             outputs = tuple(step.output_paths(instances))
             if cached is None or cached.outputs != outputs:
                 return f"the outputs of `{step.name}`"

@@ -80,21 +80,23 @@ def job_verdicts(pipeline: Pipeline, plan: Plan | None = None) -> list[JobVerdic
                 reason = f"failed: {attempt['error']}" if attempt else status.reason
             else:
                 reason = status.reason
-            to_run.add(job.id)
-            if job.batch is not None:  # dependencies downstream name the batch job
-                to_run.add(f"{job.step}:{job.batch}")
+            _mark_to_run(to_run, job)
             verdicts.append(JobVerdict(job, True, reason, failed))
             continue
         upstream = next((dependency for dependency in job.dependencies if dependency in to_run), None)
         changes = _non_key_changes(record, current_non_keys)
         if upstream is not None:
-            to_run.add(job.id)
-            if job.batch is not None:
-                to_run.add(f"{job.step}:{job.batch}")
+            _mark_to_run(to_run, job)
             verdicts.append(JobVerdict(job, True, f"upstream job {upstream} is to run", False, changes))
         else:
             verdicts.append(JobVerdict(job, False, "complete", False, changes))
     return verdicts
+
+
+def _mark_to_run(to_run: set[str], job: Job) -> None:
+    to_run.add(job.id)
+    if job.batch is not None:  # dependencies downstream name the batch job
+        to_run.add(f"{job.step}:{job.batch}")
 
 
 def _non_key_changes(record: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -160,7 +160,7 @@ class SnakemakeWorkflow:
     def targets(self) -> list[str]:
         """The completion record of every engine job (batch jobs for batched steps):
         what the default target ``all`` asks for."""
-        return [job.record for job in self.plan.engine_jobs()]
+        return [job.record for job in self.engine_jobs.values()]
 
     # -- agreeing with phyper's records ---------------------------------------------
 
