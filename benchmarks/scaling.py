@@ -3,7 +3,7 @@
 A synthetic project of the Iris shape (transformation x centering x n_hidden_layers x
 cv_fold x seed; steps transform (3 jobs), preprocess (6), train (one per instance),
 score (aggregate)) is generated in a temporary folder with cheap steps that write
-tiny text files. ``--instances`` sets the grid size through the number of seeds
+tiny text files (the phyper side of ``engine_overhead.py``'s project). ``--instances`` sets the grid size through the number of seeds
 (90 instances per seed). Training is batched with ``PHYPER_BATCH=train=<N>``
 (``--batch 0``: one engine job per instance, as before batches existed).
 
@@ -47,111 +47,13 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("phyper-core", "phyper-snakemake", "phyper-doit")
+# the same synthetic project as engine_overhead.py (its phyper side): one generator for both
+import engine_overhead
+from engine_overhead import CONFIG_PY, PACKAGES, PIPELINE_PY, REPO
+from engine_overhead import PHYPER_DODO as DODO_PY
+from engine_overhead import PHYPER_SNAKEFILE as SNAKEFILE
+
 TIME = "/usr/bin/time"
-
-CONFIG_PY = '''\
-import phyper
-
-
-class NonKeys:
-    n_epochs = 2000
-
-
-class Instance(phyper.Parser, NonKeys):
-    seed = 0
-    n_hidden_layers = 3
-    cv_k = 5
-    cv_fold = 0
-    transformation = "identity"
-    centering = False
-
-
-parser = Instance(hashed_resources_folder="derived_data")
-parser.register_new_resource(name="transformed_data", dependencies=["transformation"])
-parser.register_new_resource(name="preprocessed_data", dependencies=["transformation", "centering"])
-grid = {{
-    "transformation": ["identity", "log", "square"],
-    "centering": [True, False],
-    "n_hidden_layers": [1, 2, 3],
-    "cv_fold": list(range(5)),
-    "seed": list(range({n_seeds})),
-}}
-instances = parser.get_instances_from_dictionary(grid)
-'''
-
-PIPELINE_PY = '''\
-import os
-
-import phyper
-from config import instances, parser
-
-
-def tpath(instance):
-    return os.path.join(instance.get_resources_path("transformed_data"), "t.txt")
-
-
-def ppath(instance):
-    return os.path.join(instance.get_resources_path("preprocessed_data"), "p.txt")
-
-
-def mpath(instance):
-    return os.path.join(instance.get_resources_path(), "m.txt")
-
-
-def spath():
-    return os.path.join(parser.hashed_resources_folder, "results", "scores.txt")
-
-
-def _write(path, text):
-    with open(path, "w") as handle:
-        handle.write(text)
-
-
-pipeline = phyper.Pipeline(instances)
-
-
-@pipeline.per_resource("transformed_data", outputs=[tpath])
-def transform(instance):
-    """Transform."""
-    _write(tpath(instance), instance.transformation)
-
-
-@pipeline.per_resource("preprocessed_data", inputs=[tpath], outputs=[ppath])
-def preprocess(instance):
-    """Preprocess."""
-    _write(ppath(instance), str(instance.centering))
-
-
-@pipeline.per_instance(inputs=[ppath], outputs=[mpath])
-def train(instance):
-    """Train (cheap)."""
-    _write(mpath(instance), str(instance.seed))
-
-
-@pipeline.aggregate(inputs=[mpath], outputs=[spath])
-def score(instances):
-    """Score."""
-    _write(spath(), str(len(instances)))
-'''
-
-SNAKEFILE = '''\
-import phyper_snakemake
-phyper_workflow = phyper_snakemake.load("pipeline:pipeline")
-include: phyper_snakemake.SNAKEFILE
-
-rule all:
-    default_target: True
-    input: phyper_workflow.targets
-'''
-
-DODO_PY = '''\
-import phyper_doit
-
-DOIT_CONFIG = phyper_doit.DOIT_CONFIG
-task_phyper = phyper_doit.tasks("pipeline:pipeline")
-'''
 
 COMPLETE_PY = '''\
 # Completes every job fast, without engines: the cheap step, then its completion record
@@ -246,14 +148,9 @@ def phyper_share(engine: str, arguments: list[str], folder: Path, env: dict[str,
 
 
 def environment(batch: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    # measure the phyper next to this script (the environment may hold another checkout)
-    env["PYTHONPATH"] = os.pathsep.join(str(REPO / "packages" / name / "src") for name in PACKAGES)
+    """engine_overhead.py's environment (this checkout's phyper, bytecode cache on), with batches."""
+    env = engine_overhead.environment()
     env["PHYPER_BATCH"] = f"train={batch}"
-    # as users run Python: with its bytecode cache (the installed engines have theirs;
-    # without it phyper and the project would be compiled from source at every start)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("PHYPER_NON_KEYS", None)
     return env
 
@@ -295,7 +192,7 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     folder = root / "project"
     folder.mkdir()
-    files = {"config.py": CONFIG_PY.format(n_seeds=n_seeds), "pipeline.py": PIPELINE_PY,
+    files = {"config.py": CONFIG_PY.format(n_seeds=n_seeds, n_instances=90 * n_seeds), "pipeline.py": PIPELINE_PY,
              "Snakefile": SNAKEFILE, "dodo.py": DODO_PY, "complete.py": COMPLETE_PY}
     for name, text in files.items():
         (folder / name).write_text(text)
