@@ -10,14 +10,14 @@ members; it is valid while every member's record is.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from phyper._completion import JobStatus, check_job, read_record, write_record
+from phyper._completion import JobStatus, check_job, read_record_checked, write_record
 from phyper._errors import JobFailedError, PhyperError
+from phyper._formats import remove_record
 from phyper._plan import Job, OutputTemplates, step_templates
 
 if TYPE_CHECKING:
@@ -46,9 +46,9 @@ def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
     ``members`` (the jobs named by ``batch.members``) is consumed only when the batch
     record is there and lists them: a lazy iterable keeps a batch that never ran cheap.
     """
-    record = read_record(batch.record)
+    record, problem = read_record_checked(batch.record, batch=True)
     if record is None:
-        return JobStatus(False, "no completion record")
+        return JobStatus(False, problem or "no completion record")
     if record.get("members") != sorted(batch.members):
         return JobStatus(False, "the batch's members changed (grid or batch size)")
     for member in members:
@@ -91,8 +91,7 @@ def run_batch(
         print(f"phyper: {step_name}({key}): already complete; nothing to do", flush=True)
         return None
     # the batch record goes first: until the new one is written, the batch is not done
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(pipeline.record_path(step_name, key))
+    remove_record(pipeline.record_path(step_name, key))
     started = time.time()
     ran: list[str] = []
     failures: list[tuple[str, PhyperError | Exception]] = []

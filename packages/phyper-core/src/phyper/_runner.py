@@ -20,14 +20,14 @@ from typing import Any
 
 from phyper._completion import check_job, stat_fingerprint, write_record
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError
+from phyper._formats import remove_record
 from phyper._fs import leftover_temporaries
+from phyper._job_log import JOB_LOG_NAME, read_job_log_entries
 from phyper._locks import job_lock
 from phyper._pipeline import Pipeline, Step
 from phyper._plan import Job
 
 __all__ = ["JOB_LOG_NAME", "job_command", "load_pipeline", "read_job_log", "run_job"]
-
-JOB_LOG_NAME = "jobs.jsonl"
 
 
 def load_pipeline(spec: str) -> Pipeline:
@@ -198,8 +198,7 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
             + "; run the steps upstream of it first (an engine does this for you)"
         )
     # the record goes first: from here until the new one is written, the job is not done
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(job.record)
+    remove_record(job.record)
     _remove_leftovers((job.record, *job.outputs))
     for path in job.outputs:
         folder = os.path.dirname(path)
@@ -247,9 +246,5 @@ def _append_log(pipeline: Pipeline, entry: dict[str, Any]) -> None:
 
 
 def read_job_log(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """Every job completion logged so far, oldest first."""
-    path = os.path.join(pipeline.state_folder, JOB_LOG_NAME)
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """Every job outcome logged so far, oldest first (damaged lines skipped, see :mod:`phyper._job_log`)."""
+    return read_job_log_entries(pipeline.state_folder)

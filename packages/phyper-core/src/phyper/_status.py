@@ -17,13 +17,12 @@ are listed too: non-keys never make a job run again, but results made with, say,
 
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from phyper._completion import check_job_record
+from phyper._job_log import read_job_log_entries
 
 if TYPE_CHECKING:
     from phyper._pipeline import Pipeline
@@ -45,20 +44,10 @@ class JobVerdict:
 
 def last_attempts(state_folder: str) -> dict[str, dict[str, Any]]:
     """The last job-log entry of each job id (``step:key``) that ran or failed."""
-    path = os.path.join(state_folder, "jobs.jsonl")
     attempts: dict[str, dict[str, Any]] = {}
-    try:
-        handle = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        return attempts
-    with handle:
-        for line in handle:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a full disk: the rest of the log still counts
-            if entry.get("status", "done") in ("done", "failed"):
-                attempts[f"{entry.get('step')}:{entry.get('key')}"] = entry
+    for entry in read_job_log_entries(state_folder):
+        if entry["status"] in ("done", "failed"):
+            attempts[f"{entry['step']}:{entry['key']}"] = entry
     return attempts
 
 

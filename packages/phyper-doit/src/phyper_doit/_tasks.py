@@ -50,11 +50,12 @@ def job_is_complete(job: phyper.Job) -> bool:
         return True
     if not _may_exist(job.record):
         return False
-    if job.is_batch:
+    try:
         # a batch job: its record and every member's
-        status = _PLANS[job.id].status(job)
-    else:
-        status = phyper.check_job(job)
+        status = _PLANS[job.id].status(job) if job.is_batch else phyper.check_job(job)
+    except phyper.StateFormatError as error:
+        # the named error, not a traceback from inside doit's listing (nothing ran)
+        raise SystemExit(f"phyper: StateFormatError: {error}") from None
     if not status.complete:
         return False
     for dependency in job.dependencies:

@@ -200,10 +200,13 @@ class SnakemakeWorkflow:
             return
         # a batch job's record is valid while every member's is: a batch whose member is
         # incomplete runs again (and runs only its incomplete members)
-        for job in self.engine_jobs.values():
-            if os.path.exists(job.record) and not self.plan.status(job).complete:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(job.record)
+        try:
+            for job in self.engine_jobs.values():
+                if os.path.lexists(job.record) and not self.plan.status(job).complete:
+                    _remove_record(job.record)
+        except phyper.StateFormatError as error:
+            # the named error, not a traceback of Snakefile frames (nothing ran, nothing was deleted)
+            raise SystemExit(f"phyper: StateFormatError: {error}") from None
         if self._take_engine_lock():
             self._clear_stale_snakemake_state()
 
@@ -269,3 +272,14 @@ def _marker_target(relative: str) -> str | None:
 def load(spec: str) -> SnakemakeWorkflow:
     """Import the pipeline ``MODULE:ATTRIBUTE`` and translate its plan into rules."""
     return SnakemakeWorkflow(spec)
+
+
+def _remove_record(path: str) -> None:
+    """Remove a record phyper finds invalid; an empty folder in its place too (nothing is lost)."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)  # one with files in it is left for the runner to name

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable
 
 from phyper._errors import PhyperError
+from phyper._job_log import forget_warnings
 from phyper._pipeline import Pipeline
 from phyper._runner import load_pipeline
 
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    forget_warnings()  # each command warns once about a damaged job log
     try:
         status: int = arguments.function(arguments)
         return status
