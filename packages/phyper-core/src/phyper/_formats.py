@@ -100,6 +100,12 @@ def number(value: Any) -> str | None:
     return None if ok else "not a finite number"
 
 
+def timestamp(value: Any) -> str | None:
+    # what time.localtime() accepts: a time far in the future would make a listing fail
+    problem = number(value)
+    return problem if problem is not None else None if 0 <= value < 1e11 else "not a time (seconds since 1970)"
+
+
 def text(value: Any) -> str | None:
     return None if isinstance(value, str) else "not a string"
 
@@ -134,6 +140,8 @@ def files_of(entry: Check) -> Check:
         if not isinstance(value, dict):
             return "not an object"
         for path, item in value.items():
+            if not path or "\0" in path:
+                return f"entry {path!r}: not a file path"
             problem = entry(item)
             if problem is not None:
                 return f"entry {path!r}: {problem}"
@@ -236,8 +244,8 @@ def _shown(value: Any) -> str:
 # -- the formats ------------------------------------------------------------------------
 
 _RUN_FIELDS = (
-    Field("started", number, False, "when the step started (seconds since the epoch)"),
-    Field("finished", number, False, "when it finished"),
+    Field("started", timestamp, False, "when the step started (seconds since the epoch)"),
+    Field("finished", timestamp, False, "when it finished"),
     Field("duration_s", number, False, "finished - started"),
     Field("engine", text_or_null, False, "the engine that ran it (`snakemake`, `doit`, null by hand)"),
     Field("host", text, False, "the machine"),
@@ -285,7 +293,7 @@ JOB_LOG_LINE = FileFormat(
         Field("key", text, True, "the job's key"),
         Field("status", text, True, "`done`, `failed` or `skipped`"),
         Field("error", text, False, "a failed job: `ExceptionType: message`"),
-        Field("time", number, False, "a skipped job: when"),
+        Field("time", timestamp, False, "a skipped job: when"),
         *_RUN_FIELDS,
         Field("scheduler_job_id", text_or_null, False, "the cluster's job id"),
         Field("label", text, False, "the job as people read it"),
@@ -302,7 +310,7 @@ LOCK = FileFormat(
     (
         Field("pid", integer, True, "the process holding the lock"),
         Field("host", text, True, "its machine"),
-        Field("since", number, True, "when it took it"),
+        Field("since", timestamp, True, "when it took it"),
     ),
 )
 """The content of a lock file: only for the message of a job that waits."""
