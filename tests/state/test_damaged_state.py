@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
 EXAMPLES_PER_KIND = int(os.environ.get("PHYPER_FUZZ_EXAMPLES", "30"))
 """Damaged states tried per file kind (six kinds)."""
 tried: list[str] = []
-"""The damaged states tried (printed at the end of the module)."""
+"""The damaged states tried (their number is printed at the end of the run)."""
 
 
 # -- the finished project, and a copy of it per example ------------------------------------
@@ -188,7 +188,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One fixed place for every copy: the plan cache is keyed by the working folder."""
     root = tmp_path_factory.mktemp("damaged")
     yield root / "project"
-    print(f"\ndamaged states tried: {len(tried)}")
 
 
 def fresh_copy(finished: Finished, destination: Path) -> Path:
@@ -372,7 +371,9 @@ KINDS = ("record", "batch record", "job log", "lock", "plan cache", "manifest")
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_command_on_damaged_state(finished: Finished, workspace: Path, kind: str) -> None:
+def test_every_command_on_damaged_state(
+    finished: Finished, workspace: Path, kind: str, record_property: Callable[[str, object], None]
+) -> None:
     @settings(
         max_examples=EXAMPLES_PER_KIND,
         derandomize=True,  # the same damaged states on every machine and every CI run
@@ -389,6 +390,7 @@ def test_every_command_on_damaged_state(finished: Finished, workspace: Path, kin
     before = len(tried)
     one()
     assert EXAMPLES_PER_KIND == len(tried) - before
+    record_property("damaged_states", EXAMPLES_PER_KIND)  # summed in the run's summary (conftest.py)
 
 
 # -- the cases of the issue, one by one -----------------------------------------------------
@@ -477,6 +479,26 @@ def test_a_fifo_in_place_of_a_record_does_not_block(finished: Finished, workspac
     done = run([str(BIN / "python"), "-m", "phyper", "status"], project, environment(), check=False)
     assert 0 == done.returncode, done.stderr
     assert f"unreadable completion record ({target.relative_to(project)}: is not a regular file)" in done.stdout
+
+
+def test_a_damaged_lock_file_is_replaced(finished: Finished, workspace: Path) -> None:
+    project = fresh_copy(finished, workspace)
+    corpus = record_of(finished, "make_corpus")
+    key = Path(corpus).stem
+    lock = project / STATE / "locks" / "make_corpus" / f"{key}.lock"
+    lock.unlink()
+    lock.mkdir()  # an empty folder in the lock file's place
+    (project / STATE / corpus).write_text("[]")  # so that the job has to run
+    other = project / STATE / "locks" / "make_corpus" / f"{Path(record_of(finished, 'make_corpus', 1)).stem}.lock"
+    other.write_bytes(b'{"pid": "me", "since')
+    (project / STATE / record_of(finished, "make_corpus", 1)).write_text("")
+    with inside(project), quiet():
+        ran = run_all()
+        assert [] == incomplete_jobs()
+    assert {f"make_corpus:{key}", "report:all"} <= set(ran)
+    assert lock.is_file() and other.is_file()
+    assert {"pid", "host", "since"} == set(json.loads(other.read_text()))
+    check_outputs_kept(finished, project, "after the run")
 
 
 def _shrink_grid(project: Path) -> None:

@@ -32,7 +32,9 @@ it): a dry run of a project that never ran leaves nothing on disk. The cache is 
 few files named by their key (the newest four are kept, so switching
 between, say, two ``PHYPER_BATCH`` settings does not rebuild each time), written
 atomically: engines starting together at worst both build the plan. They hold plain
-data (``marshal``), not pickles: reading one runs no code.
+data (``marshal``), not pickles: reading one runs no code; a header line with a CRC-32
+(see :func:`phyper._formats.plan_cache_payload`) makes a damaged entry be rebuilt,
+never used.
 """
 
 from __future__ import annotations
