@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 
 import phyper
+from engines import REPO, copy_project, environment
 from phyper._migrate import apply_pipeline_migration, plan_pipeline_migration
 from phyper._status import status_lines, summarise
 
@@ -317,3 +320,44 @@ def summarise_all(pipeline: phyper.Pipeline) -> list[phyper.JobVerdict]:
     verdicts = list(phyper.Verdicts(pipeline.plan()))
     assert len(verdicts) == len(summarise(verdicts, None).pending) + sum(not v.to_run for v in verdicts)
     return verdicts
+
+
+def test_the_looking_commands_change_no_file(tmp_path: Path) -> None:
+    """``phyper status/ls/show/plan/collect`` on a batched project with stale state leave every file as it was."""
+    project = copy_project(REPO / "tests" / "fixtures" / "newcomer", tmp_path / "newcomer")
+    env = environment(PHYPER_BATCH="fit=2")
+
+    def phyper_command(*arguments: str, **extra: str) -> str:
+        completed = subprocess.run(
+            [sys.executable, "-m", "phyper", *arguments], cwd=project, env={**env, **extra}, capture_output=True,
+            text=True,
+        )
+        assert 0 == completed.returncode, completed.stderr
+        return completed.stdout
+
+    for job in json.loads(phyper_command("plan"))["jobs"]:
+        phyper_command("run", job["step"], job["key"])
+    # stale state: a shrunk grid (batch records listing old members, an aggregate whose inputs
+    # changed), a rewritten output, and a failed attempt in the job log
+    config = project / "config.py"
+    config.write_text(config.read_text().replace("'size': [1, 2]", "'size': [1]"))
+    fits = [job for job in json.loads(phyper_command("plan"))["jobs"] if job["step"] == "fit"]
+    Path(project, fits[0]["outputs"][0]).write_text("999 0\n")
+    failed = subprocess.run(
+        [sys.executable, "-m", "phyper", "run", "fit", fits[1]["key"], "--force"], cwd=project,
+        env={**env, "PHYPER_NON_KEYS": "fail_on=1"}, capture_output=True, text=True,
+    )
+    assert 0 != failed.returncode
+    before = snapshot(project)
+
+    status = phyper_command("status", "-v")
+    outputs = [
+        phyper_command("status"), phyper_command("ls"), phyper_command("show", fits[0]["key"]),
+        phyper_command("plan"), phyper_command("collect"),
+    ]
+
+    assert before == snapshot(project)
+    assert f"  fit:{fits[1]['key']}: failed: ValueError: cannot fit size 1" in status.splitlines()
+    assert any(line.startswith(f"  fit:{fits[0]['key']}: output ") for line in status.splitlines())
+    assert "  collect:all: " in status
+    assert all(outputs)

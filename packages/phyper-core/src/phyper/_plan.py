@@ -195,15 +195,20 @@ class _BatchedStep:
                     return key
         return None
 
-    def member(self, key: str, producers: _Producers) -> Job:
-        """Job ``key`` of this step, built from the user's path functions and checked."""
+    def member(self, key: str, producers: _Producers | None) -> Job:
+        """Job ``key`` of this step, built from the user's path functions and checked.
+
+        Without ``producers`` (a job process, which runs what the engine says) the job
+        has no dependencies.
+        """
         step = self.step
         subject = self.subjects[key]
         outputs = step.output_paths(subject)
         self.outputs.check(step, key, outputs)
         inputs = step.input_paths(subject)
         dependencies: dict[str, None] = {}
-        producers.resolve(step.name, inputs, dependencies, None)
+        if producers is not None:
+            producers.resolve(step.name, inputs, dependencies, None)
         return Job(
             step.name, key, tuple(inputs), tuple(outputs), self.record_prefix + key + ".json",
             tuple(dependencies), batch=self.batch_of(key),
@@ -600,19 +605,9 @@ def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[
             "(see the plan's batch jobs)"
         )
     index, count = parsed
-    templates = OutputTemplates(step_templates(pipeline, step))
-    members = []
-    for member, subject in pipeline.job_subjects(step).items():
-        if batch_index(member, count) != index:
-            continue
-        outputs = step.output_paths(subject)
-        templates.check(step, member, outputs)
-        members.append(
-            Job(
-                step.name, member, tuple(step.input_paths(subject)), tuple(outputs),
-                pipeline.record_path(step.name, member), (), batch=key,
-            )
-        )
+    record_prefix = pipeline.record_path(step.name, "")[: -len(".json")]
+    batched = _BatchedStep(pipeline, step, count, step_templates(pipeline, step), record_prefix)
+    members = [batched.member(member, None) for member in batched.subjects if batch_index(member, count) == index]
     if not members:
         raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
     batch = Job(step.name, key, (), (), pipeline.record_path(step.name, key), (), members=tuple(m.key for m in members))
