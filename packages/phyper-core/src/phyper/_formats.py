@@ -30,7 +30,7 @@ import math
 import os
 import stat
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -406,9 +406,9 @@ def read_record_file(path: str, *, batch: bool = False) -> dict[str, Any] | None
 
 @dataclass
 class JobLogLines:
-    """The usable lines of a job log, and how many were not."""
+    """How many lines of a job log were usable, and how many were not."""
 
-    entries: list[dict[str, Any]]
+    entries: int = 0
     damaged: int = 0
     """Lines cut short, not JSON or not a job-log object: skipped."""
     newer: int = 0
@@ -426,23 +426,34 @@ class JobLogLines:
         return f"phyper: warning: the job log {path} has {' and '.join(parts)}; skipped them"
 
 
-def parse_job_log(lines: Iterable[bytes | str], path: str) -> JobLogLines:
-    """Every valid line of a job log, oldest first (empty lines are not counted)."""
-    result = JobLogLines([])
+def parse_job_log(
+    lines: Iterable[bytes | str], path: str, counts: JobLogLines, parse: Callable[[bytes | str], bool] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every valid entry of a job log's ``lines``, oldest first; ``counts`` counts the others.
+
+    Empty lines are not counted. With ``parse``, a line it rejects is not parsed (it cannot
+    matter to the caller) but still counted if it is plainly not a whole object.
+    """
     for line in lines:
         if not line.strip():
+            continue
+        if parse is not None and not parse(line):
+            whole = line.rstrip()
+            if not (whole[:1] in (b"{", "{") and whole[-1:] in (b"}", "}")):
+                counts.damaged += 1
             continue
         try:
             entry = JOB_LOG_LINE.validate(json.loads(line), path)
             if entry["status"] == "failed" and not isinstance(entry.get("error"), str):
                 raise DamagedStateFile(path, "a failed job's line without its error")
-            result.entries.append(entry)
         except StateFormatError:
-            result.newer += 1
+            counts.newer += 1
         except (ValueError, RecursionError):
             # a line cut by a full disk, or edited: the rest of the log still counts
-            result.damaged += 1
-    return result
+            counts.damaged += 1
+        else:
+            counts.entries += 1
+            yield entry
 
 
 PLAN_CACHE_FORMAT_VERSION = 2

@@ -9,23 +9,17 @@ all (a folder in its place) reads as empty, with the same kind of warning.
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from phyper._formats import DamagedStateFile, open_state_file, parse_job_log
+from phyper._formats import DamagedStateFile, JobLogLines, open_state_file, parse_job_log
+from phyper._keys import job_log_path
 
-__all__ = ["JOB_LOG_NAME", "forget_warnings", "job_log_path", "read_job_log_entries"]
-
-JOB_LOG_NAME = "jobs.jsonl"
+__all__ = ["forget_warnings", "iter_job_log", "read_job_log_entries"]
 
 _warned: set[str] = set()
 """The logs already warned about in this command."""
-
-
-def job_log_path(state_folder: str) -> str:
-    """Where the job log of ``state_folder`` is."""
-    return os.path.join(state_folder, JOB_LOG_NAME)
 
 
 def forget_warnings() -> None:
@@ -39,23 +33,33 @@ def _warn(path: str, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def read_job_log_entries(state_folder: str) -> list[dict[str, Any]]:
-    """Every valid entry of the job log of ``state_folder``, oldest first (see the module docstring)."""
+def iter_job_log(state_folder: str, parse: Callable[[bytes | str], bool] | None = None) -> Iterator[dict[str, Any]]:
+    """Every valid entry of the job log of ``state_folder``, oldest first (see the module docstring).
+
+    ``parse``: a cheap test of a line (bytes) before it is parsed; lines it rejects cannot
+    matter to the caller and are only checked for being whole. The warning is printed once
+    the log has been read to its end.
+    """
     path = job_log_path(state_folder)
     try:
         handle = open_state_file(path)
     except FileNotFoundError:
-        return []
+        return
     except DamagedStateFile as error:
         _warn(path, f"phyper: warning: the job log {error.path} {error.what}; read as empty")
-        return []
+        return
+    counts = JobLogLines()
     with handle:
         try:
-            lines = parse_job_log(handle, path)
+            yield from parse_job_log(handle, path, counts, parse)
         except OSError as error:
             _warn(path, f"phyper: warning: the job log {path} cannot be read ({error.strerror}); read as empty")
-            return []
-    warning = lines.warning(path)
+            return
+    warning = counts.warning(path)
     if warning is not None:
         _warn(path, warning)
-    return lines.entries
+
+
+def read_job_log_entries(state_folder: str) -> list[dict[str, Any]]:
+    """Every valid entry of the job log of ``state_folder``, oldest first."""
+    return list(iter_job_log(state_folder))

@@ -51,13 +51,15 @@ def job_is_complete(job: phyper.Job) -> bool:
     if not _may_exist(job.record):
         return False
     try:
-        # a batch job: its record and every member's
-        status = _PLANS[job.id].status(job) if job.is_batch else phyper.check_job(job)
+        if job.is_batch:
+            # a batch job: every current member's record (a fresh verdict: jobs run meanwhile)
+            if phyper.Verdicts(_PLANS[job.id]).verdict(job).to_run:
+                return False
+        elif not phyper.check_job(job).complete:
+            return False
     except phyper.StateFormatError as error:
         # the named error, not a traceback from inside doit's listing (nothing ran)
         raise SystemExit(f"phyper: StateFormatError: {error}") from None
-    if not status.complete:
-        return False
     for dependency in job.dependencies:
         upstream = _JOBS.get(dependency)
         if upstream is not None and not job_is_complete(upstream):

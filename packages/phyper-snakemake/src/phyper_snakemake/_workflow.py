@@ -200,9 +200,10 @@ class SnakemakeWorkflow:
             return
         # a batch job's record is valid while every member's is: a batch whose member is
         # incomplete runs again (and runs only its incomplete members)
+        verdicts = phyper.Verdicts(self.plan)
         try:
             for job in self.engine_jobs.values():
-                if os.path.lexists(job.record) and not self.plan.status(job).complete:
+                if os.path.lexists(job.record) and verdicts.verdict(job).to_run:
                     _remove_record(job.record)
         except phyper.StateFormatError as error:
             # the named error, not a traceback of Snakefile frames (nothing ran, nothing was deleted)
