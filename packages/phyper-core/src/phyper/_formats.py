@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from phyper._errors import JobFailedError, StateFormatError
+from phyper._version import __version__
 
 __all__ = [
     "BATCH_RECORD",
@@ -215,8 +216,6 @@ class FileFormat:
 
 def phyper_version() -> str:
     """This phyper's version (written into records, so that a later phyper can name it)."""
-    from phyper import __version__
-
     return __version__
 
 
