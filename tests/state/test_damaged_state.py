@@ -313,8 +313,11 @@ def check_damaged_state(finished: Finished, project: Path, kind: str, target: st
     newer = damage.kind == "newer" and kind in ("record", "batch record")
     starts_before = (project / "starts.log").read_text()
     named_newer = 0
+    commands = COMMANDS
+    if kind == "manifest":  # the folder whose manifest is damaged, described
+        commands = (*COMMANDS, ("show", Path(target).parent.name))
     with inside(project):
-        for words in COMMANDS:
+        for words in commands:
             code, out, err = run_command(words, finished)
             assert "Traceback" not in err
             if code != 0:
@@ -495,6 +498,27 @@ def test_a_damaged_lock_file_is_replaced(finished: Finished, workspace: Path) ->
     assert lock.is_file() and other.is_file()
     assert {"pid", "host", "since"} == set(json.loads(other.read_text()))
     check_outputs_kept(finished, project, "after the run")
+
+
+def test_a_damaged_manifest_stops_the_jobs_of_its_folder_with_a_named_error(
+    finished: Finished, workspace: Path
+) -> None:
+    project = fresh_copy(finished, workspace)
+    corpus = record_of(finished, "make_corpus")
+    manifest = project / "derived_data" / "corpus" / Path(corpus).stem / "phyper-manifest.json"
+    manifest.unlink()
+    manifest.mkdir()  # a folder where the manifest should be
+    (project / STATE / corpus).unlink()  # so that the job writing that folder has to run
+    import phyper
+
+    with inside(project), quiet():
+        with pytest.raises(phyper.ManifestError, match=f"manifest {manifest.relative_to(project)} is not a valid "
+                                                      "phyper manifest: is a folder, not a file"):
+            run_all()
+        code, out, err = run_command(("show", Path(corpus).stem), finished)
+    assert (0, "") == (code, err)
+    assert "  manifest: manifest derived_data/corpus/" in out
+    check_outputs_kept(finished, project, "after the failed run")
 
 
 def _shrink_grid(project: Path) -> None:

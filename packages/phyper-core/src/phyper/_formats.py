@@ -97,7 +97,8 @@ def integer(value: Any) -> str | None:
 
 
 def number(value: Any) -> str | None:
-    ok = (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    # an int is finite (math.isfinite would overflow on a huge one)
+    ok = _is_int(value) or (isinstance(value, float) and math.isfinite(value))
     return None if ok else "not a finite number"
 
 

@@ -71,7 +71,9 @@ def _from_json_value(value: Any) -> Any:
 
 def _manifest_path(path: str | os.PathLike[str]) -> str:
     path = os.fspath(path)
-    return os.path.join(path, MANIFEST_NAME) if os.path.isdir(path) else path
+    # a hashed folder holds its manifest; a folder named like a manifest is a damaged one
+    inside = os.path.isdir(path) and os.path.basename(os.path.normpath(path)) != MANIFEST_NAME
+    return os.path.join(path, MANIFEST_NAME) if inside else path
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
