@@ -195,8 +195,13 @@ class ParserModel:
                 ``PHYPER_NON_KEYS`` environment variable (``"n_epochs=5,log_interval=1"``).
 
         Raises:
-            GridValueError, UnknownHyperparameterError, HyperparameterTypeError,
-            HyperparameterValueError, UnsupportedValueError, DuplicateInstanceError.
+            GridValueError: the grid is not a dict of lists, or a list is empty.
+            UnknownHyperparameterError: a name is not a hyperparameter.
+            HyperparameterTypeError: a value has the wrong type.
+            HyperparameterValueError: a value is not allowed (NaN, outside a ``Literal``).
+            UnsupportedValueError: a value of a type phyper cannot hash (a set, an object).
+            DuplicateInstanceError: two instances would be the same (a repeated value,
+                or several values for a non-key).
         """
         shared = self._require_parser("get_instances_from_dictionary()")
         schema = shared.schema
