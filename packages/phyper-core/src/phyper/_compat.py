@@ -1,11 +1,11 @@
-"""phyper 0.x's API, on top of the model: :class:`Phyper0Parser` and the compositions it calls.
+"""phyper 0.x's API, on top of the model: `Phyper0Parser` and the compositions it calls.
 
 The seed's code (its ``config.py``, ``Snakefile``, ``main.py``, notebooks) calls these
-on ``Instance`` or on the parser; :class:`phyper.Parser` exposes them under their 0.x
+on ``Instance`` or on the parser; `phyper.Parser` exposes them under their 0.x
 names. Each is an alias or a short composition of phyper's own API. Where 0.x
 misbehaved (folders created while hashing, asserts, one file written for all
 instances) these keep phyper's behaviour and its named errors. This module imports
-the model (:mod:`phyper._model`); the model never imports it.
+the model (`phyper._model`); the model never imports it.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def phyper0_hash(instance: ParserModel, resource_name: str | None) -> str:
 def migrate_phyper0_folders(instances: Sequence[ParserModel], dry_run: bool) -> list[tuple[str, str]]:
     """Move the hashed folders phyper 0.x made for these instances to their phyper names.
 
-    For each instance and resource, the folder named by :func:`phyper0_hash` (under the
+    For each instance and resource, the folder named by `phyper0_hash` (under the
     same ``<hashed_resources_folder>/<resource or all>/``) is renamed to the instance's
     phyper folder, which then gets its manifest; 0.x's ``instance_info.json`` is kept.
     Every move is checked before any is made. Returns the (old, new) pairs.
@@ -307,7 +307,7 @@ class Phyper0Parser(ParserModel):
     """The model with phyper 0.x's names, so its users' code runs unchanged.
 
     README, "Coming from phyper 0.x": aliases of the model's methods, and the
-    compositions above. :class:`phyper.Parser` is this class; the model never
+    compositions above. `phyper.Parser` is this class; the model never
     imports this module.
     """
 
@@ -315,13 +315,13 @@ class Phyper0Parser(ParserModel):
     _phyper_base = True
 
     new_instance = ParserModel.get_instance
-    """phyper 0.x name of :meth:`get_instance`: an instance with every default (on the parser)."""
+    """phyper 0.x name of `get_instance`: an instance with every default (on the parser)."""
 
     get_hyperparameters = ParserModel.to_dict
-    """phyper 0.x name of :meth:`to_dict`: every hyperparameter's value (the defaults on the parser)."""
+    """phyper 0.x name of `to_dict`: every hyperparameter's value (the defaults on the parser)."""
 
     def get_hashable_hyperparameters(self, only_non_none: bool = False) -> set[str]:
-        """phyper 0.x: the names of the keys as a set (:meth:`key_names` keeps their order).
+        """phyper 0.x: the names of the keys as a set (`key_names` keeps their order).
 
         Args:
             only_non_none: only the keys whose value here is not None (the keys that
@@ -332,7 +332,7 @@ class Phyper0Parser(ParserModel):
         return {name for name in self.key_names() if getattr(self, name) is not None}
 
     def get_resource_names(self) -> list[str]:
-        """phyper 0.x: the registered resources' names, sorted (:attr:`resources` maps them to dependencies)."""
+        """phyper 0.x: the registered resources' names, sorted (`resources` maps them to dependencies)."""
         return sorted(self._phyper_shared.resources)
 
     def generate_instance_info_files(self, instances: Sequence[ParserModel]) -> list[str]:
@@ -378,7 +378,7 @@ class Phyper0Parser(ParserModel):
         Read from the folder's manifest and verified: its values must hash to
         ``instance_hash``. Values the manifest does not record (non-keys, and for a
         resource the keys it does not depend on) take their defaults. Same as
-        :meth:`instance_from_manifest` on that folder.
+        `instance_from_manifest` on that folder.
 
         Args:
             instance_hash: the folder's hash.
@@ -400,7 +400,7 @@ class Phyper0Parser(ParserModel):
 
         Columns left out take their defaults (non-keys: with the ``PHYPER_NON_KEYS``
         overrides, as for a grid). The index is ignored, so the table of
-        :meth:`get_df_of_instances` gives its instances back.
+        `get_df_of_instances` gives its instances back.
 
         Raises:
             ParserUsageError: called on an instance.
@@ -455,7 +455,7 @@ class Phyper0Parser(ParserModel):
     def snakemake_helper_log_hyperparameters(instances: Sequence[ParserModel]) -> list[str]:
         """phyper 0.x: record the hyperparameters behind every hashed folder of the instances.
 
-        Writes the same manifests as :meth:`generate_instance_info_files` (one per
+        Writes the same manifests as `generate_instance_info_files` (one per
         distinct folder, each the values of that folder only); returns their paths.
 
         Raises:
@@ -474,10 +474,12 @@ class Phyper0Parser(ParserModel):
     ) -> str:
         """The path of ``instance`` with its hash replaced by a wildcard, for a Snakemake rule.
 
-        As in phyper 0.x's Snakefile::
+        As in phyper 0.x's Snakefile,
 
-            output: Instance.snakemake_helper_get_wildcarded_path(
-                get_transformed_dataset_path, instances[0], resource_name='transformed_data')
+        ```python
+        output: Instance.snakemake_helper_get_wildcarded_path(
+            get_transformed_dataset_path, instances[0], resource_name='transformed_data')
+        ```
 
         gives ``derived_data/transformed_data/{transformed_data_hash}/transformed_data.npy``.
         The wildcard is ``{<resource_name>_hash}`` for a resource and ``{hash}`` for the

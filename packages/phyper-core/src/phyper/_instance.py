@@ -1,7 +1,7 @@
 """What lists of instances and manifests need of an instance: a protocol the model provides.
 
-:mod:`phyper._instance_list` and :mod:`phyper._manifest` work on instances, and the
-model (:mod:`phyper._model`) uses both; typing them against this protocol instead of
+`phyper._instance_list` and `phyper._manifest` work on instances, and the
+model (`phyper._model`) uses both; typing them against this protocol instead of
 the model's class keeps the imports pointing one way.
 """
 
@@ -19,7 +19,7 @@ InstanceT = TypeVar("InstanceT", bound="Instance")
 
 
 class Instance(Protocol):
-    """An instance (or the parser) of a :class:`phyper.Parser` subclass, as seen from below the model."""
+    """An instance (or the parser) of a `phyper.Parser` subclass, as seen from below the model."""
 
     _phyper_values: tuple[Any, ...]
     _phyper_shared: Context

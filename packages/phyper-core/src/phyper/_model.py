@@ -1,8 +1,8 @@
 """The hyperparameter model: typed class attributes, immutable instances, hashes, paths.
 
-:class:`ParserModel` is everything :class:`phyper.Parser` is except phyper 0.x's names,
-which :mod:`phyper._compat` adds on top (this module never imports it);
-:mod:`phyper._parser` composes the public class.
+`ParserModel` is everything `phyper.Parser` is except phyper 0.x's names,
+which `phyper._compat` adds on top (this module never imports it);
+`phyper._parser` composes the public class.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ P = TypeVar("P", bound="ParserModel")
 
 
 class ParserModel:
-    """A hyperparameter set: the model behind :class:`phyper.Parser` (see its docstring).
+    """A hyperparameter set: the model behind `phyper.Parser` (see its docstring).
 
     A class that holds ``_phyper_base = True`` in its own body is one of phyper's
     bases (this one, the 0.x layer, the public ``Parser``): it declares no
@@ -323,7 +323,7 @@ class ParserModel:
         """Write (atomically) the manifest of this instance's folder for a resource.
 
         Returns the manifest's path. If a manifest is already there and agrees, nothing
-        is written; if it disagrees, :class:`ManifestMismatchError` is raised.
+        is written; if it disagrees, `ManifestMismatchError` is raised.
         """
         from phyper._manifest import write_manifest
 

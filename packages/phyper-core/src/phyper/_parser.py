@@ -1,4 +1,4 @@
-"""``phyper.Parser``: the hyperparameter model (:mod:`phyper._model`) with phyper 0.x's names (:mod:`phyper._compat`)."""
+"""``phyper.Parser``: the hyperparameter model (`phyper._model`) with phyper 0.x's names (`phyper._compat`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ __all__ = ["Parser"]
 
 
 class Parser(Phyper0Parser):
-    """Base class of a hyperparameter set; see the documentation's concepts page.
+    """Base class of a hyperparameter set: subclass it and declare hyperparameters as class attributes.
 
-    Subclass it and declare hyperparameters as class attributes with defaults::
+    Attributes declared in a `Parser` subclass are keys (they define a result);
+    attributes of a plain mixin are non-keys (needed to run, they define nothing).
+    The object made by `Instance(...)` is the *parser*: it holds the registered
+    resources and creates instances. Instances are immutable; their keys define their
+    hashes, hashes name folders.
 
+    Example:
+        ```python
         class NonKeys:                      # a plain mixin: its attributes are non-keys
             n_epochs = 2000
 
@@ -22,12 +28,10 @@ class Parser(Phyper0Parser):
         parser = Instance(hashed_resources_folder="derived_data")
         parser.register_new_resource("transformed_data", ["transformation"])
         instances = parser.get_instances_from_dictionary({"n_hidden_layers": [1, 2, 3]})
+        ```
 
-    The object made by ``Instance(...)`` is the *parser*: it holds the registered
-    resources and creates instances. Instances are immutable; their keys define
-    their hashes, hashes name folders. The methods come from the model
-    (:class:`~phyper._model.ParserModel`); phyper 0.x's names from
-    :class:`~phyper._compat.Phyper0Parser`.
+    The methods come from the model (`phyper._model.ParserModel`); phyper 0.x's names
+    from `phyper._compat.Phyper0Parser`, on top of it.
     """
 
     __slots__ = ()
