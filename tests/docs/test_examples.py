@@ -77,3 +77,14 @@ def test_the_examples_of_a_page_run(page: Path, tmp_path: Path) -> None:
         ran.append(line)
 
     assert len(examples(page)) == len(ran)
+
+
+def test_the_readme_links_to_files_that_exist() -> None:
+    # the site checks its own links (mkdocs --strict); the README is read on its own
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    targets = [target.split("#")[0] for target in re.findall(r"\]\(([^)]+)\)", readme) if "://" not in target]
+
+    missing = [target for target in targets if not (REPO / target).exists()]
+
+    assert [] == missing
+    assert "docs/quickstart.md" in targets
