@@ -227,7 +227,7 @@ def _check(job: Job, record: dict[str, Any]) -> JobStatus:
             upstream = upstream or _UpstreamRecords(os.path.dirname(os.path.dirname(job.record)))
             listed = upstream.fingerprint(path)
             if listed is not None and listed[:2] == current:
-                return JobStatus(False, f"input {path} was rewritten after the job ran (its job ran again)")
+                return JobStatus(False, f"input {path} was rewritten after the job ran")
         if not _unchanged(path, fingerprint, current):
             return JobStatus(False, f"input {path} was rewritten after the job ran")
     return JobStatus(True, "complete")
