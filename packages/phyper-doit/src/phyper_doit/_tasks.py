@@ -29,14 +29,8 @@ DOIT_CONFIG: dict[str, Any] = {
 """A starting ``DOIT_CONFIG`` for a dodo.py (copy and extend it as needed)."""
 
 class _EngineVerdicts:
-    """Which engine jobs of a plan are to run: phyper's verdict, computed once when doit
-    first asks (a listing without ``--status`` never pays for it).
-
-    A job is to run when its record check fails (a batch job: when one of its current
-    members' does, whatever its own record lists) or when a job it depends on is to run.
-    """
-
-    # TODO(issue15-core): phyper.Verdicts(plan) replaces this once on main
+    """phyper's verdict over one plan, taken once, when doit first asks (a listing
+    without ``--status`` never pays for it): the ids of the engine jobs to run."""
 
     def __init__(self, plan: phyper.Plan) -> None:
         self.plan = plan
@@ -44,19 +38,10 @@ class _EngineVerdicts:
 
     @property
     def to_run(self) -> set[str]:
-        """Ids of the engine jobs to run."""
+        """Ids of the engine jobs (batch jobs for batched steps) to run."""
         if self._to_run is None:
-            to_run: set[str] = set()
-            for job in self.plan.engine_jobs():
-                if not to_run.isdisjoint(job.dependencies) or not self._complete(job):
-                    to_run.add(job.id)
-            self._to_run = to_run
+            self._to_run = {job.id for job in phyper.Verdicts(self.plan).engine_jobs_to_run()}
         return self._to_run
-
-    def _complete(self, job: phyper.Job) -> bool:
-        if job.is_batch:
-            return all(phyper.check_job(member) for member in self.plan.members(job))
-        return phyper.check_job(job).complete
 
 
 _VERDICTS: dict[str, _EngineVerdicts] = {}

@@ -99,33 +99,6 @@ class Rule:
     """The step's declared ``mem_mb`` and ``runtime`` (Snakemake's ``resources:``)."""
 
 
-class _EngineVerdicts:
-    """Which engine jobs are to run: phyper's verdict over a plan, with forced steps.
-
-    A job is to run when its record check fails (a batch job: when one of its current
-    members' does, whatever its own record lists), when its step is forced, or when a
-    job it depends on is to run.
-    """
-
-    # TODO(issue15-core): phyper.Verdicts(plan, forced=...) replaces this once on main
-
-    def __init__(self, plan: phyper.Plan, forced: frozenset[str]) -> None:
-        self.to_run: set[str] = set()
-        for job in plan.engine_jobs():
-            if (
-                job.step in forced
-                or not self._complete(plan, job)
-                or not self.to_run.isdisjoint(job.dependencies)
-            ):
-                self.to_run.add(job.id)
-
-    @staticmethod
-    def _complete(plan: phyper.Plan, job: phyper.Job) -> bool:
-        if job.is_batch:
-            return all(phyper.check_job(member) for member in plan.members(job))
-        return phyper.check_job(job).complete
-
-
 def downstream_closure(plan: phyper.Plan, steps: set[str]) -> frozenset[str]:
     """``steps`` and every step that depends on one of them, directly or not."""
     closed = set(steps)
@@ -271,7 +244,7 @@ class SnakemakeWorkflow:
             # not a run nor a dry run (--dag, --rulegraph, --summary...): the whole pipeline
             self._to_run = set(self.engine_jobs)
             return self._to_run
-        self._to_run = _EngineVerdicts(self.plan, self._forced).to_run
+        self._to_run = {job.id for job in phyper.Verdicts(self.plan, forced=asked).engine_jobs_to_run()}
         if dag is not None and settings is not None:
             # a job to run whose record is there (invalid, or forced): Snakemake would see
             # an output that exists; force it rather than delete the record
