@@ -210,8 +210,25 @@ class Verdicts:
         return found
 
     def engine_jobs_to_run(self) -> list[Job]:
-        """The engine jobs (batch jobs for batched steps) to run, in plan order."""
-        return [job for job in self.plan.engine_jobs() if self.verdict(job).to_run]
+        """The engine jobs (batch jobs for batched steps) to run, in plan order.
+
+        Each step's record folder is listed once: a job (or a batch's member) with no
+        record there is to run without being opened, or for a member, built.
+        """
+        to_run = []
+        for step in self.plan.steps:
+            names = self._names(step)
+            for job in self.plan.engine_jobs_of(step.name):
+                verdict = self._memo.get(job.id)
+                if verdict is None:
+                    if job.is_batch:
+                        verdict = self._batch_verdict(job, names)
+                    else:
+                        verdict = self._decide(job, None if job.key + ".json" in names else False)
+                    self._memo[job.id] = verdict
+                if verdict.to_run:
+                    to_run.append(job)
+        return to_run
 
     def __iter__(self) -> Iterator[JobVerdict]:
         """The verdict on every job (members, not batch jobs), in plan order."""
@@ -281,14 +298,26 @@ class Verdicts:
         batch = self.plan.batches.get(job_id)
         return self.verdict(batch if batch is not None else self.plan.jobs[job_id])
 
-    def _batch_verdict(self, batch: Job) -> JobVerdict:
+    def _batch_verdict(self, batch: Job, names: frozenset[str] | None = None) -> JobVerdict:
+        """A batch job is to run when one of its members is: the first one decides.
+
+        With ``names`` (the step's record folder), a member with no record is not built.
+        """
         if batch.step in self.forced:
             return JobVerdict(batch, True, f"step `{batch.step}` is forced")
         for key in batch.members:
+            if names is not None and key + ".json" not in names:
+                reason, failed = self._incomplete(f"{batch.step}:{key}", NO_RECORD)
+                return JobVerdict(batch, True, f"member {key}: {reason}", failed)
             member = self._decide(self.plan.jobs[f"{batch.step}:{key}"], None)
             if member.to_run:
                 return JobVerdict(batch, True, f"member {key}: {member.reason}", member.failed)
         return JobVerdict(batch, False, "complete")
+
+    def _names(self, step: PlannedStep) -> frozenset[str]:
+        """The names in ``step``'s record folder now (none if it does not exist)."""
+        first = next(self.plan.jobs.records_of(step.name), None)
+        return _listing(os.path.dirname(first)) if first is not None else frozenset()
 
     def _walk(self, step: PlannedStep, *, build: bool) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
         """``(job id, verdict, to run, reason, failed)`` of each job of ``step``, in grid order.
@@ -299,8 +328,7 @@ class Verdicts:
         """
         plan = self.plan
         jobs = plan.jobs
-        first = next(jobs.records_of(step.name), None)
-        names = _listing(os.path.dirname(first)) if first is not None else frozenset()
+        names = self._names(step)
         if not step.is_batched:
             for job in jobs.of_step(step.name):
                 found = self._memo.get(job.id)
