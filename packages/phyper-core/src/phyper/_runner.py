@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+from phyper._code_store import code_field, today_code
 from phyper._completion import check_job, stat_fingerprint, write_record
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError
 from phyper._fs import leftover_temporaries
@@ -227,6 +228,9 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
         "scheduler_job_id": context["scheduler_job_id"],
         "non_keys": context["non_keys"],
     }
+    code = today_code(job.record)
+    if code is not None:
+        extra["code"] = code_field(pipeline.state_folder, code)
     return write_record(job, input_fingerprints, extra)
 
 
