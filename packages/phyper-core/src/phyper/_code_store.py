@@ -26,18 +26,23 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from phyper._fs import atomic_write_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from phyper._code import StepCode
+    from phyper._pipeline import Pipeline
+    from phyper._status import JobVerdict
 
 __all__ = [
     "CODE_FOLDER",
+    "OLDER_CODE",
+    "accept",
     "accept_code",
     "code_changes",
     "code_field",
@@ -70,10 +75,20 @@ def register_step(state_folder: str, step: str, function: Callable[..., Any], *,
     """Say which function's code the records of ``step`` under ``state_folder`` are compared with."""
     folder = os.path.normpath(os.path.join(state_folder, "done", step))
     _STEPS[folder] = _Tracked(state_folder, step, function, track)
+    _BY_FOLDER.clear()
+
+
+_BY_FOLDER: dict[str, _Tracked | None] = {}
+"""Record folder as written in records' paths -> its step (a memo of :data:`_STEPS`)."""
 
 
 def _tracked(record_path: str) -> _Tracked | None:
-    return _STEPS.get(os.path.normpath(os.path.dirname(record_path)))
+    folder = record_path[: record_path.rfind(os.sep) + 1]  # once per record checked: no normpath
+    try:
+        return _BY_FOLDER[folder]
+    except KeyError:
+        tracked = _BY_FOLDER[folder] = _STEPS.get(os.path.normpath(folder))
+        return tracked
 
 
 def today_code(record_path: str) -> StepCode | None:
@@ -158,7 +173,7 @@ def code_changes(record_path: str, record: dict[str, Any]) -> tuple[str, ...] | 
 
 def older_code_reason(changes: tuple[str, ...]) -> str:
     """The verdict's reason for a record made by older code."""
-    return f"made by older code ({', '.join(changes)} changed)" if changes else "made by older code"
+    return f"{OLDER_CODE} ({', '.join(changes)} changed)" if changes else OLDER_CODE
 
 
 def package_changes(record_path: str, record: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
@@ -194,3 +209,92 @@ def accept_code(record_path: str, record: dict[str, Any]) -> bool:
     # engines compare record times (Snakemake): the accepted record keeps its own
     os.utime(record_path, ns=(info.st_atime_ns, info.st_mtime_ns))
     return True
+
+
+def code_verdict(record_path: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The code fields of a job's verdict (``code_changes``, ``package_changes``), where not default."""
+    if "code" not in record:
+        return {}
+    fields: dict[str, Any] = {}
+    changes = code_changes(record_path, record)
+    if changes is not None:
+        fields["code_changes"] = changes
+    packages = package_changes(record_path, record)
+    if packages:
+        fields["package_changes"] = packages
+    return fields
+
+
+def code_status_lines(verdicts: Sequence[JobVerdict], verbose: bool = False) -> list[str]:
+    """What ``phyper status`` says about code: per step, the jobs made by older code and what
+    changed, the jobs made with other package versions, and what phyper cannot follow."""
+    older: dict[str, Counter[tuple[str, ...]]] = {}
+    packages: dict[str, Counter[tuple[str, str, str | None]]] = {}
+    made_with_other_packages: Counter[str] = Counter()
+    first_record: dict[str, str] = {}
+    for verdict in verdicts:
+        step = verdict.job.step
+        first_record.setdefault(step, verdict.job.record)
+        if verdict.code_changes is not None:
+            older.setdefault(step, Counter())[verdict.code_changes] += 1
+        if verdict.package_changes:
+            made_with_other_packages[step] += 1
+            counter = packages.setdefault(step, Counter())
+            for name, (old, new) in verdict.package_changes.items():
+                counter[(name, old, new)] += 1
+    lines: list[str] = []
+    for step, groups in older.items():
+        for changes, count in groups.items():
+            what = f"{', '.join(changes)} changed" if changes else "its stored code is gone: what changed is unknown"
+            lines.append(f"{step}: {count} job(s) made by older code ({what})")
+    for step, counter in packages.items():
+        listed = ", ".join(
+            f"{name} {old} (now {new or 'not installed'})" for (name, old, new) in sorted(counter)
+        )
+        lines.append(
+            f"warning: {step}: {made_with_other_packages[step]} job(s) made with other package versions: "
+            f"{listed}; packages never trigger a rerun"
+        )
+    for step, record in first_record.items():
+        code = today_code(record)
+        if code is not None and code.warnings:
+            lines.append(
+                f"warning: {step}: code phyper cannot follow ({len(code.warnings)}); changes there do not rerun it:"
+            )
+            shown = code.warnings if verbose else code.warnings[:3]
+            lines.extend(f"  {warning}" for warning in shown)
+            if len(shown) < len(code.warnings):
+                lines.append(f"  ... and {len(code.warnings) - len(shown)} more (phyper status -v lists them all)")
+    return lines
+
+
+OLDER_CODE = "made by older code"
+"""How the reason of a job made by older code starts."""
+
+
+def accept(pipeline: Pipeline, steps: Sequence[str] = ()) -> dict[str, int]:
+    """Accept today's code for the jobs of ``steps`` (all steps if empty) that are complete but for it.
+
+    Like ``snakemake --touch``: each such job's record is rewritten with today's code
+    fingerprint (its file times kept); outputs are never touched, and a job failing any
+    other check (a missing output, an input rewritten) is left as it is.
+
+    Returns:
+        Step -> the number of jobs accepted.
+
+    Raises:
+        UnknownStepError: a step that the pipeline does not have.
+    """
+    from phyper._completion import check_job_record
+
+    names = [pipeline.step(name).name for name in steps] or list(pipeline.steps)
+    plan = pipeline.plan(cache=True)
+    accepted: dict[str, int] = {}
+    for name in names:
+        count = 0
+        for job in plan.jobs_of(name):
+            status, record = check_job_record(job)
+            if record is not None and not status.complete and status.reason.startswith(OLDER_CODE):
+                count += accept_code(job.record, record)
+        accepted[name] = count
+    return accepted

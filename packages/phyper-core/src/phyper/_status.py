@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from phyper._code_store import code_status_lines, code_verdict
 from phyper._completion import check_job_record
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ class JobVerdict:
     reason: str
     failed: bool = False
     non_key_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    code_changes: tuple[str, ...] | None = None
+    """None: made by today's code (or not tracked); else what changed since (see :mod:`phyper._code_store`)."""
+    package_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Distribution -> (version the record was made with, today's), where they differ."""
 
 
 def last_attempts(state_folder: str) -> dict[str, dict[str, Any]]:
@@ -73,6 +78,7 @@ def job_verdicts(pipeline: Pipeline, plan: Plan | None = None) -> list[JobVerdic
     verdicts: list[JobVerdict] = []
     for job in plan:
         status, record = check_job_record(job)
+        code: dict[str, Any] = code_verdict(job.record, record) if record is not None else {}
         if not status.complete:
             attempt = attempts.get(job.id)
             failed = attempt is not None and attempt.get("status") == "failed"
@@ -81,15 +87,15 @@ def job_verdicts(pipeline: Pipeline, plan: Plan | None = None) -> list[JobVerdic
             else:
                 reason = status.reason
             _mark_to_run(to_run, job)
-            verdicts.append(JobVerdict(job, True, reason, failed))
+            verdicts.append(JobVerdict(job, True, reason, failed, **code))
             continue
         upstream = next((dependency for dependency in job.dependencies if dependency in to_run), None)
         changes = _non_key_changes(record, current_non_keys)
         if upstream is not None:
             _mark_to_run(to_run, job)
-            verdicts.append(JobVerdict(job, True, f"upstream job {upstream} is to run", False, changes))
+            verdicts.append(JobVerdict(job, True, f"upstream job {upstream} is to run", False, changes, **code))
         else:
-            verdicts.append(JobVerdict(job, False, "complete", False, changes))
+            verdicts.append(JobVerdict(job, False, "complete", False, changes, **code))
     return verdicts
 
 
@@ -152,4 +158,4 @@ def status_lines(verdicts: list[JobVerdict], verbose: bool = False) -> list[str]
         for values, ids in groups.items():
             listed = ", ".join(ids if verbose or len(ids) <= 5 else [*ids[:5], f"... {len(ids) - 5} more"])
             lines.append(f"  {values}: {listed}")
-    return lines
+    return lines + code_status_lines(verdicts, verbose)
