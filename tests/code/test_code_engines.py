@@ -20,6 +20,8 @@ import pytest
 
 from engines import BIN, REPO, copy_project, environment, run, run_engine
 
+SNAKEMAKE, DOIT = str(BIN / "snakemake"), str(BIN / "doit")
+
 FIXTURE = REPO / "tests" / "fixtures" / "code_changes"
 RECORDS = Path("derived_data") / ".phyper" / "done"
 _finished: dict[str, Path] = {}
@@ -108,3 +110,69 @@ def test_records_written_before_code_was_tracked_count_as_todays_code(backend: s
     assert Counter() == run_again(backend, project)
     # looking and running changed no record
     assert all("code" not in json.loads(path.read_text()) for path in (project / RECORDS).rglob("*.json"))
+
+
+def to_run_by_tool(project: Path, snakemake: bool = True) -> dict[str, set[str]]:
+    """The steps whose jobs each tool would run now: phyper status, snakemake -n, doit list --status."""
+    status = phyper(project, "status", "-v").splitlines()
+    listed = {line.split(": ", 1)[0].strip() for line in status if line.startswith("  ") and ": " in line}
+    dry = run([SNAKEMAKE, "-n"], project).stdout if snakemake else "Nothing to be done"
+    # the "Job stats" table, down to its total
+    table = "" if "Nothing to be done" in dry else dry[dry.index("Job stats:"):].split("\ntotal")[0]
+    rows = [line.split() for line in table.splitlines()]
+    rules = {row[0] for row in rows if len(row) == 2 and row[1].isdigit() and row[0] not in ("total", "all")}
+    listing = run([DOIT, "list", "--all", "--status"], project).stdout.splitlines()
+    tasks = {line.split()[1] for line in listing if line.startswith("R ") and ":" in line.split()[1]}
+    found = {"status": {job.split(":")[0] for job in listed}, "snakemake": rules, "doit": {t.split(":")[0] for t in tasks}}
+    return found if snakemake else {tool: steps for tool, steps in found.items() if tool != "snakemake"}
+
+
+@pytest.mark.snakemake
+@pytest.mark.doit
+@pytest.mark.parametrize("backend", ["snakemake"], indirect=True)  # its finished project; both engines run on it
+def test_accept_makes_every_tool_plan_nothing_and_show_diffs_the_code(backend: str, project: Path) -> None:
+    edit(project, "model.py", "return self.weight * x + self.size", "return self.weight * x + 2 * self.size")
+    edit(project, "plots.py", "'#' * int(score)", "'=' * int(score)")
+    model_hash = sorted(path.name for path in (project / "derived_data" / "all").iterdir())[0]
+    shown = phyper(project, "show", model_hash)
+    assert "(older code: model.Model.forward changed; `phyper show HASH --code-diff` shows how)" in shown
+    diff = phyper(project, "show", model_hash, "--code-diff").splitlines()
+    assert [
+        "--- model.Model.forward (made the result)",
+        "+++ model.Model.forward (today)",
+        "@@ -1,2 +1,2 @@",
+        " def forward(self, x):",
+        "-    return self.weight * x + self.size",
+        "+    return self.weight * x + 2 * self.size",
+    ] == diff[1:]
+
+    # snakemake -n last: today it deletes the records it finds invalid (issue 15)
+    expected = {"train", "summarise", "plot"}
+    assert {"status": expected, "doit": expected} == to_run_by_tool(project, snakemake=False)
+
+    record = project / RECORDS / "train" / f"{model_hash}.json"
+    mtime = record.stat().st_mtime_ns
+    outputs = {path: path.stat().st_mtime_ns for path in (project / "derived_data").rglob("*.json") if ".phyper" not in path.parts}
+    assert "train: accepted today's code for 4 job(s)" == phyper(project, "accept", "train").strip()
+    # plot is left as it is: only the steps named are accepted
+    assert {"status": {"plot"}, "doit": {"plot"}} == to_run_by_tool(project, snakemake=False)
+    assert ["plot: accepted today's code for 1 job(s)"] == phyper(project, "accept").strip().splitlines()[-1:]
+    empty: set[str] = set()
+    assert {"status": empty, "snakemake": empty, "doit": empty} == to_run_by_tool(project)
+    assert (mtime, outputs) == (
+        record.stat().st_mtime_ns,
+        {path: path.stat().st_mtime_ns for path in outputs},
+    )
+    assert "(today's code)" in phyper(project, "show", model_hash)
+    assert Counter() == run_again("doit", project)
+    assert Counter() == run_again("snakemake", project)
+
+
+def test_track_code_false_leaves_code_out_of_the_verdict(backend: str, project: Path) -> None:
+    edit(project, "pipeline.py", "@pipeline.aggregate(inputs=[summary_path], outputs=[figure_path])",
+         "@pipeline.aggregate(inputs=[summary_path], outputs=[figure_path], track_code=False)")
+    edit(project, "plots.py", "'#' * int(score)", "'=' * int(score)")
+    assert Counter() == run_again(backend, project)
+    edit(project, "pipeline.py", "pipeline = phyper.Pipeline(instances)", "pipeline = phyper.Pipeline(instances, track_code=False)")
+    edit(project, "model.py", "return self.weight * x + self.size", "return self.weight * x + 2 * self.size")
+    assert Counter() == run_again(backend, project)

@@ -298,3 +298,50 @@ def accept(pipeline: Pipeline, steps: Sequence[str] = ()) -> dict[str, int]:
                 count += accept_code(job.record, record)
         accepted[name] = count
     return accepted
+
+
+def describe_code(record_path: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Which code made a result: its digest, whether it is today's, what changed, packages."""
+    recorded = recorded_digest(record)
+    field = record.get("code")
+    packages = field.get("packages", {}) if isinstance(field, dict) else {}
+    if recorded is None:
+        return {"digest": None, "today": True, "changed": [], "packages": {}}
+    changes = code_changes(record_path, record)
+    return {
+        "digest": recorded,
+        "today": changes is None,
+        "changed": list(changes or ()),
+        "packages": packages if isinstance(packages, dict) else {},
+    }
+
+
+def code_diff(record_path: str, record: dict[str, Any]) -> list[str]:
+    """A unified diff, piece by piece, from the code that made ``record`` to today's code.
+
+    Sources are the stored normalised ones (``ast.unparse``: no comments, no docstrings).
+    Empty when the record was made by today's code (or before code was tracked).
+    """
+    import difflib
+
+    changes = code_changes(record_path, record)
+    tracked = _tracked(record_path)
+    today = today_code(record_path)
+    recorded = recorded_digest(record)
+    if not changes or tracked is None or today is None or recorded is None:
+        return []
+    manifest = read_step_manifest(tracked.state_folder, recorded) or {"functions": {}}
+    old_digests: dict[str, str] = manifest["functions"]
+    lines: list[str] = []
+    for name in changes:
+        old_digest = old_digests.get(name)
+        old = (stored_source(tracked.state_folder, old_digest) or "") if old_digest else ""
+        new = today.pieces[name].source + "\n" if name in today.pieces else ""
+        lines += difflib.unified_diff(
+            old.splitlines(),
+            new.splitlines(),
+            fromfile=f"{name} (made the result)" if old_digest else f"{name} (not reached then)",
+            tofile=f"{name} (today)" if name in today.pieces else f"{name} (not reached today)",
+            lineterm="",
+        )
+    return lines
