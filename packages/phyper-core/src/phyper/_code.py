@@ -33,7 +33,6 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib
 import inspect
 import os
 import sys
@@ -107,26 +106,6 @@ def _is_phyper(module_name: str) -> bool:
     return top == "phyper" or top.startswith("phyper_")
 
 
-@functools.cache
-def _module_kind(module_name: str) -> str:
-    """``user``, ``third-party``, ``stdlib`` or ``phyper`` for a loaded module name."""
-    if _is_phyper(module_name):
-        return "phyper"
-    top = module_name.partition(".")[0]
-    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
-        return "stdlib"
-    module = sys.modules.get(module_name) or sys.modules.get(top)
-    path = getattr(module, "__file__", None)
-    if not isinstance(path, str):
-        # a namespace package or a module made in memory: the project's if not installed
-        return "user" if module is not None and not _installed(top) else "third-party"
-    real = os.path.realpath(path)
-    parts = real.split(os.sep)
-    if "site-packages" in parts or "dist-packages" in parts or real.startswith(_library_folders()):
-        return "third-party"
-    return "user"
-
-
 def _installed(top: str) -> bool:
     return top in _top_level_distributions()
 
@@ -143,7 +122,14 @@ def _distributions(modules: tuple[str, ...]) -> dict[str, str]:
 
     found: dict[str, str] = {}
     for top in modules:
-        for name in _top_level_distributions().get(top, []):
+        try:
+            # most distributions are named as their module (torch, numpy): one lookup, not
+            # a scan of every installed distribution (half a second in a job process)
+            found[top] = importlib.metadata.version(top)
+            continue
+        except importlib.metadata.PackageNotFoundError:
+            pass
+        for name in _top_level_distributions().get(top, []):  # scikit-learn for sklearn, ...
             try:
                 found[name] = importlib.metadata.version(name)
             except importlib.metadata.PackageNotFoundError:
@@ -267,6 +253,144 @@ _DYNAMIC_CALLS = {
 }
 
 
+class _StaticModule:
+    """A module of the project known from its file alone: what each top-level name is bound to.
+
+    Bindings: ``("def", node)`` for functions and classes, ``("value", None)`` for
+    assignments, ``("module", name)`` for ``import x``, ``("from", module, name)`` for
+    ``from module import name``. Nothing is imported: a module the step imports inside
+    a function body is read, not executed, so an engine or ``phyper status`` never loads
+    a step's heavy libraries.
+    """
+
+    def __init__(self, name: str, package: str, source: _ModuleSource) -> None:
+        self.name = name
+        self.package = package
+        self.source = source
+        self.bindings: dict[str, list[tuple[str, Any, Any]]] = {}
+        for node in _top_level(source.tree.body):
+            self._bind(node)
+
+    def _bind(self, node: ast.stmt) -> None:
+        if isinstance(node, _SCOPES):
+            self.bindings.setdefault(node.name, []).append(("def", node, None))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for bound in ast.walk(target):
+                    if isinstance(bound, ast.Name):
+                        self.bindings.setdefault(bound.id, []).append(("value", None, None))
+        else:
+            for name, binding in _import_bindings(node, self.package):
+                self.bindings.setdefault(name, []).append(binding)
+
+
+def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Module-level statements, those under ``if``/``try``/``with`` included."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.If, ast.Try, ast.With)) or type(node).__name__ == "TryStar":
+            for field_name in ("body", "orelse", "finalbody"):
+                yield from _top_level(getattr(node, field_name, []) or [])
+            for handler in getattr(node, "handlers", []) or []:
+                yield from _top_level(handler.body)
+
+
+def _import_bindings(node: ast.AST, package: str) -> list[tuple[str, tuple[str, Any, Any]]]:
+    """The names an ``import`` statement binds, and to what."""
+    found: list[tuple[str, tuple[str, Any, Any]]] = []
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                found.append((alias.asname, ("module", alias.name, None)))
+            else:
+                top = alias.name.partition(".")[0]
+                found.append((top, ("module", top, None)))
+    elif isinstance(node, ast.ImportFrom):
+        module = _absolute(node, package)
+        if module is not None:
+            for alias in node.names:
+                if alias.name != "*":
+                    found.append((alias.asname or alias.name, ("from", module, alias.name)))
+    return found
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str | None:
+    if not node.level:
+        return node.module
+    if not package:
+        return None
+    parts = package.split(".")
+    if node.level - 1 >= len(parts):
+        return None
+    base = ".".join(parts[: len(parts) - (node.level - 1)])
+    return f"{base}.{node.module}" if node.module else base
+
+
+def _locate(name: str) -> tuple[str | None, bool]:
+    """(the file of module ``name``, whether it is a package), found without importing it."""
+    import importlib.machinery
+
+    module = sys.modules.get(name)
+    if module is not None:
+        path = getattr(module, "__file__", None)
+        return (path if isinstance(path, str) else None), hasattr(module, "__path__")
+    parent, _, child = name.rpartition(".")
+    try:
+        if parent:
+            parent_path, is_package = _locate(parent)
+            if parent_path is None or not is_package:
+                return None, False
+            spec = importlib.machinery.PathFinder.find_spec(child, [os.path.dirname(parent_path)])
+        else:
+            spec = importlib.machinery.PathFinder.find_spec(name)
+    except (ImportError, ValueError):
+        return None, False
+    if spec is None:
+        return None, False
+    return spec.origin if spec.has_location else None, spec.submodule_search_locations is not None
+
+
+@functools.cache
+def _static_kind(name: str) -> str:
+    """``user``, ``third-party``, ``stdlib`` or ``phyper`` for a module name, without importing it."""
+    if _is_phyper(name):
+        return "phyper"
+    top = name.partition(".")[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return "stdlib"
+    path, _ = _locate(top)
+    if path is None:
+        return "third-party" if _installed(top) else "missing"
+    real = os.path.realpath(path)
+    parts = real.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts or real.startswith(_library_folders()):
+        return "third-party"
+    return "user"
+
+
+def _static_module(name: str) -> _StaticModule | str:
+    """The project's module ``name`` read from its file, or why it cannot be read."""
+    path, is_package = _locate(name)
+    if path is None:
+        return "no such module"
+    if not path.endswith(".py"):
+        return "compiled (a C extension)"
+    try:
+        info = os.stat(path)
+    except OSError:
+        return "its file is gone"
+    source = _parsed(path, info.st_size, info.st_mtime_ns)
+    if source is None:
+        return "its file does not parse"
+    return _static_module_of(name, name if is_package else name.rpartition(".")[0], source)
+
+
+@functools.cache
+def _static_module_of(name: str, package: str, source: _ModuleSource) -> _StaticModule:
+    return _StaticModule(name, package, source)
+
+
 class _Walker:
     def __init__(self, step_name: str) -> None:
         self.step_name = step_name
@@ -280,17 +404,23 @@ class _Walker:
         if message not in self.warnings:
             self.warnings.append(message)
 
-    # an object the step reaches --------------------------------------------------------
+    def _note_module(self, module_name: str) -> str:
+        kind = _static_kind(module_name) if module_name else "stdlib"
+        if kind == "third-party":
+            self.modules.add(module_name.partition(".")[0])
+        return kind
+
+    # the step itself: a Python object ----------------------------------------------
 
     def reach(self, value: Any) -> None:
+        """An object bound to the step: the step function, a partial, a default, a closure cell."""
         if id(value) in self._seen:
             return
         self._seen.add(id(value))
         self._keep.append(value)
         if isinstance(value, types.ModuleType):
             self._note_module(value.__name__)
-            return
-        if isinstance(value, functools.partial):
+        elif isinstance(value, functools.partial):
             # the partial's own arguments are part of the step's definition
             target = getattr(value.func, "__qualname__", type(value.func).__name__)
             arguments = [_literal(argument) for argument in value.args]
@@ -299,76 +429,65 @@ class _Walker:
             self.pieces[name] = CodePiece(name, f"functools.partial({target}, {', '.join(arguments)})")
             self.reach(value.func)
             for argument in (*value.args, *value.keywords.values()):
-                self.reach_value(argument)
-            return
-        if isinstance(value, (types.MethodType, staticmethod, classmethod)):
+                self.reach(argument)
+        elif isinstance(value, (types.MethodType, staticmethod, classmethod)):
             self.reach(value.__func__)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            if not _is_hyperparameters(value):
+                for item in value:
+                    self.reach(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self.reach(item)
+        elif _is_hyperparameters(value):
             return
-        if isinstance(value, property):
-            for accessor in (value.fget, value.fset, value.fdel):
-                if accessor is not None:
-                    self.reach(accessor)
-            return
-        if _is_hyperparameters(value):
-            return
-        if isinstance(value, types.FunctionType):
-            self._function(value)
+        elif isinstance(value, types.FunctionType):
+            self._function_object(value)
         elif isinstance(value, type):
-            self._class(value)
+            self._named(value.__module__, value.__qualname__)
         elif isinstance(value, (types.BuiltinFunctionType, types.BuiltinMethodType)):
             module = getattr(value, "__module__", None) or ""
             if module and self._note_module(module) == "user":
                 self.warn(f"{module}.{value.__name__} is compiled (a C extension): its changes are not tracked")
-        elif callable(value) and not isinstance(value, (int, float, str, bytes)) and _module_kind(
-            type(value).__module__
-        ) == "user":
-            self.reach(type(value))  # a callable object of the project: its class's code
+        elif callable(value) and not isinstance(value, (int, float, str, bytes)):
+            self._named(type(value).__module__, type(value).__qualname__)  # a callable object: its class
         else:
-            module = getattr(type(value), "__module__", "") or ""
-            self._note_module(module)
+            self._note_module(getattr(type(value), "__module__", "") or "")
 
-    def reach_value(self, value: Any) -> None:
-        """A value bound at definition time (a default, a partial's argument, a closure cell)."""
-        if isinstance(value, (types.FunctionType, type, types.ModuleType, functools.partial, types.MethodType)):
-            self.reach(value)
-        elif isinstance(value, (list, tuple, set, frozenset)) and not _is_hyperparameters(value):
-            for item in value:
-                if isinstance(item, (types.FunctionType, type, functools.partial)):
-                    self.reach(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                if isinstance(item, (types.FunctionType, type, functools.partial)):
-                    self.reach(item)
-        else:
-            self.reach(value)
-
-    def _note_module(self, module_name: str) -> str:
-        kind = _module_kind(module_name) if module_name else "stdlib"
-        if kind == "third-party":
-            self.modules.add(module_name.partition(".")[0])
-        return kind
-
-    # functions ------------------------------------------------------------------------
-
-    def _function(self, function: types.FunctionType) -> None:
-        wrapped = getattr(function, "__wrapped__", None)
-        if wrapped is not None:
-            self.reach(wrapped)
+    def _function_object(self, function: types.FunctionType) -> None:
         module_name = function.__module__ or ""
         if self._note_module(module_name) != "user":
             return
         module = sys.modules.get(module_name)
-        qualname = function.__qualname__
-        name = f"{module_name}.{qualname}"
+        if "<locals>" not in function.__qualname__ and function.__name__ != "<lambda>" and module is not None:
+            static = _static_module(module_name)
+            if isinstance(static, _StaticModule) and function.__name__ in static.bindings:
+                self._named(module_name, function.__qualname__)
+                self._bound_values(function)
+                return
+        # a lambda, a nested function, or a function with no file (a notebook cell)
+        name = f"{module_name}.{function.__qualname__}"
         node = self._function_node(function, module)
         if node is None:
             self.warn(f"{name}: no source (defined in memory?); only its compiled code is compared")
             code = function.__code__
             self.pieces[name] = CodePiece(name, repr((code.co_code, code.co_names, _constants(code))))
-        else:
-            self.pieces[name] = CodePiece(name, _unparse(node))
+            return
+        self.pieces[name] = CodePiece(name, _unparse(node))
+        self._bound_values(function)
+        static = _static_module(module_name)
+        if isinstance(static, _StaticModule):
+            self._body(node, static, name)
+        else:  # no file: the names are resolved in the function's globals, as Python would
+            for child in ast.walk(node):
+                if isinstance(child, ast.Name) and child.id in function.__globals__:
+                    self.reach(function.__globals__[child.id])
+
+    def _bound_values(self, function: types.FunctionType) -> None:
+        """What the function object holds besides its code: defaults and closure cells."""
         for value in (*(function.__defaults__ or ()), *(function.__kwdefaults__ or {}).values()):
-            self.reach_value(value)
+            if isinstance(value, (types.FunctionType, type, functools.partial)):
+                self.reach(value)
         if function.__closure__:
             for cell_name, cell in zip(function.__code__.co_freevars, function.__closure__):
                 try:
@@ -376,19 +495,17 @@ class _Walker:
                 except ValueError:  # an empty cell (a name assigned later)
                     continue
                 if cell_name != "__class__":
-                    self.reach_value(contents)
-        if node is not None:
-            self._references(node, function.__globals__, name)
+                    self.reach(contents)
 
     def _function_node(self, function: types.FunctionType, module: types.ModuleType | None) -> ast.AST | None:
         source = _module_source(module) if module is not None else None
         line = function.__code__.co_firstlineno
         if source is not None:
             if function.__name__ == "<lambda>":
-                candidates: list[ast.AST] = list(source.lambdas.get(line, []))
+                candidates: list[ast.expr] = list(source.lambdas.get(line, []))
                 if candidates:
                     # several lambdas on one line: all of them (their order is fixed)
-                    return candidates[0] if len(candidates) == 1 else ast.Tuple(elts=candidates, ctx=ast.Load())  # type: ignore[arg-type]
+                    return candidates[0] if len(candidates) == 1 else ast.Tuple(elts=candidates, ctx=ast.Load())
             else:
                 nodes = source.by_qualname.get(function.__qualname__, [])
                 if nodes:
@@ -404,156 +521,131 @@ class _Walker:
                 return node
         return None
 
-    # classes --------------------------------------------------------------------------
+    # the code it reaches: read from the files ---------------------------------------
 
-    def _class(self, cls: type) -> None:
-        module_name = cls.__module__ or ""
-        if self._note_module(module_name) != "user":
+    def _named(self, module_name: str, qualname: str) -> None:
+        """``module_name``'s top-level ``qualname`` (or ``Class.method``) is reached."""
+        parts = qualname.split(".")
+        if "<locals>" in parts:
             return
-        module = sys.modules.get(module_name)
-        if module is not None and id(cls) in _hyperparameter_mixins(module):
+        self._resolve(module_name, parts[:1], "")
+
+    def _resolve(self, module_name: str, chain: list[str], where: str) -> None:
+        """Follow ``module_name.chain[0].chain[1]...`` as far as the project's code goes."""
+        kind = self._note_module(module_name)
+        if kind != "user":
+            if kind == "missing" and where:
+                self.warn(f"{where}: cannot find module `{module_name}`; what it reaches there is not tracked")
             return
-        for base in cls.__mro__[1:]:
-            if base is not object:
-                self.reach(base)
-        name = f"{module_name}.{cls.__qualname__}"
-        source = _module_source(module) if module is not None else None
-        nodes = source.by_qualname.get(cls.__qualname__, []) if source is not None else []
-        classes = [node for node in nodes if isinstance(node, ast.ClassDef)]
-        if not classes:
-            self.warn(f"{name}: no source; its changes are not tracked")
+        module = _static_module(module_name)
+        if not isinstance(module, _StaticModule):
+            self.warn(f"module {module_name}: {module}; its changes are not tracked")
             return
-        node = classes[-1]
-        # the class without its methods is one piece; each method is its own
-        methods = [child for child in node.body if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if not chain:
+            return
+        name, rest = chain[0], chain[1:]
+        bindings = module.bindings.get(name)
+        if not bindings:
+            located, _ = _locate(f"{module_name}.{name}")
+            if located is not None:
+                self._resolve(f"{module_name}.{name}", rest, where)
+            return
+        for kind_, first, second in bindings:
+            if kind_ == "def":
+                self._definition(module, first)
+            elif kind_ == "value":
+                self._value(module, name)
+            elif kind_ == "module":
+                self._resolve(first, rest, where)
+            else:
+                self._resolve(first, [second, *rest], where)
+
+    def _definition(self, module: _StaticModule, node: Any) -> None:
+        piece_name = f"{module.name}.{node.name}"
+        if piece_name in self.pieces or self._is_parser_class(module, node):
+            return
+        if isinstance(node, ast.ClassDef):
+            self._class(module, node, piece_name)
+        else:
+            self.pieces[piece_name] = CodePiece(piece_name, _unparse(node))
+            self._body(node, module, piece_name)
+
+    def _class(self, module: _StaticModule, node: ast.ClassDef, name: str) -> None:
         import copy
 
+        # the class without its methods is one piece; each method is its own
+        methods = [child for child in node.body if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))]
         header = copy.copy(node)  # the same fields (type_params on 3.12+), fewer statements
         header.body = [child for child in node.body if child not in methods] or [ast.Pass()]
         self.pieces[name] = CodePiece(name, _unparse(header))
-        globals_ = vars(module) if module is not None else {}
-        self._references(header, globals_, name)
+        self._body(header, module, name)  # its bases, decorators, class attributes
         for method in methods:
-            attribute = cls.__dict__.get(method.name)
-            function = _underlying_function(attribute)
-            if function is not None and function.__qualname__ == f"{cls.__qualname__}.{method.name}":
-                self.reach(attribute)  # its defaults and closures too
-            else:
-                method_name = f"{name}.{method.name}"
-                self.pieces[method_name] = CodePiece(method_name, _unparse(method))
-                self._references(method, globals_, method_name)
+            method_name = f"{name}.{method.name}"
+            self.pieces[method_name] = CodePiece(method_name, _unparse(method))
+            self._body(method, module, method_name)
 
-    # names inside a body --------------------------------------------------------------
+    def _is_parser_class(self, module: _StaticModule, node: Any) -> bool:
+        """A phyper.Parser subclass, or a mixin of one: hyperparameters, not code."""
+        if not isinstance(node, ast.ClassDef):
+            return False
+        loaded = sys.modules.get(module.name)
+        value = getattr(loaded, node.name, None) if loaded is not None else None
+        if isinstance(value, type):
+            return _is_hyperparameters(value) or id(value) in _hyperparameter_mixins(loaded)  # type: ignore[arg-type]
+        return any("Parser" in ast.unparse(base) for base in node.bases)
 
-    def _references(self, node: ast.AST, globals_: dict[str, Any], where: str) -> None:
-        local_imports: dict[str, Any] = {}
+    def _value(self, module: _StaticModule, name: str) -> None:
+        piece_name = f"{module.name}.{name}"
+        if piece_name in self.pieces:
+            return
+        loaded = sys.modules.get(module.name)
+        if loaded is not None and _is_hyperparameters(getattr(loaded, name, None)):
+            return  # the grid, a parser, the pipeline: tracked by hashes
+        statements = module.source.assignments(name)
+        if not statements:
+            return
+        self.pieces[piece_name] = CodePiece(piece_name, "\n".join(_unparse(statement) for statement in statements))
+        for statement in statements:
+            self._body(statement, module, piece_name)
+
+    def _body(self, node: ast.AST, module: _StaticModule, where: str) -> None:
+        """Follow every name a definition uses: its own imports first, then the module's."""
+        local: dict[str, list[tuple[str, Any, Any]]] = {}
         for child in ast.walk(node):
-            if isinstance(child, ast.Import):
-                for alias in child.names:
-                    module = self._import(alias.name, where)
-                    if module is None:
-                        continue
-                    if alias.asname:
-                        local_imports[alias.asname] = module
-                    else:
-                        local_imports[alias.name.partition(".")[0]] = sys.modules.get(alias.name.partition(".")[0])
-                        self.reach(module)
-            elif isinstance(child, ast.ImportFrom):
-                module_name = _absolute(child, globals_)
-                module = self._import(module_name, where) if module_name else None
-                if module is None:
-                    continue
-                for alias in child.names:
-                    if alias.name == "*":
-                        continue
-                    value = getattr(module, alias.name, None)
-                    if value is None:
-                        value = self._import(f"{module_name}.{alias.name}", where)
-                    if value is not None:
-                        local_imports[alias.asname or alias.name] = value
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                for name, binding in _import_bindings(child, module.package):
+                    local.setdefault(name, []).append(binding)
+                    if binding[0] == "module":
+                        self._resolve(binding[1], [], where)
             elif isinstance(child, ast.Call):
                 self._dynamic(child, where)
-        scope = {**globals_, **local_imports}
+        used: set[tuple[str, ...]] = set()
         for child in ast.walk(node):
             if isinstance(child, ast.Attribute) and isinstance(child.ctx, ast.Load):
                 chain = _attribute_chain(child)
-                if chain is None or chain[0] not in scope:
-                    continue
-                value = scope[chain[0]]
-                for part in chain[1:]:
-                    if not isinstance(value, types.ModuleType):
-                        break
-                    attribute = getattr(value, part, _MISSING)
-                    if attribute is _MISSING:
-                        attribute = self._import(f"{value.__name__}.{part}", where, quiet=True) or _MISSING
-                    if attribute is _MISSING:
-                        break
-                    self._module_value(value, part, attribute)
-                    value = attribute
+                if chain is not None:
+                    used.add(tuple(chain))
             elif isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load):
-                if child.id in scope:
-                    value = scope[child.id]
-                    if isinstance(value, types.ModuleType):
-                        self.reach(value)
-                    elif child.id in globals_ and child.id not in local_imports:
-                        module = sys.modules.get(globals_.get("__name__", ""))
-                        if module is not None:
-                            self._module_value(module, child.id, value)
-                        else:
-                            self.reach(value)
-                    else:
-                        self.reach(value)
-
-    def _module_value(self, module: types.ModuleType, name: str, value: Any) -> None:
-        """``module.name`` is used: a function/class is reached; a plain value is a piece."""
-        if isinstance(value, (types.FunctionType, type, types.ModuleType, functools.partial, types.BuiltinFunctionType)):
-            self.reach(value)
-            return
-        if _is_hyperparameters(value):
-            return
-        if _module_kind(module.__name__) != "user":
-            self._note_module(module.__name__)
-            return
-        piece_name = f"{module.__name__}.{name}"
-        if piece_name in self.pieces:
-            return
-        source = _module_source(module)
-        statements = source.assignments(name) if source is not None else []
-        if statements:
-            self.pieces[piece_name] = CodePiece(piece_name, "\n".join(_unparse(statement) for statement in statements))
-            for statement in statements:
-                self._references(statement, vars(module), piece_name)
-        elif isinstance(value, (int, float, complex, str, bytes, bool, type(None))):
-            self.pieces[piece_name] = CodePiece(piece_name, repr(value))
-        else:
-            self.reach(value)
-
-    def _import(self, name: str, where: str, *, quiet: bool = False) -> types.ModuleType | None:
-        module = sys.modules.get(name)
-        if module is not None:
-            return module
-        try:
-            # the step imports it when it runs anyway: importing it here only comes first
-            return importlib.import_module(name)
-        except Exception:  # any import failure is a warning, never a crash
-            if not quiet:
-                self.warn(f"{where}: cannot import `{name}`; what it reaches there is not tracked")
-            return None
+                used.add((child.id,))
+        for names in sorted(used):
+            head, rest = names[0], list(names[1:])
+            if head in local:
+                for kind, first, second in local[head]:
+                    self._resolve(first, rest if kind == "module" else [second, *rest], where)
+            elif head in module.bindings:
+                self._resolve(module.name, [head, *rest], where)
 
     def _dynamic(self, call: ast.Call, where: str) -> None:
         function = call.func
         called = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
-        if called not in _DYNAMIC_CALLS:
-            return
+        if called not in _DYNAMIC_CALLS or (isinstance(function, ast.Attribute) and called != "import_module"):
+            return  # model.eval() is a method, not the builtin
         position = 1 if called == "getattr" else 0
         argument = call.args[position] if len(call.args) > position else None
         if called in ("eval", "exec") or (argument is not None and not isinstance(argument, ast.Constant)):
             self.warn(
                 f"{where} uses {_DYNAMIC_CALLS[called]} (line {call.lineno}): the code it reaches is not tracked"
             )
-
-
-_MISSING = object()
 
 
 def _literal(value: Any) -> str:
@@ -571,14 +663,6 @@ def _first_line(node: ast.AST) -> int:
     return min(lines)
 
 
-def _underlying_function(value: Any) -> types.FunctionType | None:
-    if isinstance(value, (staticmethod, classmethod)):
-        value = value.__func__
-    if isinstance(value, property):
-        value = value.fget
-    return value if isinstance(value, types.FunctionType) else None
-
-
 def _constants(code: types.CodeType) -> tuple[Any, ...]:
     return tuple(_constants(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
 
@@ -593,16 +677,6 @@ def _attribute_chain(node: ast.Attribute) -> list[str] | None:
         return None
     parts.append(current.id)
     return parts[::-1]
-
-
-def _absolute(node: ast.ImportFrom, globals_: dict[str, Any]) -> str | None:
-    if not node.level:
-        return node.module
-    package = globals_.get("__package__") or ""
-    if not package:
-        return None
-    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-    return f"{base}.{node.module}" if node.module else base
 
 
 # -- entry point ----------------------------------------------------------------------
@@ -630,4 +704,5 @@ def clear_code_cache() -> None:
     """Forget every fingerprint computed in this process (after editing files in a test)."""
     _CACHE.clear()
     _parsed.cache_clear()
-    _module_kind.cache_clear()
+    _static_kind.cache_clear()
+    _static_module_of.cache_clear()
