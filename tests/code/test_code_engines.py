@@ -95,6 +95,13 @@ def test_each_edit_runs_exactly_the_steps_that_reach_it_and_what_follows(backend
     assert Counter({"prepare": 2, "train": 4, "summarise": 1, "plot": 1}) == run_again(backend, project)
     assert Counter() == run_again(backend, project)
 
+    # the code store: each step's code of each run once, each distinct source once
+    store = project / "derived_data" / ".phyper" / "code"
+    manifests = [json.loads(path.read_text()) for path in (store / "steps").glob("*.json")]
+    digests = {digest for manifest in manifests for digest in manifest["functions"].values()}
+    assert 4 + 1 + 1 + 1 + 1 == len(manifests)  # the first run's, then summarise, plot, train, prepare anew
+    assert sorted(f"{digest}.py" for digest in digests) == sorted(path.name for path in (store / "sources").iterdir())
+
 
 def test_a_new_grid_value_runs_only_the_new_jobs(backend: str, project: Path) -> None:
     edit(project, "config.py", "'size': [1, 2]", "'size': [1, 2, 3]")

@@ -7,6 +7,7 @@ loop makes the 90 trainings and what follows to run, for ``phyper status``,
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections import Counter
@@ -39,9 +40,12 @@ def doit_plans(project: Path) -> Counter[str]:
     return Counter(line.split()[1].split(":")[0] for line in listing if line.startswith("R ") and ":" in line.split()[1])
 
 
-def edited_copy(completed: Callable[[str], Path], tmp_path: Path, name: str, old: str, new: str) -> Path:
+def edited_copy(completed: Callable[[str], Path], tmp_path: Path, name: str = "", old: str = "", new: str = "") -> Path:
+    """A copy (file times kept) of the completed run, with one edit when ``name`` is given."""
     project = tmp_path / "iris"
     shutil.copytree(completed("snakemake"), project, symlinks=True)
+    if not name:
+        return project
     path = project / name
     text = path.read_text()
     assert old in text
@@ -66,8 +70,8 @@ def test_editing_the_training_loop_reruns_the_90_trainings_and_what_follows(
     assert "train_model: 90 job(s) made by older code (train.train changed)" in lines
     assert "retrain_best_model: 1 job(s) made by older code (train.train changed)" in lines
     after = {"compute_cv_scores": 1, "retrain_best_model": 1, "plot_results": 1}
-    assert Counter({"train_model": 6, **after}) == doit_plans(project)  # 6 batch jobs of 15
-    assert Counter({"train_model": 6, **after}) == snakemake_plans(project)
+    assert Counter({"train_model": 8, **after}) == doit_plans(project)  # its 8 batch jobs (batch=15)
+    assert Counter({"train_model": 8, **after}) == snakemake_plans(project)
 
 
 def test_editing_the_plots_module_reruns_only_the_figure(completed: Callable[[str], Path], tmp_path: Path) -> None:
@@ -80,3 +84,24 @@ def test_editing_the_plots_module_reruns_only_the_figure(completed: Callable[[st
     ]
     assert Counter({"plot_results": 1}) == doit_plans(project)
     assert Counter({"plot_results": 1}) == snakemake_plans(project)
+
+
+def test_results_made_with_other_package_versions_are_a_warning_never_a_rerun(
+    completed: Callable[[str], Path], tmp_path: Path
+) -> None:
+    project = edited_copy(completed, tmp_path)
+    folder = project / "derived_data" / ".phyper" / "done" / "train_model"
+    records = sorted(path for path in folder.glob("*.json") if not path.name.startswith("batch-"))
+    assert 90 == len(records)
+    today = json.loads(records[0].read_text())["code"]["packages"]["torch"]
+    for path in records:
+        record = json.loads(path.read_text())
+        record["code"]["packages"]["torch"] = "2.12.0"
+        path.write_text(json.dumps(record))
+    lines = status(project)
+    assert "train_model: 90/90 complete" in lines
+    assert (
+        f"warning: train_model: 90 job(s) made with other package versions: torch 2.12.0 (now {today}); "
+        "packages never trigger a rerun"
+    ) in lines
+    assert Counter() == doit_plans(project)

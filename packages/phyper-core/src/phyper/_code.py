@@ -592,7 +592,11 @@ class _Walker:
         value = getattr(loaded, node.name, None) if loaded is not None else None
         if isinstance(value, type):
             return _is_hyperparameters(value) or id(value) in _hyperparameter_mixins(loaded)  # type: ignore[arg-type]
-        return any("Parser" in ast.unparse(base) for base in node.bases)
+        # a module not loaded (rare: the grid's module is loaded with the pipeline)
+        phyper_names = {"phyper.Parser"} | {
+            name for name, bindings in module.bindings.items() if ("from", "phyper", "Parser") in bindings
+        }
+        return any(ast.unparse(base) in phyper_names for base in node.bases)
 
     def _value(self, module: _StaticModule, name: str) -> None:
         piece_name = f"{module.name}.{name}"
