@@ -37,11 +37,12 @@ if TYPE_CHECKING:
 
     from phyper._code import StepCode
     from phyper._pipeline import Pipeline
-    from phyper._status import JobVerdict
+    from phyper._verdict import JobVerdict
 
 __all__ = [
     "CODE_FOLDER",
     "OLDER_CODE",
+    "CodeSummary",
     "accept",
     "accept_code",
     "code_changes",
@@ -225,47 +226,58 @@ def code_verdict(record_path: str, record: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def code_status_lines(verdicts: Sequence[JobVerdict], verbose: bool = False) -> list[str]:
-    """What ``phyper status`` says about code: per step, the jobs made by older code and what
-    changed, the jobs made with other package versions, and what phyper cannot follow."""
-    older: dict[str, Counter[tuple[str, ...]]] = {}
-    packages: dict[str, Counter[tuple[str, str, str | None]]] = {}
-    made_with_other_packages: Counter[str] = Counter()
-    first_record: dict[str, str] = {}
-    for verdict in verdicts:
+class CodeSummary:
+    """What ``phyper status`` says about code, gathered verdict by verdict.
+
+    Per step: the jobs made by older code and what changed, the jobs made with other
+    package versions, and what phyper cannot follow in the step's code.
+    """
+
+    def __init__(self) -> None:
+        self.older: dict[str, Counter[tuple[str, ...]]] = {}
+        self.packages: dict[str, Counter[tuple[str, str, str | None]]] = {}
+        self.other_packages: Counter[str] = Counter()
+        self.records: dict[str, str | None] = {}
+
+    def add_step(self, step: str, record_path: str | None) -> None:
+        """A step of the plan, with the path of one of its records (where today's code is found)."""
+        self.records.setdefault(step, record_path)
+
+    def add(self, verdict: JobVerdict) -> None:
+        """One job's verdict."""
         step = verdict.job.step
-        first_record.setdefault(step, verdict.job.record)
         if verdict.code_changes is not None:
-            older.setdefault(step, Counter())[verdict.code_changes] += 1
+            self.older.setdefault(step, Counter())[verdict.code_changes] += 1
         if verdict.package_changes:
-            made_with_other_packages[step] += 1
-            counter = packages.setdefault(step, Counter())
+            self.other_packages[step] += 1
+            counter = self.packages.setdefault(step, Counter())
             for name, (old, new) in verdict.package_changes.items():
                 counter[(name, old, new)] += 1
-    lines: list[str] = []
-    for step, groups in older.items():
-        for changes, count in groups.items():
-            what = f"{', '.join(changes)} changed" if changes else "its stored code is gone: what changed is unknown"
-            lines.append(f"{step}: {count} job(s) made by older code ({what})")
-    for step, counter in packages.items():
-        listed = ", ".join(
-            f"{name} {old} (now {new or 'not installed'})" for (name, old, new) in sorted(counter)
-        )
-        lines.append(
-            f"warning: {step}: {made_with_other_packages[step]} job(s) made with other package versions: "
-            f"{listed}; packages never trigger a rerun"
-        )
-    for step, record in first_record.items():
-        code = today_code(record)
-        if code is not None and code.warnings:
+
+    def lines(self, verbose: bool = False) -> list[str]:
+        """The lines ``phyper status`` prints after the counts."""
+        lines: list[str] = []
+        for step, groups in self.older.items():
+            for changes, count in groups.items():
+                what = f"{', '.join(changes)} changed" if changes else "its stored code is gone: what changed is unknown"
+                lines.append(f"{step}: {count} job(s) made by older code ({what})")
+        for step, counter in self.packages.items():
+            listed = ", ".join(f"{name} {old} (now {new or 'not installed'})" for (name, old, new) in sorted(counter))
             lines.append(
-                f"warning: {step}: code phyper cannot follow ({len(code.warnings)}); changes there do not rerun it:"
+                f"warning: {step}: {self.other_packages[step]} job(s) made with other package versions: "
+                f"{listed}; packages never trigger a rerun"
             )
-            shown = code.warnings if verbose else code.warnings[:3]
-            lines.extend(f"  {warning}" for warning in shown)
-            if len(shown) < len(code.warnings):
-                lines.append(f"  ... and {len(code.warnings) - len(shown)} more (phyper status -v lists them all)")
-    return lines
+        for step, record in self.records.items():
+            code = today_code(record) if record is not None else None
+            if code is not None and code.warnings:
+                lines.append(
+                    f"warning: {step}: code phyper cannot follow ({len(code.warnings)}); changes there do not rerun it:"
+                )
+                shown = code.warnings if verbose else code.warnings[:3]
+                lines.extend(f"  {warning}" for warning in shown)
+                if len(shown) < len(code.warnings):
+                    lines.append(f"  ... and {len(code.warnings) - len(shown)} more (phyper status -v lists them all)")
+        return lines
 
 
 OLDER_CODE = "made by older code"

@@ -13,12 +13,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from phyper._completion import check_job, read_record
+from phyper._completion import read_record
 from phyper._context import FULL_INSTANCE
 from phyper._errors import MetricsLoaderError, MissingDependencyError, PipelineDefinitionError
 from phyper._instance_list import InstanceList
+from phyper._keys import RECORDS_FOLDER
 from phyper._pipeline import Pipeline
 from phyper._plan import Job
+from phyper._verdict import job_status
 
 if TYPE_CHECKING:
     import pandas
@@ -40,7 +42,7 @@ def _latest_complete(records: list[tuple[Job, dict[str, Any]]]) -> tuple[bool, s
     complete, reason = True, "complete"
     best: tuple[float, dict[str, Any]] | None = None
     for job, record in records:
-        status = check_job(job)
+        status = job_status(job)
         if not status.complete:
             if complete:
                 complete, reason = False, f"{job.id}: {status.reason}"
@@ -65,10 +67,10 @@ class _Writers:
                 if step.kind != "aggregate":
                     self.by_folder.setdefault((step.folder_resource, job.key), []).append(job)
                     self.has_steps.add(step.folder_resource)
-            self.done = os.path.join(source.state_folder, "done")
+            self.done = os.path.join(source.state_folder, RECORDS_FOLDER)
         else:
             # no pipeline: the records of the default state folder, checked against themselves
-            self.done = os.path.join(root or ".", ".phyper", "done")
+            self.done = os.path.join(root or ".", ".phyper", RECORDS_FOLDER)
         self.steps = sorted(os.listdir(self.done)) if os.path.isdir(self.done) else []
 
     def records(self, resource: str, key: str, folder: str) -> tuple[list[tuple[Job, dict[str, Any]]], bool]:

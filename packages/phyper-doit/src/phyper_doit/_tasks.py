@@ -51,11 +51,10 @@ def job_is_complete(job: phyper.Job) -> bool:
     if not _may_exist(job.record):
         return False
     if job.is_batch:
-        # a batch job: its record and every member's
-        status = _PLANS[job.id].status(job)
-    else:
-        status = phyper.check_job(job)
-    if not status.complete:
+        # a batch job: every current member's record (a fresh verdict: jobs run meanwhile)
+        if phyper.Verdicts(_PLANS[job.id]).verdict(job).to_run:
+            return False
+    elif not phyper.check_job(job).complete:
         return False
     for dependency in job.dependencies:
         upstream = _JOBS.get(dependency)

@@ -200,8 +200,9 @@ class SnakemakeWorkflow:
             return
         # a batch job's record is valid while every member's is: a batch whose member is
         # incomplete runs again (and runs only its incomplete members)
+        verdicts = phyper.Verdicts(self.plan)
         for job in self.engine_jobs.values():
-            if os.path.exists(job.record) and not self.plan.status(job).complete:
+            if os.path.exists(job.record) and verdicts.verdict(job).to_run:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(job.record)
         if self._take_engine_lock():
