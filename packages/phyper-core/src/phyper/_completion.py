@@ -195,7 +195,15 @@ def check_job_record(job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
     record = read_record(job.record)
     if record is None:
         return JobStatus(False, "no completion record"), None
-    return _check(job, record), record
+    status = _check(job, record)
+    if status.complete:
+        # the code last: a record made by other code is otherwise valid (phyper accept)
+        from phyper._code_store import code_changes, older_code_reason
+
+        changes = code_changes(job.record, record)
+        if changes is not None:
+            return JobStatus(False, older_code_reason(changes)), record
+    return status, record
 
 
 def _check(job: Job, record: dict[str, Any]) -> JobStatus:

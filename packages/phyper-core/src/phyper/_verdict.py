@@ -39,6 +39,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
+from phyper._code_store import CodeSummary, code_verdict
 from phyper._completion import JobStatus, check_job, check_job_record
 from phyper._keys import batch_index, batch_key, job_log_path, parse_batch_key
 
@@ -73,6 +74,10 @@ class JobVerdict:
     reason: str
     failed: bool = False
     non_key_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    code_changes: tuple[str, ...] | None = None
+    """None: made by today's code (or code not tracked); else what changed since (:mod:`phyper._code_store`)."""
+    package_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
 
 
 @dataclass
@@ -96,6 +101,8 @@ class Summary:
     """How many jobs are to run in all."""
     drifted: dict[str, list[str]]
     """Jobs made with other non-key values: the changes (see :func:`describe_changes`) -> job ids."""
+    code: CodeSummary = field(default_factory=CodeSummary)
+    """Jobs made by older code or with other package versions, per step (see :mod:`phyper._code_store`)."""
 
 
 # -- the record rule alone, for one job ------------------------------------------------
@@ -249,8 +256,10 @@ class Verdicts:
         pending: list[tuple[str, str]] = []
         pending_total = 0
         drifted: dict[str, list[str]] = {}
+        code = CodeSummary()
         for step in self.plan.steps:
             count = steps[step.name] = StepCount()
+            code.add_step(step.name, next(self.plan.jobs.records_of(step.name), None))
             for job_id, verdict, to_run, reason, failed in self._walk(step, build=False):
                 count.total += 1
                 if to_run:
@@ -261,7 +270,9 @@ class Verdicts:
                         pending.append((job_id, reason))
                 if verdict is not None and verdict.non_key_changes:
                     drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(job_id)
-        return Summary(steps, pending, pending_total, drifted)
+                if verdict is not None:
+                    code.add(verdict)
+        return Summary(steps, pending, pending_total, drifted, code)
 
     # -- how -----------------------------------------------------------------------------
 
@@ -280,16 +291,17 @@ class Verdicts:
     def _decide(self, job: Job, recorded: bool | None) -> JobVerdict:
         """The verdict on one job that is not a batch job (``recorded`` False: its record is known absent)."""
         status, record = (_NO_RECORD_STATUS, None) if recorded is False else check_job_record(job)
+        code = code_verdict(job.record, record) if record is not None else {}  # the code rule is in the record check
         if not status.complete:
             reason, failed = self._incomplete(job.id, status.reason)
-            return JobVerdict(job, True, reason, failed)
+            return JobVerdict(job, True, reason, failed, **code)
         changes = _non_key_changes(record, self.plan.non_keys)
         if job.step in self.forced:
-            return JobVerdict(job, True, f"step `{job.step}` is forced", False, changes)
+            return JobVerdict(job, True, f"step `{job.step}` is forced", False, changes, **code)
         for dependency in job.dependencies:
             if self._engine_verdict(dependency).to_run:
-                return JobVerdict(job, True, f"upstream job {dependency} is to run", False, changes)
-        return JobVerdict(job, False, "complete", False, changes)
+                return JobVerdict(job, True, f"upstream job {dependency} is to run", False, changes, **code)
+        return JobVerdict(job, False, "complete", False, changes, **code)
 
     def _engine_verdict(self, job_id: str) -> JobVerdict:
         found = self._memo.get(job_id)
