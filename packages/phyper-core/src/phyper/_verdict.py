@@ -33,7 +33,6 @@ its key alone, and builds (calls the path functions of) only the jobs that have 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,8 @@ from typing import TYPE_CHECKING, Any, overload
 
 from phyper._code_store import CodeSummary, code_verdict
 from phyper._completion import JobStatus, check_job, check_job_record
-from phyper._keys import batch_index, batch_key, job_log_path, parse_batch_key
+from phyper._job_log import iter_job_log
+from phyper._keys import batch_index, batch_key, parse_batch_key
 
 if TYPE_CHECKING:
     from phyper._pipeline import Pipeline
@@ -161,21 +161,15 @@ def _log_entries(state_folder: str, *, only_failures: bool, seen: Collection[str
 
     A log of a million jobs is mostly ``done`` lines: until a failure is ``seen``, only a
     line holding ``"failed"`` can matter (the runner writes ``"status": "failed"``).
+    Damaged lines are skipped and counted in one warning (see :mod:`phyper._job_log`).
     """
-    try:
-        handle = open(job_log_path(state_folder), encoding="utf-8")
-    except FileNotFoundError:
-        return
-    with handle:
-        for line in handle:
-            if only_failures and not seen and '"failed"' not in line:
-                continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a full disk: the rest of the log still counts
-            if isinstance(entry, dict):
-                yield entry
+
+    def worth_parsing(line: bytes | str) -> bool:
+        if not only_failures or seen:
+            return True
+        return b'"failed"' in line if isinstance(line, bytes) else '"failed"' in line
+
+    yield from iter_job_log(state_folder, worth_parsing)
 
 
 # -- the verdicts over a plan -------------------------------------------------------------
