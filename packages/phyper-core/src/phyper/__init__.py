@@ -59,6 +59,7 @@ from phyper._runner import job_command, load_pipeline, read_job_log, run_job
 if TYPE_CHECKING:
     from phyper._batch_jobs import check_batch
     from phyper._collect import collect, collect_rows
+    from phyper._report import report
     from phyper._status import JobVerdict, job_verdicts
 
 __version__ = "0.1.0"
@@ -70,6 +71,7 @@ _LAZY = {
     "collect_rows": "phyper._collect",
     "JobVerdict": "phyper._status",
     "job_verdicts": "phyper._status",
+    "report": "phyper._report",
 }
 
 
@@ -104,6 +106,7 @@ __all__ = [
     "job_verdicts",
     "load_pipeline",
     "read_job_log",
+    "report",
     "run_job",
     "FULL_INSTANCE",
     "HASH_FORMAT_VERSION",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -176,6 +176,8 @@ class Pipeline:
         self.state_folder = os.fspath(state_folder)
         self.steps: dict[str, Step] = {}
         self._varying_keys: list[str] | None = None
+        self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
+        """What :meth:`metrics` named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
 
     # -- declaring steps -----------------------------------------------------------
 
@@ -324,6 +326,26 @@ class Pipeline:
         )
         self.steps[step_name] = step
         return step
+
+    def metrics(
+        self, loader: Callable[[Any], Mapping[str, Any] | None]
+    ) -> Callable[[Any], Mapping[str, Any] | None]:
+        """Name the pipeline's metrics once; usable as a decorator (returns ``loader``).
+
+        ``loader(instance)`` reads one complete result's metrics from its folder and
+        returns ``{name: value}`` (or None). ``phyper.collect(pipeline)``,
+        ``phyper.report(pipeline, path)``, ``phyper collect`` and ``phyper report`` use it
+        when given no other loader.
+
+        Raises:
+            PipelineDefinitionError: ``loader`` is not callable.
+        """
+        if not callable(loader):
+            raise PipelineDefinitionError(
+                f"pipeline.metrics() takes a function instance -> dict of metrics, not a {type(loader).__name__}"
+            )
+        self.metrics_loader = loader
+        return loader
 
     # -- looking things up -----------------------------------------------------------
 
