@@ -114,7 +114,7 @@ def steps_svg(steps: Sequence[Mapping[str, Any]]) -> str:
     columns: dict[int, list[str]] = {}
     for step in steps:
         columns.setdefault(depth[step["name"]], []).append(step["name"])
-    width, height, gap_x, gap_y, margin = 220, 70, 70, 26, 12
+    width, height, gap_x, gap_y, margin = 180, 70, 40, 20, 12
     position = {
         name: (margin + column * (width + gap_x), margin + row * (height + gap_y))
         for column, names in columns.items()
