@@ -1,4 +1,4 @@
-"""Printing for the command line: tables, sizes, JSON and a progress line on terminals."""
+"""Printing for the command line: a command's :class:`Output`, tables, sizes, JSON, progress."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Progress", "human_size", "print_json", "table"]
+__all__ = ["Output", "Progress", "format_values", "human_size", "print_json", "render", "table"]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -69,3 +70,38 @@ class Progress:
             sys.stderr.write("\r" + " " * (len(self.label) + 12) + "\r")
             sys.stderr.flush()
             self._shown = False
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a command computed: printed by :func:`render`, as JSON or as text.
+
+    Attributes:
+        data: what ``--json`` prints (``None``: the command has no JSON form).
+        lines: the text printed on stdout otherwise.
+        problems: text printed on stderr after ``lines`` (not in JSON mode: the
+            JSON holds them).
+        status: the exit status.
+    """
+
+    data: Any = None
+    lines: Sequence[str] = ()
+    problems: Sequence[str] = ()
+    status: int = 0
+
+
+def render(output: Output, as_json: bool) -> int:
+    """Print a command's output and return its exit status (the one place commands print)."""
+    if as_json and output.data is not None:
+        print_json(output.data)
+        return output.status
+    for line in output.lines:
+        print(line)
+    for line in output.problems:
+        print(line, file=sys.stderr)
+    return output.status
+
+
+def format_values(values: dict[str, Any]) -> str:
+    """``a=1, b='x'``, or ``(none)``."""
+    return ", ".join(f"{name}={value!r}" for name, value in values.items()) or "(none)"

@@ -1,0 +1,77 @@
+"""Importing the user's pipeline (and a ``--metrics`` loader) from the working folder.
+
+Import failures become a :class:`PipelineImportError` whose message is one line: the
+command prints it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+from phyper._errors import PhyperError
+from phyper._pipeline import Pipeline
+from phyper._runner import load_pipeline
+
+__all__ = ["DEFAULT_PIPELINE", "PipelineImportError", "load", "load_function"]
+
+DEFAULT_PIPELINE = "pipeline:pipeline"
+"""What the engines' Snakefile and dodo.py load too: ``pipeline.py``'s ``pipeline``."""
+
+
+class PipelineImportError(Exception):
+    """The user's pipeline module could not be imported (the message says why, in one line)."""
+
+
+def load(spec: str | None, option: str | None) -> Pipeline:
+    """Import the pipeline; an import failure becomes a :class:`PipelineImportError` (one line)."""
+    chosen = option or spec or DEFAULT_PIPELINE
+    module_name = chosen.partition(":")[0]
+    try:
+        return load_pipeline(chosen)
+    except PhyperError:
+        raise
+    except (Exception, SystemExit) as error:
+        raise PipelineImportError(
+            f"cannot import the pipeline `{chosen}`: module `{module_name}` raised "
+            f"{type(error).__name__}: {error}{_where(error)}{_hint(error, module_name)}"
+        ) from error
+
+
+def _where(error: BaseException) -> str:
+    """`` (at config.py:12)``: the last frame of the user's code in the traceback."""
+    frames = traceback.extract_tb(error.__traceback__)
+    user_frames = [frame for frame in frames if "importlib" not in frame.filename and "/phyper/" not in frame.filename]
+    if not user_frames:
+        return ""
+    return f" (at {os.path.relpath(user_frames[-1].filename)}:{user_frames[-1].lineno})"
+
+
+def _hint(error: BaseException, module_name: str) -> str:
+    if isinstance(error, ModuleNotFoundError) and error.name == module_name:
+        return (
+            f"; run phyper from the folder holding {module_name.replace('.', '/')}.py, "
+            "or pass --pipeline MODULE:ATTRIBUTE"
+        )
+    return ""
+
+
+def load_function(spec: str) -> object:
+    """``MODULE:ATTRIBUTE`` imported from the current folder (for --metrics)."""
+    module_name, _, attribute = spec.partition(":")
+    if not attribute:
+        raise PipelineImportError(f"`{spec}` is not MODULE:FUNCTION")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise PipelineImportError(
+            f"cannot import `{spec}`: module `{module_name}` raised {type(error).__name__}: {error}"
+        ) from error
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise PipelineImportError(f"module `{module_name}` has no attribute `{attribute}`") from None

@@ -1,0 +1,549 @@
+"""Commands about results: ``ls``, ``show``, ``view``, ``collect``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import re
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import quote
+
+from phyper._cli._command import JSON, Command, option
+from phyper._cli._loading import load_function
+from phyper._cli._output import Output, Progress, format_values, human_size, table
+from phyper._collect import collect_rows
+from phyper._completion import check_job, read_record
+from phyper._context import FULL_INSTANCE
+from phyper._errors import (
+    AmbiguousHashError,
+    ManifestError,
+    ManifestMismatchError,
+    MetricsLoaderError,
+    MissingDependencyError,
+    ParserUsageError,
+    UnknownHashError,
+    UnknownResourceError,
+    UnknownStepError,
+    did_you_mean,
+)
+from phyper._inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
+from phyper._manifest import read_manifest
+from phyper._pipeline import Pipeline
+from phyper._plan import Plan
+from phyper._runner import read_job_log
+from phyper._status import JobVerdict, job_verdicts
+
+__all__ = ["COMMANDS", "collect", "ls", "show", "view"]
+
+
+# -- ls ----------------------------------------------------------------------------------
+
+
+def _check_names(wanted: list[str] | None, known: list[str], what: str) -> list[str] | None:
+    for name in wanted or []:
+        if name not in known:
+            error = UnknownStepError if what == "step" else UnknownResourceError
+            raise error(f"no {what} `{name}`{did_you_mean(name, known)} (known: {', '.join(known)})")
+    return wanted
+
+
+def _step_rows(pipeline: Pipeline, built: Plan, steps: list[str], resources: list[str]) -> list[dict[str, Any]]:
+    """Jobs, complete, to run and failed per step (only the chosen steps and resources, if any)."""
+    narrowed = bool(steps or resources)
+    by_step: dict[str, list[JobVerdict]] = {}
+    for verdict in job_verdicts(pipeline, built):
+        by_step.setdefault(verdict.job.step, []).append(verdict)
+    rows = []
+    for step in built.steps:
+        folder = step.resource_name or FULL_INSTANCE if step.kind != "aggregate" else None
+        if narrowed and step.name not in steps and (folder is None or folder not in resources):
+            continue
+        mine = by_step.get(step.name, [])
+        to_run = sum(verdict.to_run for verdict in mine)
+        rows.append({
+            "step": step.name, "kind": step.kind, "resource": folder, "jobs": len(mine),
+            "complete": len(mine) - to_run, "to_run": to_run, "failed": sum(verdict.failed for verdict in mine),
+        })
+    return rows
+
+
+def _folder_rows(
+    pipeline: Pipeline, built: Plan, resources: list[str], step_rows: list[dict[str, Any]], narrowed: bool
+) -> list[dict[str, Any]]:
+    """Folders in the grid, on disk, missing, orphaned and without manifest per resource folder."""
+    hashes = grid_hashes(pipeline)
+    on_disk: dict[str, list[HashedFolder]] = {}
+    progress = Progress("scanning folders")
+    for found in scan_folders(pipeline, on_folder=progress.tick):
+        on_disk.setdefault(found.resource, []).append(found)
+    progress.done()
+    written = {step.resource_name or FULL_INSTANCE for step in built.steps if step.kind != "aggregate"}
+    shown_steps = {row["resource"] for row in step_rows}
+    rows = []
+    for name in [*hashes, *(n for n in on_disk if n not in hashes)]:
+        if narrowed and name not in resources and name not in shown_steps:
+            continue
+        folders = on_disk.get(name, [])
+        present = {found.hash for found in folders if found.reached}
+        rows.append({
+            "resource": name, "in_grid": len(hashes.get(name, {})), "on_disk": len(folders),
+            # a resource no step writes has no folders to miss
+            "missing": len(hashes.get(name, {})) - len(present) if name in written else None,
+            "orphaned": sum(not f.reached and f.manifest is not None for f in folders),
+            "no_manifest": sum(not f.reached and f.manifest is None for f in folders),
+        })
+    return rows
+
+
+def _ls_lines(step_rows: list[dict[str, Any]], folder_rows: list[dict[str, Any]], records: dict[str, int],
+              narrowed: bool) -> list[str]:
+    lines = []
+    if step_rows:
+        lines += table(
+            ["step", "kind", "jobs", "complete", "to run", "failed"],
+            [[r["step"], r["kind"], r["jobs"], r["complete"], r["to_run"], r["failed"]] for r in step_rows],
+        )
+    if folder_rows:
+        if step_rows:
+            lines.append("")
+        lines += table(
+            ["resource folder", "in grid", "on disk", "missing", "orphaned", "no manifest"],
+            [[r["resource"], r["in_grid"], r["on_disk"], "-" if r["missing"] is None else r["missing"], r["orphaned"],
+              r["no_manifest"]]
+             for r in folder_rows],
+        )
+    if not narrowed:
+        orphans = records["orphaned"] or any(r["orphaned"] for r in folder_rows)
+        lines.append(f"\ncompletion records: {records['owned']} of current jobs, {records['orphaned']} orphaned"
+                     + (" (`phyper gc` lists them)" if orphans else ""))
+    return lines
+
+
+def ls(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper ls``: jobs per step (complete, to run, failed) and folders per resource."""
+    built = pipeline.plan()
+    steps = _check_names(arguments.step, [s.name for s in built.steps], "step") or []
+    resources = _check_names(arguments.resource, list(grid_hashes(pipeline)), "resource") or []
+    narrowed = bool(steps or resources)
+    step_rows = _step_rows(pipeline, built, steps, resources)
+    folder_rows = _folder_rows(pipeline, built, resources, step_rows, narrowed)
+    records = list(scan_records(pipeline, built))
+    record_counts = {"owned": sum(r.owned for r in records), "orphaned": sum(not r.owned for r in records)}
+    return Output(
+        data={"steps": step_rows, "folders": folder_rows, "records": record_counts},
+        lines=_ls_lines(step_rows, folder_rows, record_counts, narrowed),
+    )
+
+
+LS = Command(
+    "ls", ls, "count jobs and hashed folders per step and resource",
+    "For each step: jobs, complete, to run, failed. For each resource folder: hashes of the grid, "
+    "folders on disk, grid hashes missing on disk, orphaned folders (not reached by the grid; "
+    "`phyper gc` removes them) and folders without a valid manifest.",
+    (
+        option("--step", action="append", metavar="STEP", help="only this step (repeatable)"),
+        option("--resource", action="append", metavar="RESOURCE",
+               help="only this resource folder, e.g. `all` or `transformed_data` (repeatable)"),
+        JSON,
+    ),
+)
+
+
+# -- show --------------------------------------------------------------------------------
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def _candidates(pipeline: Pipeline, prefix: str) -> list[tuple[str, str]]:
+    """(resource folder, hash) pairs, from the grid and from disk, whose hash starts with ``prefix``."""
+    found: dict[tuple[str, str], None] = {}
+    for name, index in grid_hashes(pipeline).items():
+        for resource_hash in index:
+            if resource_hash.startswith(prefix):
+                found[(name, resource_hash)] = None
+    for folder in scan_folders(pipeline):
+        if folder.hash.startswith(prefix):
+            found[(folder.resource, folder.hash)] = None
+    return list(found)
+
+
+def _files(folder: str) -> list[dict[str, Any]]:
+    files = []
+    for parent, _, names in os.walk(folder):
+        for name in sorted(names):
+            path = os.path.join(parent, name)
+            files.append({"path": os.path.relpath(path, folder), "bytes": os.lstat(path).st_size})
+    return sorted(files, key=lambda entry: str(entry["path"]))
+
+
+def _identity(pipeline: Pipeline, resource: str, resource_hash: str, folder: str) -> tuple[dict[str, Any], int, str | None]:
+    """The folder's key values, how many instances of the grid reach it, and a manifest problem.
+
+    The grid says what a folder it reaches holds; otherwise only its manifest can.
+    """
+    resource_name = resource_name_of(resource)
+    instance = grid_hashes(pipeline).get(resource, {}).get(resource_hash)
+    if instance is not None:
+        in_grid = sum(1 for i in pipeline.instances if i.get_instance_hash(resource_name) == resource_hash)
+        problem = None
+        if os.path.isdir(folder):
+            try:
+                read_manifest(folder)
+            except ManifestError as error:
+                problem = str(error)
+        return instance.get_key_values(resource_name), in_grid, problem
+    try:
+        manifest = read_manifest(folder)
+        if (manifest.resource, manifest.hash) != (resource, resource_hash):
+            raise ManifestMismatchError(f"its manifest describes {manifest.resource}/{manifest.hash}")
+        return manifest.key_values, 0, None
+    except ManifestError as error:
+        # neither the grid nor a manifest says what the folder holds
+        raise ManifestError(
+            f"{folder} is not reached by the grid and has no valid manifest ({error}); phyper "
+            "cannot tell what it holds: inspect it and remove it by hand (`phyper gc` leaves it alone)"
+        ) from None
+
+
+def _jobs_and_records(
+    pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
+) -> tuple[list[dict[str, Any]], list[tuple[bool, dict[str, Any]]]]:
+    """The jobs writing the folder (with orphaned records of its hash) and their records."""
+    jobs = []
+    records = []
+    for job in built:
+        step = pipeline.steps[job.step]
+        if step.kind != "aggregate" and step.folder_resource == resource and job.key == resource_hash:
+            verdict = check_job(job)
+            record = read_record(job.record)
+            jobs.append({"job": job.id, "complete": verdict.complete, "reason": verdict.reason, "record": job.record})
+            if record is not None:
+                records.append((verdict.complete, record))
+    done = os.path.join(pipeline.state_folder, "done")
+    if os.path.isdir(done):
+        planned = {entry["record"] for entry in jobs}
+        for step_name in sorted(os.listdir(done)):
+            path = os.path.join(done, step_name, resource_hash + ".json")
+            if path not in planned and os.path.isfile(path):
+                jobs.append({"job": f"{step_name}:{resource_hash}", "complete": False,
+                             "reason": "orphaned record: no job of the current plan", "record": path})
+                record = read_record(path)
+                if record is not None:
+                    records.append((False, record))
+    return jobs, records
+
+
+def _recorded_non_keys(records: list[tuple[bool, dict[str, Any]]]) -> tuple[dict[str, Any] | None, str | None]:
+    """The non-key values of the most recent complete record (of a record of a job to run if none is)."""
+    non_keys: dict[str, Any] | None = None
+    recorded_by = None
+    for _, record in sorted(records, key=lambda item: (item[0], float(item[1].get("finished", 0)))):
+        if isinstance(record.get("non_keys"), dict):
+            non_keys = record["non_keys"]
+            finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(record.get("finished", 0))))
+            recorded_by = f"{record.get('step')}:{record.get('key')} (engine {record.get('engine')}, finished {finished})"
+    return non_keys, recorded_by
+
+
+def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str) -> dict[str, Any]:
+    root = pipeline.instances[0].hashed_resources_folder or ""
+    folder = os.path.join(root, resource, resource_hash)
+    keys, in_grid, manifest_problem = _identity(pipeline, resource, resource_hash, folder)
+    jobs, records = _jobs_and_records(pipeline, built, resource, resource_hash)
+    non_keys, recorded_by = _recorded_non_keys(records)
+    # a migrated folder's jobs were logged under its old hash
+    former = {str(record["migrated_from"]) for _, record in records if record.get("migrated_from")}
+    log = [entry for entry in read_job_log(pipeline) if entry.get("key") in {resource_hash, *former}]
+    return {
+        "hash": resource_hash,
+        "resource": resource,
+        "instances_in_grid": in_grid,
+        "key_values": keys,
+        "manifest_problem": manifest_problem,
+        "non_keys": non_keys,
+        "non_keys_recorded_by": recorded_by,
+        "folder": folder,
+        "folder_exists": os.path.isdir(folder),
+        "files": _files(folder) if os.path.isdir(folder) else [],
+        "jobs": jobs,
+        "job_log": dict(Counter(str(entry.get("status", "done")) for entry in log)),
+    }
+
+
+def _description_lines(d: dict[str, Any]) -> list[str]:
+    lines = [f"{d['hash']}  {d['resource']}"]
+    if d["instances_in_grid"]:
+        lines.append(f"  in the grid: yes ({d['instances_in_grid']} instance{'s' if d['instances_in_grid'] > 1 else ''})")
+    else:
+        lines.append("  in the grid: no (orphaned: `phyper gc` lists it)")
+    lines.append(f"  keys: {format_values(d['key_values'])}")
+    if d["manifest_problem"]:
+        lines.append(f"  manifest: {d['manifest_problem']}")
+    if d["non_keys"] is not None:
+        lines.append(f"  non-keys: {format_values(d['non_keys'])}")
+        lines.append(f"    as recorded by {d['non_keys_recorded_by']}")
+    else:
+        lines.append("  non-keys: none recorded (no job has completed on this folder)")
+    lines.append(f"  folder: {d['folder']}" + ("" if d["folder_exists"] else " (does not exist)"))
+    lines += [f"    {entry['path']}  {human_size(entry['bytes'])}" for entry in d["files"]]
+    if d["jobs"]:
+        lines.append("  jobs:")
+        lines += [f"    {job['job']}: " + ("complete" if job["complete"] else f"to run ({job['reason']})")
+                  for job in d["jobs"]]
+    else:
+        lines.append("  jobs: none (no step writes this resource's folder)" if d["instances_in_grid"] else
+                     "  jobs: none in the current plan (the grid does not reach this folder)")
+    counts = d["job_log"]
+    lines.append("  job log: " + (", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+                                  or "nothing logged"))
+    return lines
+
+
+def _parse_where(pipeline: Pipeline, assignments: list[str]) -> dict[str, Any]:
+    schema = pipeline.instances[0]._phyper_shared.schema
+    criteria: dict[str, Any] = {}
+    for assignment in assignments:
+        name, equals, text = assignment.partition("=")
+        if not equals:
+            raise ParserUsageError(f"--where `{assignment}` is not NAME=VALUE (e.g. --where transformation=log)")
+        position = schema.position(name, context="--where")
+        criteria[name] = schema.hyperparameters[position].value_type.parse(name, text)
+    return criteria
+
+
+def _unique_hash(pipeline: Pipeline, given: str) -> tuple[str, str]:
+    """The (resource folder, hash) that ``given``, a hash or a prefix of one, names."""
+    prefix = given.lower()
+    if not _HEX.fullmatch(prefix) or len(prefix) > 32:
+        raise UnknownHashError(f"`{given}` is not a hash or a hash prefix (hexadecimal digits)")
+    candidates = _candidates(pipeline, prefix)
+    if not candidates:
+        raise UnknownHashError(
+            f"no hash of the grid and no hashed folder starts with `{prefix}`; `phyper ls` counts them, "
+            "`phyper show --where NAME=VALUE` finds hashes from values"
+        )
+    if len(candidates) > 1:
+        listed = "; ".join(f"{h} ({resource})" for resource, h in sorted(candidates, key=lambda c: c[1])[:20])
+        more = f" and {len(candidates) - 20} more" if len(candidates) > 20 else ""
+        raise AmbiguousHashError(
+            f"`{prefix}` is the start of {len(candidates)} hashes: {listed}{more}; give more digits"
+        )
+    return candidates[0]
+
+
+def show(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper show HASH`` or ``phyper show --where NAME=VALUE ...``."""
+    if arguments.where:
+        return _show_where(pipeline, arguments)
+    if not arguments.hash:
+        raise UnknownHashError("give a HASH (or a prefix of one), or --where NAME=VALUE ...")
+    resource, resource_hash = _unique_hash(pipeline, arguments.hash)
+    description = _describe(pipeline, pipeline.plan(), resource, resource_hash)
+    return Output(data=description, lines=_description_lines(description))
+
+
+def _show_where(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    from phyper._instance_list import get_filtered_instances, get_instances_hashes
+
+    if arguments.hash:
+        raise ParserUsageError("give either a HASH or --where, not both")
+    criteria = _parse_where(pipeline, arguments.where)
+    resource_name = arguments.resource
+    pipeline.instances[0]._phyper_shared.check_resource(resource_name)
+    matching = get_filtered_instances(pipeline.instances, criteria)
+    if not matching:
+        raise UnknownHashError(f"no instance of the grid has {format_values(criteria)}")
+    rows = []
+    for resource_hash in get_instances_hashes(matching, resource_name):
+        instance = matching.hash_index(resource_name)[resource_hash]
+        rows.append({"hash": resource_hash, "resource": resource_name or FULL_INSTANCE,
+                     "key_values": instance.get_key_values(resource_name),
+                     "folder": instance.get_resources_path(resource_name)})
+    return Output(data=rows, lines=[f"{row['hash']}  {format_values(row['key_values'])}" for row in rows])
+
+
+SHOW = Command(
+    "show", show, "what a hash is: resource, values, folder, files, jobs",
+    "Describe a hashed folder from its hash or a unique prefix of it (as in git): its resource, "
+    "key values, the non-key values it was run with, its folder and files, and the jobs that "
+    "write it. With --where, list the hashes whose values match instead.",
+    (
+        option("hash", nargs="?", metavar="HASH", help="a hash, or a unique prefix of one"),
+        option("--where", nargs="+", metavar="NAME=VALUE",
+               help="list the hashes of the grid with these key values, e.g. --where transformation=log centering=True"),
+        option("--resource", metavar="RESOURCE", default=None,
+               help="with --where: list this resource's hashes instead of full instances'"),
+        JSON,
+    ),
+)
+
+
+# -- view --------------------------------------------------------------------------------
+
+
+def _segment(name: str, value: Any) -> str:
+    # a folder name per value: '/' (and a leading '.') would make it something else
+    text = quote(str(value), safe=" =+,:@()[]'\"")
+    return f"{name}={'%2E' + text[1:] if text.startswith('.') else text}"
+
+
+def _varying_keys(pipeline: Pipeline) -> list[str]:
+    """Keys with several values in the grid (``True`` and ``1`` told apart): what tells instances apart."""
+    shared = pipeline.instances[0]._phyper_shared
+    seen: dict[str, set[tuple[type, Any]]] = {name: set() for name in shared.schema.keys}
+    for instance in pipeline.instances:
+        for name, value in instance.get_key_values().items():
+            seen[name].add((type(value), value))
+    return [name for name in shared.schema.keys if len(seen[name]) > 1]
+
+
+def _wanted_links(pipeline: Pipeline, into: str) -> dict[str, str]:
+    """Link path -> relative target, for every folder of the grid on disk."""
+    shared = pipeline.instances[0]._phyper_shared
+    varying = _varying_keys(pipeline)
+    wanted: dict[str, str] = {}
+    for resource, index in grid_hashes(pipeline).items():
+        resource_name = resource_name_of(resource)
+        names = shared.dependencies(resource_name)
+        members: dict[str, list[Any]] | None = None
+        for resource_hash, instance in index.items():
+            values = instance.get_key_values(resource_name)
+            base = os.path.join(into, resource, *([_segment(name, values[name]) for name in names] or ["_"]))
+            folder = instance.get_resources_path(resource_name)
+            if os.path.isdir(folder):
+                wanted[os.path.normpath(base)] = os.path.relpath(folder, os.path.dirname(base))
+            elif resource_name is not None:
+                # no step writes this resource's folder: list its instances' folders instead
+                # (e.g. the five cross-validation folds of a model), named by the other keys
+                rest = [name for name in varying if name not in names]
+                if members is None:
+                    members = {}
+                    for member in pipeline.instances:
+                        members.setdefault(member.get_instance_hash(resource_name), []).append(member)
+                for member in members[resource_hash]:
+                    if not os.path.isdir(member.get_resources_path()):
+                        continue
+                    all_values = member.to_dict()
+                    link = os.path.join(base, *[_segment(name, all_values[name]) for name in rest]) if rest else base
+                    wanted[os.path.normpath(link)] = os.path.relpath(member.get_resources_path(), os.path.dirname(link))
+    return wanted
+
+
+def _sync_links(into: str, wanted: dict[str, str]) -> tuple[int, int, int]:
+    """Make the tree under ``into`` hold exactly ``wanted``; (created, removed, unchanged)."""
+    created = removed = unchanged = 0
+    if os.path.isdir(into):
+        for parent, folders, files in os.walk(into, topdown=False):
+            for name in [*files, *folders]:
+                path = os.path.join(parent, name)
+                if os.path.islink(path):
+                    target = wanted.get(os.path.normpath(path))
+                    if target is None or os.readlink(path) != target:
+                        os.remove(path)
+                        removed += 1
+                elif os.path.isdir(path) and not os.listdir(path):
+                    os.rmdir(path)
+    for link, target in sorted(wanted.items()):
+        if os.path.islink(link):
+            unchanged += 1
+            continue
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(target, link)
+        created += 1
+    return created, removed, unchanged
+
+
+def view(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper view``: (re)build the tree of symbolic links named by key values."""
+    root = pipeline.instances[0].hashed_resources_folder
+    if root is None:
+        raise ParserUsageError("the parser has no hashed_resources_folder: there are no hashed folders to view")
+    into = arguments.into or os.path.join(os.path.dirname(os.path.normpath(root)), "views")
+    if os.path.realpath(into) == os.path.realpath(root):
+        raise ParserUsageError(f"--into {into} is the hashed-resources folder itself; choose another folder")
+    wanted = _wanted_links(pipeline, into)
+    created, removed, unchanged = _sync_links(into, wanted)
+    return Output(
+        data={"into": into, "links": len(wanted), "created": created, "removed": removed, "unchanged": unchanged},
+        lines=[f"{into}: {len(wanted)} links ({created} created, {removed} removed, {unchanged} unchanged)"],
+    )
+
+
+VIEW = Command(
+    "view", view, "a browsable tree of symbolic links to the hashed folders",
+    "(Re)build a tree of relative symbolic links, e.g. "
+    "views/cross_validated_model/transformation=log/centering=True/n_hidden_layers=2 -> "
+    "the hashed folder, for every folder of the grid on disk. Idempotent: stale links are removed.",
+    (
+        option("--into", metavar="FOLDER", default=None,
+               help="where to build the tree (default: `views` beside the hashed-resources folder)"),
+        JSON,
+    ),
+)
+
+
+# -- collect -----------------------------------------------------------------------------
+
+
+def _write_csv(handle: Any, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({name: "" if row.get(name) is None else row[name] for name in columns})
+
+
+def _write_parquet(output: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    try:
+        import pandas
+    except ImportError:
+        raise MissingDependencyError("writing parquet needs pandas (and pyarrow); write a .csv instead") from None
+    frame = pandas.DataFrame(rows, columns=columns)
+    try:
+        frame.to_parquet(output, index=False)
+    except ImportError as error:
+        raise MissingDependencyError(f"pandas cannot write parquet here ({error}); write a .csv instead") from None
+
+
+def collect(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper collect [-o FILE]``: every result as one CSV (or parquet) table."""
+    found = load_function(arguments.metrics) if arguments.metrics else None
+    if found is not None and not callable(found):
+        raise MetricsLoaderError(f"--metrics {arguments.metrics} is a {type(found).__name__}, not a function")
+    loader = found if callable(found) else None
+    columns, rows = collect_rows(pipeline, loader, arguments.resource)
+    output = arguments.output
+    if not output:
+        text = io.StringIO()
+        _write_csv(text, columns, rows)
+        return Output(lines=[text.getvalue().removesuffix("\n")])
+    if output.endswith(".parquet"):
+        _write_parquet(output, columns, rows)
+    else:
+        if os.path.dirname(output):
+            os.makedirs(os.path.dirname(output), exist_ok=True)
+        with open(output, "w", newline="", encoding="utf-8") as handle:
+            _write_csv(handle, columns, rows)
+    complete = sum(bool(row["complete"]) for row in rows)
+    return Output(lines=[f"wrote {len(rows)} rows ({complete} complete) to {output}"])
+
+
+COLLECT = Command(
+    "collect", collect, "write every result as one table (CSV or parquet)",
+    "One row per instance (or per resource hash): hashes, key values, recorded non-key values, "
+    "completion, and the metrics of an optional loader. CSV, or parquet when FILE ends in "
+    ".parquet (needs pandas and pyarrow).",
+    (
+        option("-o", "--output", metavar="FILE", default=None, help="the file to write (default: CSV on stdout)"),
+        option("--resource", metavar="RESOURCE", default=None,
+               help="one row per hash of this resource instead of per instance"),
+        option("--metrics", metavar="MODULE:FUNCTION", default=None,
+               help="a loader: FUNCTION(instance) returns a dict of metrics read from the result's folder"),
+    ),
+)
+
+COMMANDS = (LS, SHOW, VIEW, COLLECT)
