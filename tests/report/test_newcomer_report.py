@@ -219,3 +219,20 @@ def test_a_grid_that_never_ran_has_every_row_and_every_job_to_run(scene: Scene, 
     assert scene.big_hashes == sorted(hashes)
     assert ["0", "3,004", "0", "3,004"] == cards  # complete, to run, failed, jobs (2 data, 3,000 models, 2 aggregates)
     assert [] == page.console_errors()
+
+
+def test_phyper_report_and_collect_use_the_metrics_the_pipeline_names(scene: Scene, page: Any) -> None:
+    written = run([sys.executable, "-m", "phyper", "report"], scene.project, environment()).stdout
+    grouped = run([sys.executable, "-m", "phyper", "report", "-o", "grouped.html", "--group-by", "model"], scene.project,
+                  environment()).stdout
+    table = run([sys.executable, "-m", "phyper", "collect"], scene.project, environment()).stdout.splitlines()
+
+    report = scene.project / "derived_data" / "report.html"
+    assert written.startswith(f"wrote {Path('derived_data') / 'report.html'} (")
+    assert grouped.startswith("wrote grouped.html (")
+    assert table[0].endswith(",accuracy,loss")
+    page.open(report)
+    assert 34 == len([text for text in page.every_row("#results-table", "accuracy") if text])
+    page.open(scene.project / "grouped.html")
+    assert ["3"] * 12 == page.column("#results-table", "instances")  # one row per model, grouped when written
+    assert not page.find("#group-by").is_enabled()
