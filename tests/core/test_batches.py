@@ -124,9 +124,9 @@ def test_the_plan_has_batch_jobs_listing_their_members_and_dependencies_name_bat
 def test_a_batch_runs_its_members_and_writes_each_record_then_its_own() -> None:
     pipeline = build(6, batch=4)
     run_engine_jobs(pipeline)
-    plan = pipeline.plan()
-    assert [] == plan.incomplete()
-    assert all(plan.status(job).complete for job in plan.engine_jobs())
+    verdicts = phyper.Verdicts(pipeline.plan())
+    assert [] == [verdict for verdict in verdicts if verdict.to_run]
+    assert [] == verdicts.engine_jobs_to_run()
     assert Counter({"make_data": 2, "train": 12, "summarise": 1}) == logged(pipeline)
 
 
@@ -136,13 +136,13 @@ def test_deleting_one_member_folder_makes_only_its_batch_incomplete_and_reruns_o
     plan = pipeline.plan()
     victim = plan.jobs_of("train")[3]
     os.remove(victim.outputs[0])
-    incomplete = [job.key for job in plan.engine_jobs() if not plan.status(job).complete]
+    incomplete = [job.key for job in phyper.Verdicts(plan).engine_jobs_to_run()]
     assert [victim.batch, phyper.AGGREGATE_KEY] == incomplete
     before = len(phyper.read_job_log(pipeline))
     assert victim.batch is not None
     phyper.run_job(pipeline, "train", victim.batch)
     assert [victim.key] == [entry["key"] for entry in done(pipeline, before)]
-    assert plan.status(plan.job("train", victim.batch)).complete
+    assert not phyper.Verdicts(plan).verdict(plan.job("train", victim.batch)).to_run
 
 
 def test_a_failing_member_leaves_the_others_complete_and_no_batch_record() -> None:
@@ -154,12 +154,13 @@ def test_a_failing_member_leaves_the_others_complete_and_no_batch_record() -> No
     with pytest.raises(phyper.JobFailedError, match=r"2 of 12 members failed"):
         phyper.run_job(pipeline, "train", batch.key)
     assert not os.path.exists(batch.record)
-    assert 10 == sum(plan.status(job).complete for job in plan.jobs_of("train"))
+    verdicts = phyper.Verdicts(plan)
+    assert 10 == sum(not verdicts.verdict(job).to_run for job in plan.jobs_of("train"))
     fixed = build(6, batch=100)
     before = len(phyper.read_job_log(fixed))
     phyper.run_job(fixed, "train", batch.key)
     assert 2 == len(done(fixed, before))
-    assert fixed.plan().status(batch).complete
+    assert not phyper.Verdicts(fixed.plan()).verdict(batch).to_run
 
 
 def test_phyper_batch_overrides_the_declared_size(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,22 +55,18 @@ from phyper._parser import Parser
 from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
 from phyper._runner import job_command, load_pipeline, read_job_log, run_job
+from phyper._verdict import JobVerdict, Verdicts, check_batch, job_verdicts
+from phyper._version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from phyper._batch_jobs import check_batch
     from phyper._collect import collect, collect_rows
     from phyper._report import report
-    from phyper._status import JobVerdict, job_verdicts
 
-__version__ = "0.1.0"
 
 # Imported on first use: an engine imports phyper at every start and needs none of these.
 _LAZY = {
-    "check_batch": "phyper._batch_jobs",
     "collect": "phyper._collect",
     "collect_rows": "phyper._collect",
-    "JobVerdict": "phyper._status",
-    "job_verdicts": "phyper._status",
     "report": "phyper._report",
 }
 
@@ -98,6 +94,7 @@ __all__ = [
     "Plan",
     "PlannedStep",
     "Step",
+    "Verdicts",
     "check_batch",
     "check_job",
     "collect",

@@ -1,122 +1,39 @@
-"""Running and checking batch jobs: many jobs of one step in one process.
+"""The batch record: what a batch job writes once its members are done.
 
 A batch job (key ``batch-<i>-of-<n>``, see :mod:`phyper._batches`) runs its members one
-after the other in the job process, so imports are paid once. Each member is an
-ordinary job: it gets its own manifest, its own completion record as soon as it
-finishes, and a member whose record is valid is skipped. A batch killed mid-way thus
-reruns only its unfinished members. The batch's own record, written last, lists its
-members; it is valid while every member's record is.
+after the other in one process (see :func:`phyper.run_job`); each member is an
+ordinary job with its own record. The batch's own record, written last, lists the
+members it ran and is what Snakemake sees as the batch rule's output. It never decides
+whether the batch is complete: its current members' records do (see :mod:`phyper._verdict`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from phyper._completion import JobStatus, check_job, read_record, write_record
-from phyper._errors import JobFailedError, PhyperError
-from phyper._plan import Job, OutputTemplates, step_templates
+from phyper._completion import read_record, write_record
 
 if TYPE_CHECKING:
-    from phyper._pipeline import Pipeline, Step
+    from phyper._plan import Job
 
-__all__ = ["check_batch", "member_job", "run_batch"]
-
-
-def member_job(pipeline: Pipeline, step: Step, key: str, batch: str | None = None) -> Job:
-    """The job (``step``, ``key``) with its files, as the runner sees it."""
-    subject = pipeline.subject(step, key)
-    return Job(
-        step.name,
-        key,
-        tuple(step.input_paths(subject)),
-        tuple(step.output_paths(subject)),
-        pipeline.record_path(step.name, key),
-        (),
-        batch=batch,
-    )
+__all__ = ["batch_record_is_current", "write_batch_record"]
 
 
-def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
-    """Whether a batch job is complete: its record lists its members and each is complete.
-
-    ``members`` (the jobs named by ``batch.members``) is consumed only when the batch
-    record is there and lists them: a lazy iterable keeps a batch that never ran cheap.
-    """
+def batch_record_is_current(batch: Job) -> bool:
+    """Whether the batch record exists and lists the batch's current members."""
     record = read_record(batch.record)
-    if record is None:
-        return JobStatus(False, "no completion record")
-    if record.get("members") != sorted(batch.members):
-        return JobStatus(False, "the batch's members changed (grid or batch size)")
-    for member in members:
-        status = check_job(member)
-        if not status.complete:
-            return JobStatus(False, f"member {member.key}: {status.reason}")
-    return JobStatus(True, "complete")
+    return record is not None and record.get("members") == sorted(batch.members)
 
 
-def run_batch(
-    pipeline: Pipeline, step_name: str, key: str, *, engine: str | None = None, force: bool = False
-) -> dict[str, Any] | None:
-    """Run every incomplete member of batch ``key`` of ``step_name``, then write the batch record.
-
-    Each member runs through :func:`phyper.run_job` (its lock, its record, its log line);
-    members whose record is valid are skipped here without a log line, unless ``force``.
-
-    A member that fails does not stop the others (their work is kept); the batch then
-    raises after trying them all and writes no record, so the engine reruns it and only
-    the failed members run again.
-
-    Returns:
-        The batch record, or None when the batch was already complete (nothing ran).
-
-    Raises:
-        UnknownStepError: no such step or batch.
-        JobFailedError: at least one member failed.
-    """
-    from phyper._runner import run_job
-
-    step = pipeline.step(step_name)
-    members = [member_job(pipeline, step, member, key) for member in pipeline.batch_members(step, key)]
-    # the plan built members only as far as it needed them: check every member's files now,
-    # before any of them runs
-    templates = OutputTemplates(step_templates(pipeline, step))
-    for member in members:
-        templates.check(step, member.key, list(member.outputs))
-    batch = Job(step_name, key, (), (), pipeline.record_path(step_name, key), (), members=tuple(m.key for m in members))
-    if not force and check_batch(batch, members).complete:
-        print(f"phyper: {step_name}({key}): already complete; nothing to do", flush=True)
-        return None
-    # the batch record goes first: until the new one is written, the batch is not done
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(pipeline.record_path(step_name, key))
-    started = time.time()
-    ran: list[str] = []
-    failures: list[tuple[str, PhyperError | Exception]] = []
-    for member in members:
-        if not force and check_job(member).complete:
-            continue
-        try:
-            record = run_job(pipeline, step_name, member.key, engine=engine, force=force)
-        except Exception as error:  # reported below, after the other members ran
-            failures.append((member.key, error))
-        else:
-            if record is not None:  # None: another process completed it meanwhile
-                ran.append(member.key)
-    if failures:
-        first_key, first_error = failures[0]
-        raise JobFailedError(
-            f"batch {step_name}:{key}: {len(failures)} of {len(members)} members failed "
-            f"(first: {first_key}: {type(first_error).__name__}: {first_error}); the others are "
-            "complete and will be skipped when the batch runs again"
-        ) from first_error
-    finished = time.time()
+def write_batch_record(
+    batch: Job, ran: Sequence[str], started: float, finished: float, engine: str | None
+) -> dict[str, Any]:
+    """Write the record of ``batch`` (its members, those that ran, when, where); return it."""
     extra = {
-        "members": sorted(member.key for member in members),
-        "ran": ran,
+        "members": sorted(batch.members),
+        "ran": list(ran),
         "started": started,
         "finished": finished,
         "duration_s": round(finished - started, 6),

@@ -15,8 +15,11 @@ Adding a few grid values therefore keeps the number of batches (it changes only 
 the step's job count crosses ``N * 2 ** k``) and puts the new jobs in the batches
 their hashes name: only those batches run again, and in them only the new members
 (members with a valid completion record are skipped). When the count does double,
-every old batch splits into two new ones whose members are all complete: they run,
-skip every member and write their batch record.
+every old batch splits into two new ones whose members are all complete: a batch is
+complete when its current members are (see :mod:`phyper._verdict`), so nothing runs.
+
+The key helpers live in :mod:`phyper._keys` (re-exported here); this module adds the
+batch sizes a pipeline asks for (``batch=``, ``PHYPER_BATCH``).
 
 A batch's key is ``batch-<i>-of-<2**k>`` (``i`` zero-padded): it names its members by
 itself, so the job process finds them without counting the grid.
@@ -26,9 +29,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from typing import Protocol
 
 from phyper._errors import BatchOverrideError, did_you_mean
+from phyper._keys import (
+    BATCH_KEY_PATTERN,
+    batch_count,
+    batch_index,
+    batch_key,
+    group_into_batches,
+    is_batch_key,
+    parse_batch_key,
+)
 
 __all__ = [
     "BATCH_ENVIRONMENT_VARIABLE",
@@ -37,6 +50,7 @@ __all__ = [
     "batch_index",
     "batch_key",
     "batch_overrides_from_environment",
+    "batch_sizes",
     "group_into_batches",
     "is_batch_key",
     "parse_batch_key",
@@ -46,56 +60,30 @@ __all__ = [
 BATCH_ENVIRONMENT_VARIABLE = "PHYPER_BATCH"
 """Run-time batch sizes, e.g. ``"train_model=1000,transform_data=0"`` (0: no batches)."""
 
-BATCH_KEY_PATTERN = r"batch-[0-9]+-of-[0-9]+"
-"""A regular expression matching every batch key (a Snakemake wildcard constraint)."""
 
-_BATCH_KEY = re.compile(r"batch-([0-9]+)-of-([0-9]+)")
-# bits of the hash read to choose a batch: 2**64 batches is more than any grid
-_PREFIX_HEX_DIGITS = 16
-_PREFIX_BITS = 4 * _PREFIX_HEX_DIGITS
+class _DeclaredStep(Protocol):
+    """What :func:`batch_sizes` reads of a step (a :class:`phyper.Step`)."""
 
+    @property
+    def kind(self) -> str: ...
 
-def batch_count(n_jobs: int, batch_size: int) -> int:
-    """The number of batches (a power of two) for ``n_jobs`` jobs of at most ``batch_size`` on average."""
-    count = 1
-    while count * batch_size < n_jobs:
-        count *= 2
-    return count
+    @property
+    def batch(self) -> int | None: ...
 
 
-def batch_index(key: str, count: int) -> int:
-    """The batch (``0 <= index < count``) of the job with hash ``key``: its first bits."""
-    bits = count.bit_length() - 1
-    return int(key[:_PREFIX_HEX_DIGITS], 16) >> (_PREFIX_BITS - bits) if bits else 0
+def batch_sizes(steps: Mapping[str, _DeclaredStep]) -> dict[str, int]:
+    """Step -> jobs per engine job, for the batched steps: ``batch=``, then ``PHYPER_BATCH``.
 
+    Args:
+        steps: the pipeline's steps by name (:attr:`phyper.Pipeline.steps`).
 
-def batch_key(index: int, count: int) -> str:
-    """The key of batch ``index`` of ``count``, e.g. ``batch-03-of-16``."""
-    return f"batch-{index:0{len(str(count - 1))}d}-of-{count}"
-
-
-def is_batch_key(key: str) -> bool:
-    """Whether ``key`` names a batch rather than one hash."""
-    return key.startswith("batch-")
-
-
-def parse_batch_key(key: str) -> tuple[int, int] | None:
-    """``(index, count)`` of a batch key, or None if ``key`` is not a well-formed one."""
-    match = _BATCH_KEY.fullmatch(key)
-    if match is None:
-        return None
-    index, count = int(match[1]), int(match[2])
-    if count < 1 or count & (count - 1) or index >= count or batch_key(index, count) != key:
-        return None
-    return index, count
-
-
-def group_into_batches(keys: Iterable[str], count: int) -> dict[str, list[str]]:
-    """Batch key -> member keys (in the order given), for the non-empty batches, by index."""
-    groups: dict[int, list[str]] = {}
-    for key in keys:
-        groups.setdefault(batch_index(key, count), []).append(key)
-    return {batch_key(index, count): groups[index] for index in sorted(groups)}
+    Raises:
+        BatchOverrideError: ``PHYPER_BATCH`` is malformed or names a step that is not
+            a per_resource or per_instance step of the pipeline.
+    """
+    sizes = {name: step.batch for name, step in steps.items() if step.batch}
+    sizes.update(batch_overrides_from_environment({name: step.kind for name, step in steps.items()}))
+    return {name: size for name, size in sizes.items() if size}
 
 
 def parse_batch_overrides(text: str, steps: Mapping[str, str]) -> dict[str, int]:

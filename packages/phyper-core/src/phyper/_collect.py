@@ -13,12 +13,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from phyper._completion import check_job, read_record
+from phyper._completion import read_record
 from phyper._context import FULL_INSTANCE
 from phyper._errors import MetricsLoaderError, MissingDependencyError, PipelineDefinitionError
 from phyper._instance_list import InstanceList
+from phyper._keys import RECORDS_FOLDER
 from phyper._pipeline import Pipeline
 from phyper._plan import Job
+from phyper._verdict import Verdicts, job_status
 
 if TYPE_CHECKING:
     import pandas
@@ -33,17 +35,29 @@ MetricsLoader = Callable[[Any], "Mapping[str, Any] | None"]
 BOOKKEEPING_COLUMNS = ("folder", "complete", "status")
 
 
-def _latest_complete(records: list[tuple[Job, dict[str, Any]]]) -> tuple[bool, str, dict[str, Any] | None]:
-    """(all complete, reason, non-keys of the most recent complete record) for one folder's jobs."""
+def _latest_complete(
+    records: list[tuple[Job, dict[str, Any]]], verdicts: Verdicts | None
+) -> tuple[bool, str, dict[str, Any] | None]:
+    """(all complete, reason, non-keys of the most recent complete record) for one folder's jobs.
+
+    With the pipeline's ``verdicts``, a job is complete when nothing would run it again
+    (what ``phyper status`` says); without (records checked against themselves), when
+    its record checks out.
+    """
     if not records:
         return False, "no completion record", None
     complete, reason = True, "complete"
     best: tuple[float, dict[str, Any]] | None = None
     for job, record in records:
-        status = check_job(job)
-        if not status.complete:
+        if verdicts is not None:
+            verdict = verdicts.verdict(job)
+            done, why = not verdict.to_run, verdict.reason
+        else:
+            status = job_status(job)
+            done, why = status.complete, status.reason
+        if not done:
             if complete:
-                complete, reason = False, f"{job.id}: {status.reason}"
+                complete, reason = False, f"{job.id}: {why}"
             continue
         non_keys = record.get("non_keys") if record else None
         finished = float(record.get("finished", 0.0)) if record else 0.0
@@ -58,17 +72,20 @@ class _Writers:
     def __init__(self, source: Pipeline | Sequence[Parser], root: str | None) -> None:
         self.by_folder: dict[tuple[str, str], list[Job]] | None = None
         self.has_steps: set[str] = set()
+        self.verdicts: Verdicts | None = None
         if isinstance(source, Pipeline):
             self.by_folder = {}
-            for job in source.plan():
+            plan = source.plan()
+            self.verdicts = Verdicts(plan)
+            for job in plan:
                 step = source.steps[job.step]
                 if step.kind != "aggregate":
                     self.by_folder.setdefault((step.folder_resource, job.key), []).append(job)
                     self.has_steps.add(step.folder_resource)
-            self.done = os.path.join(source.state_folder, "done")
+            self.done = os.path.join(source.state_folder, RECORDS_FOLDER)
         else:
             # no pipeline: the records of the default state folder, checked against themselves
-            self.done = os.path.join(root or ".", ".phyper", "done")
+            self.done = os.path.join(root or ".", ".phyper", RECORDS_FOLDER)
         self.steps = sorted(os.listdir(self.done)) if os.path.isdir(self.done) else []
 
     def records(self, resource: str, key: str, folder: str) -> tuple[list[tuple[Job, dict[str, Any]]], bool]:
@@ -128,7 +145,7 @@ def collect_rows(
         if not written:
             complete, reason, non_keys = False, "no step of the pipeline writes this folder", None
         else:
-            complete, reason, non_keys = _latest_complete(records)
+            complete, reason, non_keys = _latest_complete(records, writers.verdicts)
         values = instance.to_dict()
         row: dict[str, Any] = {hash_column: resource_hash}
         row.update((name, values[name]) for name in keys)

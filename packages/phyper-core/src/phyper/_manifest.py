@@ -15,7 +15,7 @@ from phyper._fs import atomic_write_text
 from phyper._hashing import HASH_FORMAT_VERSION, hash_key_values
 
 if TYPE_CHECKING:
-    from phyper._parser import Parser
+    from phyper._instance import Instance
 
 __all__ = [
     "MANIFEST_NAME",
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "phyper-manifest.json"
-P = TypeVar("P", bound="Parser")
+P = TypeVar("P", bound="Instance")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     return manifest
 
 
-def manifest_for(instance: Parser, resource_name: str | None) -> Manifest:
+def manifest_for(instance: Instance, resource_name: str | None) -> Manifest:
     return Manifest(
         resource=resource_name or FULL_INSTANCE,
         hash=instance.get_instance_hash(resource_name),
@@ -117,7 +117,7 @@ def manifest_for(instance: Parser, resource_name: str | None) -> Manifest:
     )
 
 
-def write_manifest(instance: Parser, resource_name: str | None) -> str:
+def write_manifest(instance: Instance, resource_name: str | None) -> str:
     expected = manifest_for(instance, resource_name)
     folder = instance.get_resources_path(resource_name)
     path = os.path.join(folder, MANIFEST_NAME)
@@ -195,7 +195,7 @@ class MigrationPlan:
 
 
 def _migrated_instance(
-    template: Parser, manifest: Manifest, resource_name: str | None, renames: Mapping[str, str]
+    template: Instance, manifest: Manifest, resource_name: str | None, renames: Mapping[str, str]
 ) -> tuple[Any, tuple[str, ...]]:
     """The instance (other keys at their defaults) a manifest reads back as, and the dropped names."""
     shared = template._phyper_shared
@@ -213,7 +213,7 @@ def _migrated_instance(
 
 
 def plan_migration(
-    template: Parser,
+    template: Instance,
     *,
     renames: Mapping[str, str] | None = None,
     on_folder: Callable[[], None] | None = None,
@@ -296,7 +296,7 @@ def apply_migration(plan: MigrationPlan) -> None:
         write_manifest(move.instance, None if move.resource == FULL_INSTANCE else move.resource)
 
 
-def migrate_hashed_folders(parser: Parser, *, dry_run: bool) -> list[tuple[str, str]]:
+def migrate_hashed_folders(parser: Instance, *, dry_run: bool) -> list[tuple[str, str]]:
     plan = plan_migration(parser)
     for folder, reason in plan.skipped:
         if reason != "no manifest":

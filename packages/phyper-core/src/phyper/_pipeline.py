@@ -23,24 +23,18 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from phyper._context import FULL_INSTANCE
+from phyper._declaration import PathFunction, Step, StepKind
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
+from phyper._keys import AGGREGATE_KEY, is_batch_key, record_path
 
 if TYPE_CHECKING:
     from phyper._parser import Parser
     from phyper._plan import Plan
 
 __all__ = ["AGGREGATE_KEY", "Pipeline", "Step"]
-
-AGGREGATE_KEY = "all"
-"""The job key of an aggregate step's single job."""
-
-StepKind = Literal["resource", "instance", "aggregate"]
-PathFunction = Callable[..., "str | os.PathLike[str]"]
 
 
 def _arity(function: PathFunction, step: str) -> int:
@@ -77,61 +71,6 @@ def _positive(step: str, resource: str, value: object) -> int:
             f"(for example {resource}={example})"
         )
     return value
-
-
-@dataclass(frozen=True)
-class Step:
-    """One declared step of a pipeline."""
-
-    name: str
-    kind: StepKind
-    resource_name: str | None
-    function: Callable[[Any], None]
-    inputs: tuple[PathFunction, ...]
-    outputs: tuple[PathFunction, ...]
-    input_arities: tuple[int, ...]
-    threads: int = 1
-    mem_mb: int | None = None
-    runtime: int | None = None
-    batch: int | None = None
-    """Jobs per engine job as declared (``batch=``); :meth:`Pipeline.batch_size` applies ``PHYPER_BATCH``."""
-
-    @property
-    def resources(self) -> dict[str, int]:
-        """The declared ``mem_mb`` and ``runtime`` (minutes); undeclared ones are absent."""
-        declared = {"mem_mb": self.mem_mb, "runtime": self.runtime}
-        return {name: value for name, value in declared.items() if value is not None}
-
-    @property
-    def folder_resource(self) -> str:
-        """The resource folder the step's jobs write to (``all`` for full instances)."""
-        return self.resource_name or FULL_INSTANCE
-
-    def input_paths(self, subject: Any) -> list[str]:
-        """Input files of one job: ``subject`` is an instance, or the list for aggregates."""
-        if self.input_arities == (1,) and self.kind != "aggregate":
-            return [os.fspath(self.inputs[0](subject))]  # the common case, once per job of a grid
-        paths: list[str] = []
-        seen: set[str] = set()
-        for function, arity in zip(self.inputs, self.input_arities):
-            if arity == 0:
-                candidates = [function()]
-            elif self.kind == "aggregate":
-                candidates = [function(instance) for instance in subject]
-            else:
-                candidates = [function(subject)]
-            for candidate in candidates:
-                path = os.fspath(candidate)
-                if path not in seen:
-                    seen.add(path)
-                    paths.append(path)
-        return paths
-
-    def output_paths(self, subject: Any) -> list[str]:
-        """Output files of one job (see :meth:`input_paths`)."""
-        if self.kind == "aggregate":
-            return [os.fspath(function()) for function in self.outputs]
-        return [os.fspath(function(subject)) for function in self.outputs]
 
 
 class Pipeline:
@@ -375,39 +314,6 @@ class Pipeline:
             return {AGGREGATE_KEY: self.instances}
         return self.instances.hash_index(step.resource_name)
 
-    def batch_sizes(self) -> dict[str, int]:
-        """Step -> jobs per engine job, for the batched steps: ``batch=``, then ``PHYPER_BATCH``.
-
-        Raises:
-            BatchOverrideError: ``PHYPER_BATCH`` is malformed or names a step that is not
-                a per_resource or per_instance step of this pipeline.
-        """
-        from phyper._batches import batch_overrides_from_environment
-
-        sizes = {name: step.batch for name, step in self.steps.items() if step.batch}
-        sizes.update(batch_overrides_from_environment({name: step.kind for name, step in self.steps.items()}))
-        return {name: size for name, size in sizes.items() if size}
-
-    def batch_members(self, step: Step, key: str) -> list[str]:
-        """The job keys (hashes) of batch ``key`` of ``step``, in grid order.
-
-        Raises:
-            UnknownStepError: ``key`` is not a well-formed batch key, or no job is in it.
-        """
-        from phyper._batches import batch_index, parse_batch_key
-
-        parsed = parse_batch_key(key)
-        if parsed is None or step.kind == "aggregate":
-            raise UnknownStepError(
-                f"step `{step.name}` has no job `{key}`: a batch key looks like batch-03-of-16 "
-                "(see the plan's batch jobs)"
-            )
-        index, count = parsed
-        members = [member for member in self.job_subjects(step) if batch_index(member, count) == index]
-        if not members:
-            raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
-        return members
-
     def varying_keys(self) -> list[str]:
         """The keys that take more than one value in the grid (what tells jobs apart)."""
         if self._varying_keys is None:
@@ -431,7 +337,7 @@ class Pipeline:
         Example: ``train_model(transformation=log centering=True cv_fold=3) 3f2a1c9e``.
         """
         step = self.step(step_name)
-        if step.kind == "aggregate" or key.startswith("batch-"):
+        if step.kind == "aggregate" or is_batch_key(key):
             return f"{step_name}({key})"
         instance = self.subject(step, key)
         values = instance.get_key_values(step.resource_name)
@@ -440,10 +346,14 @@ class Pipeline:
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (step, key) lives."""
-        return os.path.join(self.state_folder, "done", step_name, "") + key + ".json"
+        return record_path(self.state_folder, step_name, key)
 
     def plan(self, *, cache: bool = False) -> Plan:
         """The jobs, their files and dependencies, as plain data (see :class:`Plan`).
+
+        A convenience for :func:`phyper._plan.build_plan` and
+        :func:`phyper._plan_cache.cached_plan` (which see the pipeline only as a type, so
+        the declaration stays below the plan in the import order).
 
         With ``cache=True`` (what the engines and ``phyper status`` use) the plan is
         read from the state folder when nothing it depends on changed, and stored there

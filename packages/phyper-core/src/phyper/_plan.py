@@ -1,5 +1,9 @@
 """The plan: a pipeline's jobs, files and dependencies as plain data.
 
+The plan never reads a completion record: whether a job is done is
+:mod:`phyper._verdict`'s business. It sees the pipeline only through
+:class:`phyper._declaration.PipelineDeclaration`, so it never imports it.
+
 Backends translate a plan into engine rules or tasks; tests can inspect it with no
 engine installed. Building it also checks the pipeline: every file has at most one
 producer, the steps form no cycle, and the outputs of a hashed step follow one
@@ -16,7 +20,7 @@ table of every path. What the plan checks for them:
   are the union of their members'), so a member reading its own step's output is
   refused then;
 * that a member's outputs follow its step's templates is checked when the member is
-  built (by the job that runs it, ``phyper status``, a batch's completeness check),
+  built (by the job that runs it, ``phyper status``, a batch's verdict),
   before anything of it runs;
 * a file written by an unbatched job and matching a batched step's template for one
   of its keys, or two batched steps with the same template and a shared key, is a
@@ -31,16 +35,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from phyper._batches import batch_count, batch_index, batch_key, group_into_batches
+from phyper._batches import batch_sizes
 from phyper._errors import PipelineDefinitionError, UnknownStepError
 from phyper._hashing import HASH_HEX_DIGITS
-from phyper._pipeline import AGGREGATE_KEY
+from phyper._keys import AGGREGATE_KEY, batch_count, batch_index, batch_key, group_into_batches, parse_batch_key
 
 if TYPE_CHECKING:
-    from phyper._completion import JobStatus
-    from phyper._pipeline import Pipeline, Step
+    from phyper._declaration import PipelineDeclaration, Step
 
-__all__ = ["HASH_PLACEHOLDER", "Job", "JobTable", "Plan", "PlannedStep", "build_plan"]
+__all__ = ["HASH_PLACEHOLDER", "Job", "JobTable", "Plan", "PlannedStep", "batch_for", "build_plan", "job_for"]
 
 HASH_PLACEHOLDER = "{hash}"
 """Stands for the job key in :attr:`PlannedStep.output_templates` (``str.format`` style)."""
@@ -123,7 +126,7 @@ def _literal_parts(template: str) -> tuple[str, ...]:
     return tuple(part.replace("{{", "{").replace("}}", "}") for part in template.split(HASH_PLACEHOLDER))
 
 
-def step_templates(pipeline: Pipeline, step: Step) -> tuple[str, ...]:
+def step_templates(pipeline: PipelineDeclaration, step: Step) -> tuple[str, ...]:
     """The output templates of a hashed step: its first job's outputs with ``{hash}`` for the key."""
     first_key, first_subject = next(iter(pipeline.job_subjects(step).items()))
     return tuple(_template(step, first_key, path) for path in step.output_paths(first_subject))
@@ -158,7 +161,7 @@ class _BatchedStep:
     """What the plan keeps of a batched step: its templates, its batch count; its keys on demand."""
 
     def __init__(
-        self, pipeline: Pipeline, step: Step, count: int, templates: tuple[str, ...], record_prefix: str
+        self, pipeline: PipelineDeclaration, step: Step, count: int, templates: tuple[str, ...], record_prefix: str
     ) -> None:
         self.pipeline = pipeline
         self.step = step
@@ -192,15 +195,20 @@ class _BatchedStep:
                     return key
         return None
 
-    def member(self, key: str, producers: _Producers) -> Job:
-        """Job ``key`` of this step, built from the user's path functions and checked."""
+    def member(self, key: str, producers: _Producers | None) -> Job:
+        """Job ``key`` of this step, built from the user's path functions and checked.
+
+        Without ``producers`` (a job process, which runs what the engine says) the job
+        has no dependencies.
+        """
         step = self.step
         subject = self.subjects[key]
         outputs = step.output_paths(subject)
         self.outputs.check(step, key, outputs)
         inputs = step.input_paths(subject)
         dependencies: dict[str, None] = {}
-        producers.resolve(step.name, inputs, dependencies, None)
+        if producers is not None:
+            producers.resolve(step.name, inputs, dependencies, None)
         return Job(
             step.name, key, tuple(inputs), tuple(outputs), self.record_prefix + key + ".json",
             tuple(dependencies), batch=self.batch_of(key),
@@ -348,6 +356,14 @@ class JobTable(Mapping[str, Job]):
         """Add to ``into`` the engine jobs that write ``inputs`` (a job of ``step`` reads them)."""
         self._producers.resolve(step, inputs, into, None)
 
+    def keys_of(self, step: str) -> Iterator[str]:
+        """The keys of one step's jobs, in grid order (nothing is built)."""
+        stored = self._stored.get(step)
+        if stored is not None:
+            yield from (job.key for job in stored.values())
+        else:
+            yield from self._batched[step].subjects
+
     def records_of(self, step: str) -> Iterator[str]:
         """The completion record path of every job of one step (nothing is built)."""
         stored = self._stored.get(step)
@@ -361,13 +377,22 @@ class JobTable(Mapping[str, Job]):
 class Plan:
     """All jobs of a pipeline, in a topological order of their steps."""
 
-    def __init__(self, steps: list[PlannedStep], jobs: JobTable, state_folder: str, batches: dict[str, Job]) -> None:
+    def __init__(
+        self,
+        steps: list[PlannedStep],
+        jobs: JobTable,
+        state_folder: str,
+        batches: dict[str, Job],
+        non_keys: dict[str, Any] | None = None,
+    ) -> None:
         self.steps = tuple(steps)
         self.jobs = jobs
         """Every job by id; a batched step's jobs are built on lookup (see :class:`JobTable`)."""
         self.batches = batches
         """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in :attr:`jobs`."""
         self.state_folder = state_folder
+        self.non_keys = non_keys or {}
+        """The grid's current non-key values (records made with others are reported, never rerun)."""
         self._batches_by_step: dict[str, list[Job]] = {}
         for job in self.batches.values():
             self._batches_by_step.setdefault(job.step, []).append(job)
@@ -429,29 +454,10 @@ class Plan:
         """
         return [path for job in self.engine_jobs() for path in (*job.outputs, job.record)]
 
-    def status(self, job: Job) -> JobStatus:
-        """Whether ``job`` is complete according to its completion record (a batch: every member's)."""
-        from phyper._completion import check_job
 
-        if job.is_batch:
-            from phyper._batch_jobs import check_batch
-
-            return check_batch(job, (self.jobs[f"{job.step}:{key}"] for key in job.members))
-        return check_job(job)
-
-    def incomplete(self) -> list[tuple[Job, JobStatus]]:
-        """The jobs that are not complete, with the reason, in order."""
-        pending = []
-        for job in self:
-            status = self.status(job)
-            if not status.complete:
-                pending.append((job, status))
-        return pending
-
-
-def build_plan(pipeline: Pipeline) -> Plan:
+def build_plan(pipeline: PipelineDeclaration) -> Plan:
     """Build the plan of a pipeline (see the module docstring for what is checked)."""
-    sizes = pipeline.batch_sizes()
+    sizes = batch_sizes(pipeline.steps)
     steps = list(pipeline.steps.values())
     subjects_of = {step.name: pipeline.job_subjects(step) for step in steps}
     templates_of: dict[str, tuple[str, ...]] = {}
@@ -546,8 +552,66 @@ def build_plan(pipeline: Pipeline) -> Plan:
     for name in order:  # topological order of the steps, grid order inside each
         all_batches.update(batches_by_step.get(name, {}))
     return Plan(
-        [planned[name] for name in order], JobTable(order, stored, batched, producers), pipeline.state_folder, all_batches
+        [planned[name] for name in order],
+        JobTable(order, stored, batched, producers),
+        pipeline.state_folder,
+        all_batches,
+        current_non_keys(pipeline),
     )
+
+
+def current_non_keys(pipeline: PipelineDeclaration) -> dict[str, Any]:
+    """The grid's non-key values now (one value each: non-keys are the same for every instance)."""
+    first = pipeline.instances[0]
+    values = first.to_dict()
+    return {name: values[name] for name in first.non_key_names()}
+
+
+# -- one job without the plan: what a job process runs ---------------------------------
+
+
+def job_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> Job:
+    """Job (``step_name``, ``key``) built from the path functions alone, without the rest of the plan.
+
+    What a job process runs: its files and its record; no dependencies (the engine ran
+    them first, and the runner only checks that the inputs exist).
+
+    Raises:
+        UnknownStepError, UnknownHashError: no such step, or no such hash in the grid.
+    """
+    step = pipeline.step(step_name)
+    subject = pipeline.subject(step, key)
+    return Job(
+        step.name, key, tuple(step.input_paths(subject)), tuple(step.output_paths(subject)),
+        pipeline.record_path(step.name, key), (),
+    )
+
+
+def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job, list[Job]]:
+    """Batch job ``key`` of ``step_name`` and its members (in grid order), without the rest of the plan.
+
+    The members are those the key names (see :mod:`phyper._batches`): their files are
+    checked against the step's output templates here, before any of them runs.
+
+    Raises:
+        UnknownStepError: no such step, ``key`` is not a well-formed batch key, or no job is in it.
+        PipelineDefinitionError: a member's outputs do not follow the step's templates.
+    """
+    step = pipeline.step(step_name)
+    parsed = parse_batch_key(key)
+    if parsed is None or step.kind == "aggregate":
+        raise UnknownStepError(
+            f"step `{step.name}` has no job `{key}`: a batch key looks like batch-03-of-16 "
+            "(see the plan's batch jobs)"
+        )
+    index, count = parsed
+    record_prefix = pipeline.record_path(step.name, "")[: -len(".json")]
+    batched = _BatchedStep(pipeline, step, count, step_templates(pipeline, step), record_prefix)
+    members = [batched.member(member, None) for member in batched.subjects if batch_index(member, count) == index]
+    if not members:
+        raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
+    batch = Job(step.name, key, (), (), pipeline.record_path(step.name, key), (), members=tuple(m.key for m in members))
+    return batch, members
 
 
 # -- plain data for the plan cache (see phyper._plan_cache) ----------------------------
@@ -590,7 +654,7 @@ def _stored_job(
     return job
 
 
-def plan_from_data(pipeline: Pipeline, data: tuple[Any, ...]) -> Plan:
+def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan:
     """The plan :func:`plan_data` stored, for ``pipeline`` (whose steps build the members)."""
     steps_data, order, stored_data, batches_data, batched_data, state_folder = data
     steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
@@ -611,4 +675,6 @@ def plan_from_data(pipeline: Pipeline, data: tuple[Any, ...]) -> Plan:
         for name, (count, templates, record_prefix) in batched_data.items()
     }
     producers = _Producers(list(batched.values()), stored)
-    return Plan(steps, JobTable(list(order), stored, batched, producers), state_folder, batches)
+    return Plan(
+        steps, JobTable(list(order), stored, batched, producers), state_folder, batches, current_non_keys(pipeline)
+    )

@@ -46,11 +46,13 @@ import sysconfig
 import types
 from typing import TYPE_CHECKING, Any
 
-from phyper._pipeline import AGGREGATE_KEY
+from phyper._batches import batch_sizes
+from phyper._keys import AGGREGATE_KEY
 from phyper._plan import Plan, build_plan, plan_data, plan_from_data
+from phyper._version import __version__
 
 if TYPE_CHECKING:
-    from phyper._pipeline import Pipeline
+    from phyper._declaration import PipelineDeclaration
 
 __all__ = ["PLAN_CACHE_VARIABLE", "cached_plan", "plan_fingerprint"]
 
@@ -62,7 +64,7 @@ _KEEP = 4
 _FOLDER = "plan-cache"
 
 
-def cached_plan(pipeline: Pipeline) -> Plan:
+def cached_plan(pipeline: PipelineDeclaration) -> Plan:
     """The plan of ``pipeline``: from the cache if it is there and passes the spot check."""
     if os.environ.get(PLAN_CACHE_VARIABLE, "1").strip() == "0":
         return build_plan(pipeline)
@@ -85,17 +87,15 @@ def cached_plan(pipeline: Pipeline) -> Plan:
     return plan
 
 
-def plan_fingerprint(pipeline: Pipeline) -> str:
+def plan_fingerprint(pipeline: PipelineDeclaration) -> str:
     """The cache key of ``pipeline``'s plan (see the module docstring for what it covers)."""
-    from phyper import __version__
-
     digest = hashlib.sha256()
 
     def add(*parts: Any) -> None:
         digest.update(repr(parts).encode())
         digest.update(b"\0")
 
-    add(_FORMAT, __version__, sys.version, os.getcwd(), pipeline.state_folder, sorted(pipeline.batch_sizes().items()))
+    add(_FORMAT, __version__, sys.version, os.getcwd(), pipeline.state_folder, sorted(batch_sizes(pipeline.steps).items()))
     first = pipeline.instances[0]
     shared = first._phyper_shared
     add(type(first).__module__, type(first).__qualname__, shared.folder, sorted(shared.resources.items()))
@@ -124,7 +124,7 @@ def plan_fingerprint(pipeline: Pipeline) -> str:
     return digest.hexdigest()
 
 
-def _code_files(pipeline: Pipeline) -> list[str]:
+def _code_files(pipeline: PipelineDeclaration) -> list[str]:
     """The source files of the modules the pipeline's code can reach, and phyper's own.
 
     From the modules that define the instance class, the step functions and the path
@@ -168,7 +168,7 @@ def _code_files(pipeline: Pipeline) -> list[str]:
     return sorted(files)
 
 
-def _read(path: str, pipeline: Pipeline, fingerprint: str) -> Plan | None:
+def _read(path: str, pipeline: PipelineDeclaration, fingerprint: str) -> Plan | None:
     try:
         with open(path, "rb") as handle:
             # loads(read()): marshal.load reads a file in small pieces, several times slower
@@ -203,7 +203,7 @@ def _write(folder: str, path: str, fingerprint: str, plan: Plan) -> None:
         print(f"phyper: could not store the plan in {folder} ({error}); it is built again next time", file=sys.stderr)
 
 
-def _spot_check(plan: Plan, pipeline: Pipeline) -> str | None:
+def _spot_check(plan: Plan, pipeline: PipelineDeclaration) -> str | None:
     """What differs between the cached plan and the path functions, for a few jobs; None if nothing."""
     instances = pipeline.instances
     for planned in plan.steps:

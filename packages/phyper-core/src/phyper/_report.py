@@ -349,7 +349,7 @@ def _page_data(
         data["figures"], data["figures_left_out"] = [], 0
         return data
 
-    from phyper._status import job_verdicts
+    from phyper._verdict import job_verdicts
 
     plan = pipeline.plan()
     verdicts = job_verdicts(pipeline, plan)

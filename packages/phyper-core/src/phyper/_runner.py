@@ -5,6 +5,11 @@ user's pipeline, finds the instance by hash through an index, writes the hashed
 folder's manifest, runs the step and, only once every output is fully written,
 writes the job's completion record and appends a line to the job log. A job killed
 at any point leaves no record, so no engine takes it for done.
+
+A batch job is a loop over its members through the same path (each under its own
+lock, with its own record and log line), then the batch record
+(:mod:`phyper._batch_jobs`). Whether a job has anything to do is asked of
+:mod:`phyper._verdict`; the jobs come from :mod:`phyper._plan`.
 """
 
 from __future__ import annotations
@@ -18,16 +23,17 @@ import sys
 import time
 from typing import Any
 
-from phyper._completion import check_job, stat_fingerprint, write_record
+from phyper._batch_jobs import batch_record_is_current, write_batch_record
+from phyper._completion import stat_fingerprint, write_record
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError
 from phyper._fs import leftover_temporaries
+from phyper._keys import JOB_LOG_NAME, is_batch_key, job_log_path
 from phyper._locks import job_lock
 from phyper._pipeline import Pipeline, Step
-from phyper._plan import Job
+from phyper._plan import Job, batch_for, job_for
+from phyper._verdict import job_status
 
 __all__ = ["JOB_LOG_NAME", "job_command", "load_pipeline", "read_job_log", "run_job"]
-
-JOB_LOG_NAME = "jobs.jsonl"
 
 
 def load_pipeline(spec: str) -> Pipeline:
@@ -97,18 +103,60 @@ def run_job(
             writing failed (the message names the file); the step's own exceptions
             propagate unchanged after being logged.
     """
-    from phyper._batches import is_batch_key
-
     if is_batch_key(key):
-        # one engine job for many: each member runs through run_job, then the batch record
-        from phyper._batch_jobs import run_batch
+        batch, members = batch_for(pipeline, step_name, key)
+        return _run_batch(pipeline, batch, members, engine, force)
+    return _run_one(pipeline, job_for(pipeline, step_name, key), engine, force)
 
-        return run_batch(pipeline, step_name, key, engine=engine, force=force)
-    from phyper._batch_jobs import member_job
 
+def _run_batch(
+    pipeline: Pipeline, batch: Job, members: list[Job], engine: str | None, force: bool
+) -> dict[str, Any] | None:
+    """Run every member of ``batch`` that is not complete (each through :func:`_run_one`), then its record.
+
+    A member that fails does not stop the others (their work is kept); the batch then
+    raises after trying them all and writes no record, so the engine reruns it and only
+    the failed members run again. Members whose record is valid are skipped here without
+    a log line, unless ``force``.
+
+    Returns:
+        The batch record, or None when every member was complete and the record lists them.
+    """
+    step_name, key = batch.step, batch.key
+    if not force and job_status(batch, members).complete and batch_record_is_current(batch):
+        print(f"phyper: {step_name}({key}): already complete; nothing to do", flush=True)
+        return None
+    # the batch record goes first: an engine that sees it (Snakemake) takes the batch for done
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(batch.record)
+    started = time.time()
+    ran: list[str] = []
+    failures: list[tuple[str, BaseException]] = []
+    for member in members:
+        if not force and job_status(member).complete:
+            continue
+        try:
+            record = _run_one(pipeline, member, engine, force)
+        except Exception as error:  # reported below, after the other members ran
+            failures.append((member.key, error))
+        else:
+            if record is not None:  # None: another process completed it meanwhile
+                ran.append(member.key)
+    if failures:
+        first_key, first_error = failures[0]
+        raise JobFailedError(
+            f"batch {step_name}:{key}: {len(failures)} of {len(members)} members failed "
+            f"(first: {first_key}: {type(first_error).__name__}: {first_error}); the others are "
+            "complete and will be skipped when the batch runs again"
+        ) from first_error
+    return write_batch_record(batch, ran, started, time.time(), engine)
+
+
+def _run_one(pipeline: Pipeline, job: Job, engine: str | None, force: bool) -> dict[str, Any] | None:
+    """Run one job (not a batch) under its lock: see :func:`run_job`."""
+    step_name, key = job.step, job.key
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
-    job = member_job(pipeline, step, key)
     label = _label(pipeline, step_name, key)
     values = pipeline.instances[0].to_dict()
     context = {
@@ -141,7 +189,7 @@ def _run_locked(
             # a process killed while writing one (a batch moving on to its next member, say)
             # left its hidden temporary next to it
             _remove_leftovers((subject.write_manifest(step.resource_name),))
-        if not force and check_job(job).complete:
+        if not force and job_status(job).complete:
             why = "another process ran it meanwhile" if waited else "its completion record is valid"
             print(f"phyper: {label}: already complete ({why}); nothing to do", flush=True)
             _append_log(pipeline, {"step": step_name, "key": key, "status": "skipped", "time": started, **context})
@@ -232,7 +280,7 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
 
 def _append_log(pipeline: Pipeline, entry: dict[str, Any]) -> None:
     line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
-    path = os.path.join(pipeline.state_folder, JOB_LOG_NAME)
+    path = job_log_path(pipeline.state_folder)
     try:
         os.makedirs(pipeline.state_folder, exist_ok=True)
         # one write on an O_APPEND descriptor: concurrent jobs never interleave a line
@@ -248,7 +296,7 @@ def _append_log(pipeline: Pipeline, entry: dict[str, Any]) -> None:
 
 def read_job_log(pipeline: Pipeline) -> list[dict[str, Any]]:
     """Every job completion logged so far, oldest first."""
-    path = os.path.join(pipeline.state_folder, JOB_LOG_NAME)
+    path = job_log_path(pipeline.state_folder)
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as handle:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import gc
 import inspect
-import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import phyper
 
-__all__ = ["DOIT_CONFIG", "forced_by_command_line", "job_is_complete", "task_dicts", "tasks"]
+__all__ = [
+    "DOIT_CONFIG", "forced_by_command_line", "job_is_complete", "step_is_complete", "task_dicts", "tasks",
+]
 
 DOIT_CONFIG: dict[str, Any] = {
     # sqlite3 is the only doit backend that stayed correct with concurrent runs here
@@ -27,74 +28,60 @@ DOIT_CONFIG: dict[str, Any] = {
 }
 """A starting ``DOIT_CONFIG`` for a dodo.py (copy and extend it as needed)."""
 
-_JOBS: dict[str, phyper.Job] = {}
-"""Every engine job (batch jobs for batched steps) of the pipelines loaded in this
-process, by id (for the upstream check)."""
+class _EngineVerdicts:
+    """phyper's verdict over one plan, taken once, when doit first asks (a listing
+    without ``--status`` never pays for it): the ids of the engine jobs to run."""
 
-_PLANS: dict[str, phyper.Plan] = {}
-"""The plan of each batch job, by id (it builds the batch's members when checked)."""
+    def __init__(self, plan: phyper.Plan) -> None:
+        self.plan = plan
+        self._to_run: set[str] | None = None
 
-_COMPLETE: set[str] = set()
-"""Jobs found complete, with everything upstream, during this doit process."""
+    @property
+    def to_run(self) -> set[str]:
+        """Ids of the engine jobs (batch jobs for batched steps) to run."""
+        if self._to_run is None:
+            self._to_run = {job.id for job in phyper.Verdicts(self.plan).engine_jobs_to_run()}
+        return self._to_run
+
+
+_VERDICTS: dict[str, _EngineVerdicts] = {}
+"""The verdicts of the plan each engine job and each step belongs to, by job id and by
+step name (what the ``uptodate`` checks receive: names, cheap to pickle)."""
 
 
 def job_is_complete(job: phyper.Job) -> bool:
-    """doit ``uptodate`` check: phyper's verdict (see :func:`phyper.job_verdicts`).
+    """doit ``uptodate`` check of a job: phyper's verdict (see :func:`phyper.job_verdicts`).
 
-    A job is up to date when its completion record is valid and every job it
-    depends on is up to date too, so ``doit list --status`` names the same jobs as
-    ``phyper status`` and ``snakemake -n``. (While doit runs, it checks a job after
-    the jobs it depends on have run, so the upstream part only matters for listings.)
+    A job is up to date when its completion record is valid and every job it depends
+    on is up to date too, so ``doit list --status`` names the same jobs as ``phyper
+    status`` and ``snakemake -n``. The verdict is taken once, when doit first asks;
+    a job found to run finds out under its lock, when it runs, whether another process
+    did the work meanwhile.
     """
-    if job.id in _COMPLETE:
-        return True
-    if not _may_exist(job.record):
-        return False
-    if job.is_batch:
-        # a batch job: its record and every member's
-        status = _PLANS[job.id].status(job)
-    else:
-        status = phyper.check_job(job)
-    if not status.complete:
-        return False
-    for dependency in job.dependencies:
-        upstream = _JOBS.get(dependency)
-        if upstream is not None and not job_is_complete(upstream):
-            return False
-    _COMPLETE.add(job.id)
-    return True
+    return job.id not in _VERDICTS[job.id].to_run
 
 
-_LISTED: dict[str, frozenset[str]] = {}
-"""The record folders listed in this doit process: folder -> the names in it then."""
+def step_is_complete(step_name: str) -> bool:
+    """doit ``uptodate`` check of a step's group task: every job of the step is up to date.
 
-
-def _may_exist(record: str) -> bool:
-    """False when ``record`` was not in its folder when doit first looked there.
-
-    One listing per step folder instead of a failed open per job (most jobs of a fresh
-    grid have no record). A record made after the listing by another process is then
-    seen as missing: doit runs the job, which finds it complete under its lock and does
-    nothing (the runner decides, not this check).
+    Without a check of its own, doit lists a group task (it has no action and no
+    dependency) as to run even when all its sub-tasks are up to date.
     """
-    folder, name = os.path.split(record)
-    names = _LISTED.get(folder)
-    if names is None:
-        try:
-            names = _LISTED[folder] = frozenset(os.listdir(folder))
-        except OSError:
-            names = _LISTED[folder] = frozenset()
-    return name in names
+    verdicts = _VERDICTS[step_name]
+    return all(job.id not in verdicts.to_run for job in verdicts.plan.engine_jobs_of(step_name))
 
 
 # doit asks for the signature of an uptodate callable at every check (to pass it `task`
 # or `values` if it wants them); computed once here, inspect returns it at once
 job_is_complete.__signature__ = inspect.signature(job_is_complete)  # type: ignore[attr-defined]
+step_is_complete.__signature__ = inspect.signature(step_is_complete)  # type: ignore[attr-defined]
 
 
-def forced_by_command_line(argv: Sequence[str] | None = None) -> bool:
-    """Whether doit was started with ``-a``/``--always-execute`` (its documented force flag).
+def forced_by_command_line(steps: Collection[str], argv: Sequence[str] | None = None) -> frozenset[str]:
+    """The tasks doit was asked to force with ``-a``/``--always-execute``.
 
+    Returns the names given with ``-a`` (step names, or job ids ``step:key``); every
+    step when ``-a`` names no task (doit then runs every task); nothing without ``-a``.
     doit does not tell the tasks, and a phyper job whose record is valid does nothing
     unless it is forced, so the flag is read from doit's own command line with doit's
     own option parser.
@@ -106,54 +93,86 @@ def forced_by_command_line(argv: Sequence[str] | None = None) -> bool:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and not arguments[0].startswith("-"):
         if arguments[0] != "run" and arguments[0] in _OTHER_COMMANDS:
-            return False
+            return frozenset()
         if arguments[0] == "run":
             arguments = arguments[1:]
     options = [CmdOption(option) for option in (*Run.base_options, *DodoTaskLoader.cmd_options, *Run.cmd_options)]
     try:
-        parameters, _ = CmdParse(options).parse(arguments)
+        parameters, names = CmdParse(options).parse(arguments)
     except CmdParseError:
-        return False
-    return bool(parameters["always"])
+        return frozenset()
+    if not parameters["always"]:
+        return frozenset()
+    # positional `name=value` items are task parameters, not task names
+    named = frozenset(name for name in names if "=" not in name)
+    return named or frozenset(steps)
 
 
 _OTHER_COMMANDS = frozenset({"auto", "clean", "dumpdb", "forget", "help", "ignore", "info", "list", "reset-dep", "strace", "tabcompletion"})
 
 
-def task_dicts(spec: str, *, force: bool | None = None) -> Iterator[dict[str, Any]]:
+def task_dicts(spec: str, *, forced: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
     """The doit task dictionaries of the pipeline ``MODULE:ATTRIBUTE``.
+
+    Forcing (``doit -a STEP``) reruns that step's jobs and never its upstream: the
+    jobs of the named steps (or named jobs) get ``--force``, and a forced job's
+    ``task_dep`` on a job that is complete and not forced is dropped, since doit runs
+    (and, with ``-a``, forces) every task a named task depends on. doit runs only the
+    tasks named: a plain ``doit`` afterwards runs what follows them.
 
     Args:
         spec: the pipeline, ``MODULE:ATTRIBUTE``.
-        force: run every job even if complete; default: whether doit got ``-a``.
+        forced: the steps (or job ids ``step:key``) to force; default: the tasks doit got
+            with ``-a`` (see :func:`forced_by_command_line`).
     """
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan(cache=True)
     # the plan lives as long as doit: move it out of the collector's reach, or each of the
     # collections that doit's own allocations trigger rescans all of it
     gc.freeze()
-    for job in plan.engine_jobs():
-        _JOBS[job.id] = job
-    _PLANS.update(dict.fromkeys(plan.batches, plan))
-    if force is None:
-        force = forced_by_command_line()
+    verdicts = _EngineVerdicts(plan)
+    engine_jobs = {job.id: job for job in plan.engine_jobs()}
+    _VERDICTS.update(dict.fromkeys(engine_jobs, verdicts))
+    _VERDICTS.update(dict.fromkeys((step.name for step in plan.steps), verdicts))
+    step_names = [step.name for step in plan.steps]
+    if forced is None:
+        forced = forced_by_command_line(step_names)
+    forced = frozenset(forced)
+
+    def is_forced(job: phyper.Job) -> bool:
+        return job.step in forced or job.id in forced
+
     for step in plan.steps:
-        yield {"basename": step.name, "name": None, "doc": step.doc}
+        yield {
+            "basename": step.name,
+            "name": None,
+            "doc": step.doc,
+            "uptodate": [(step_is_complete, [step.name], {})],
+        }
         # the command line once per step; each job fills in its key (a large grid has
         # many jobs, and this loop is phyper's share of doit's start-up time)
         placeholder = "\0key"
-        template = [*phyper.job_command(spec, step.name, placeholder, engine="doit"), *(["--force"] if force else [])]
+        template = phyper.job_command(spec, step.name, placeholder, engine="doit")
         at = template.index(placeholder)
         # a batched step: one sub-task per batch job (named by its batch key)
         for job in plan.engine_jobs_of(step.name):
-            command = template.copy()
+            command = [*template, "--force"] if is_forced(job) else template.copy()
             command[at] = job.key
+            dependencies = list(job.dependencies)
+            if forced:
+                # doit would run (and force) these too: keep only what must run first
+                dependencies = [
+                    dependency for dependency in dependencies
+                    if is_forced(engine_jobs[dependency]) or dependency in verdicts.to_run
+                ]
             yield {
                 "basename": step.name,
                 "name": job.key,
                 "actions": [command],
-                "task_dep": list(job.dependencies),
-                "targets": [*job.outputs, job.record],
+                "task_dep": dependencies,
+                # a batch job's record may be missing while every member is complete (after a
+                # change of batch size): doit would call a missing target out of date
+                "targets": [] if job.is_batch else [*job.outputs, job.record],
                 # (function, args, kwargs): a module-level function, picklable under every
                 # multiprocessing start method, and cheaper for doit to inspect than a partial
                 "uptodate": [(job_is_complete, [job], {})],

@@ -11,7 +11,9 @@ rule all:
     input: phyper_workflow.targets
 
 That defines one rule per step (named after the step; the job's hash is the
-wildcard ``hash``, constrained to 32 hex digits) and ``rule all`` asks for every output (make it the default target).
+wildcard ``hash``, constrained to 32 hex digits) and ``rule all`` asks for the
+completion records of the jobs phyper finds to run (make it the default target):
+``snakemake -n`` plans exactly what ``phyper status`` names, and changes no file.
 Each job is a shell command, ``python -m phyper run ...``, a separate light process
 that shares nothing in memory with the Snakefile, so every executor plugin works.
 

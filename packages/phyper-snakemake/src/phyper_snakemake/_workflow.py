@@ -4,34 +4,44 @@ What Snakemake sees of a job is its **completion record** only: a rule's output 
 the record of its job (flagged ``update``, so Snakemake never deletes it before the
 job runs: the job itself decides, under its lock, whether there is anything to do),
 and its inputs are the records of the jobs it depends on. The data files are
-phyper's business. This is what lets Snakemake agree with phyper's own verdict and
-with doit in every situation:
+phyper's business.
 
-* before Snakemake builds its DAG, :meth:`SnakemakeWorkflow.prepare` deletes every
-  record that phyper finds invalid (an output deleted or changed, an input
-  rewritten), so Snakemake runs exactly those jobs and, through the records' times,
-  everything downstream of them;
+Snakemake plans exactly phyper's verdict, and looking changes nothing:
+
+* the default target ``all`` asks for the records of the engine jobs phyper finds
+  to run (:meth:`SnakemakeWorkflow.targets`), and each rule's input function names
+  only the records of the dependencies that are to run; so Snakemake's DAG holds the
+  jobs to run and nothing else, and its own triggers (times, params, input lists,
+  code, metadata another engine never wrote) never see a complete job;
+* a job to run whose (invalid) record still exists is forced through the DAG's
+  forced files instead of deleting the record: a dry run deletes nothing;
+* ``-R STEP`` / ``--forcerun STEP`` and ``-F`` force that step's jobs and everything
+  downstream of them (never upstream), and those jobs get ``--force``;
+* nothing is decided while the Snakefile is parsed (Snakemake sets its DAG settings
+  afterwards): the decision is taken once, when Snakemake first asks for an input
+  list while building its DAG, and read by every rule;
 * a record is written atomically and only when its job is complete, so Snakemake's
-  "incomplete" markers and the locks of a Snakemake process that was killed carry
-  no information phyper needs: ``prepare`` clears them when no other Snakemake runs
-  in the folder, and the next run needs neither ``--rerun-incomplete`` nor
-  ``--unlock``; it also clears Snakemake's metadata on the records (params, input
-  lists, code of the last Snakemake run), which another engine, a changed grid or
-  ``phyper migrate`` may have made stale: Snakemake then compares the records'
-  times only, like the ``rerun-triggers: mtime`` setting, with no profile;
-* every rerun of a job, by any engine or by hand, writes a new record, whose new
-  time and content make Snakemake rerun the jobs downstream, as phyper and doit do.
+  "incomplete" markers carry no information phyper needs: phyper lets Snakemake
+  rerun such a job (``force_incomplete``) instead of raising; the directory locks of
+  a Snakemake process that was killed are cleared on a real run when no other
+  Snakemake runs in the folder, never on a dry run;
+* every rerun of a job, by any engine or by hand, writes a new record, which phyper's
+  verdict (content, not only times) judges for the jobs downstream.
+
+Verified against Snakemake 9.27 (``workflow.dag_settings`` is set after the
+Snakefile is parsed; ``DAG.forcefiles`` and ``DAGSettings.force_incomplete`` are read
+after the targets' input functions ran, when the DAG decides what needs to run).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import fcntl
 import gc
 import os
 import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +86,7 @@ class Rule:
 
     name: str
     output: str
-    input: Callable[[Any], list[str]] | list[str]
+    input: Callable[[Any], list[str]]
     command: str
     label: Callable[[Any], JobText]
     force: Callable[[Any], JobText]
@@ -87,6 +97,15 @@ class Rule:
     """The step's declared threads (Snakemake's ``threads:``)."""
     resources: dict[str, int] = field(default_factory=dict)
     """The step's declared ``mem_mb`` and ``runtime`` (Snakemake's ``resources:``)."""
+
+
+def downstream_closure(plan: phyper.Plan, steps: set[str]) -> frozenset[str]:
+    """``steps`` and every step that depends on one of them, directly or not."""
+    closed = set(steps)
+    for step in plan.steps:  # topological order: upstream steps come first
+        if not closed.isdisjoint(step.upstream):
+            closed.add(step.name)
+    return frozenset(closed)
 
 
 class SnakemakeWorkflow:
@@ -104,6 +123,8 @@ class SnakemakeWorkflow:
         """What Snakemake runs, by id: the jobs of unbatched steps and the batch jobs."""
         self.rules = [self._rule(step) for step in self.plan.steps]
         self._workflow: Any = None
+        self._to_run: set[str] | None = None
+        self._forced: frozenset[str] = frozenset()
         self._engine_lock: int | None = None
 
     def _rule(self, step: phyper.PlannedStep) -> Rule:
@@ -119,24 +140,12 @@ class SnakemakeWorkflow:
         output = step.record_template.replace(phyper.HASH_PLACEHOLDER, "{" + WILDCARD + "}")
         # a batched step's jobs are batch jobs (key batch-<i>-of-<n>): a dependency on a
         # job of a batched step is a dependency on its batch, whose record stands for it
-        engine_jobs = self.engine_jobs
 
-        def record(job_id: str) -> str:
-            return engine_jobs[job_id].record
-
-        if step.is_hashed:
-
-            def inputs(wildcards: Any, step_name: str = step.name) -> list[str]:
-                job = engine_jobs[f"{step_name}:{getattr(wildcards, WILDCARD)}"]
-                return [record(dependency) for dependency in job.dependencies]
-
-            rule_input: Callable[[Any], list[str]] | list[str] = inputs
-        else:
-            job = self.plan.job(step.name, phyper.AGGREGATE_KEY)
-            rule_input = [record(dependency) for dependency in job.dependencies]
+        def inputs(wildcards: Any, step_name: str = step.name, hashed: bool = step.is_hashed) -> list[str]:
+            job_key = getattr(wildcards, WILDCARD) if hashed else phyper.AGGREGATE_KEY
+            return self.inputs_to_run(f"{step_name}:{job_key}")
 
         def label(wildcards: Any, step_name: str = step.name, hashed: bool = step.is_hashed) -> JobText:
-            self.forced(step_name)  # sets the variable jobs on other machines read
             job_key = getattr(wildcards, WILDCARD) if hashed else phyper.AGGREGATE_KEY
             return JobText(f"phyper {self.pipeline.job_label(step_name, job_key)}")
 
@@ -146,7 +155,7 @@ class SnakemakeWorkflow:
         return Rule(
             step.name,
             output,
-            rule_input,
+            inputs,
             command,
             label,
             force,
@@ -156,56 +165,97 @@ class SnakemakeWorkflow:
             dict(step.resources),
         )
 
-    @property
-    def targets(self) -> list[str]:
-        """The completion record of every engine job (batch jobs for batched steps):
-        what the default target ``all`` asks for."""
-        return [job.record for job in self.engine_jobs.values()]
+    def targets(self, wildcards: Any = None) -> list[str]:
+        """The default target's input function: the records of the engine jobs to run.
+
+        Write ``input: phyper_workflow.targets`` in ``rule all`` (Snakemake calls it
+        while it builds its DAG, after reading its command line). When nothing is to
+        run, ``all`` asks for the pipeline's own module file, which exists and no rule
+        makes: Snakemake then says "Nothing to be done" instead of running an empty
+        ``all`` job.
+        """
+        to_run = self._decide()
+        records = [job.record for job_id, job in self.engine_jobs.items() if job_id in to_run]
+        if not records and not self._remote():
+            return [self._module_file()]
+        return records
+
+    def inputs_to_run(self, job_id: str) -> list[str]:
+        """The records of the jobs ``job_id`` depends on that are to run (its input list)."""
+        to_run = self._decide()
+        return [self.engine_jobs[dependency].record for dependency in self.engine_jobs[job_id].dependencies if dependency in to_run]
+
+    def _module_file(self) -> str:
+        module = sys.modules[self.spec.partition(":")[0]]
+        path = os.path.abspath(str(module.__file__))
+        relative = os.path.relpath(path)
+        return path if relative.startswith(os.pardir) else relative
 
     # -- agreeing with phyper's records ---------------------------------------------
 
-    def forced(self, step_name: str) -> bool:
-        """Whether this Snakemake run forces the jobs of ``step_name`` (``-F``, ``-R step``).
+    def _remote(self) -> bool:
+        return bool(getattr(self._workflow, "remote_exec", False))
 
-        The main Snakemake process reads its own settings and passes the answer to jobs
-        that run elsewhere (a cluster node) in ``PHYPER_SNAKEMAKE_FORCE``, since their
-        Snakemake process "forces" its single target job whatever the user asked.
+    def forced(self, step_name: str) -> bool:
+        """Whether this Snakemake run forces the jobs of ``step_name``: ``-F``, or ``-R``
+        naming the step or a step upstream of it.
+
+        The main Snakemake process passes the forced steps to jobs that run elsewhere (a
+        cluster node) in ``PHYPER_SNAKEMAKE_FORCE``, since their Snakemake process
+        "forces" its single target job whatever the user asked.
         """
-        workflow = self._workflow
-        if workflow is None:
-            return False
-        if getattr(workflow, "remote_exec", False):
-            forced = os.environ.get(FORCE_VARIABLE, "")
-        else:
-            settings = getattr(workflow, "dag_settings", None)
-            if settings is None:
-                return False
-            if getattr(settings, "forceall", False):
-                forced = "*"
-            else:
-                forced = ",".join(sorted(str(rule) for rule in (getattr(settings, "forcerun", None) or ())))
-            os.environ[FORCE_VARIABLE] = forced
-        return forced == "*" or step_name in forced.split(",")
+        if self._remote():
+            return step_name in os.environ.get(FORCE_VARIABLE, "").split(",")
+        self._decide()
+        return step_name in self._forced
 
     def prepare(self, workflow: Any) -> None:
-        """Make Snakemake's view agree with phyper's records (``pipeline.smk`` calls this).
+        """Keep Snakemake's workflow object (``pipeline.smk`` calls this while parsing).
 
-        Deletes the records phyper finds invalid; when no other Snakemake runs in this
-        folder, also clears what a killed Snakemake left behind (its directory locks,
-        and its "incomplete" markers on phyper's records, which are atomic).
-        Nothing is done in a job process that Snakemake spawns on a cluster node.
+        Nothing is read or written here: Snakemake has not read its DAG settings yet.
+        What to run is decided when Snakemake first asks for an input list.
         """
         self._workflow = workflow
-        if getattr(workflow, "remote_exec", False):
-            return
-        # a batch job's record is valid while every member's is: a batch whose member is
-        # incomplete runs again (and runs only its incomplete members)
-        for job in self.engine_jobs.values():
-            if os.path.exists(job.record) and not self.plan.status(job).complete:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(job.record)
-        if self._take_engine_lock():
-            self._clear_stale_snakemake_state()
+
+    def _decide(self) -> set[str]:
+        """The ids of the engine jobs Snakemake's DAG holds (decided once): those to run
+        when Snakemake runs or dry-runs the workflow, every job when it only draws or
+        summarises it (``--dag``, ``--rulegraph``, ``--summary``)."""
+        if self._to_run is not None:
+            return self._to_run
+        workflow = self._workflow
+        if self._remote():
+            # a job process on a cluster node: Snakemake runs its one target job; the
+            # main process already decided, and its records are what the job reads
+            self._to_run = set()
+            return self._to_run
+        settings = getattr(workflow, "dag_settings", None)
+        step_names = {step.name for step in self.plan.steps}
+        if settings is None:
+            asked: set[str] = set()
+        elif getattr(settings, "forceall", False):
+            asked = step_names
+        else:
+            asked = {str(rule) for rule in (getattr(settings, "forcerun", None) or ())} & step_names
+        self._forced = downstream_closure(self.plan, asked)
+        os.environ[FORCE_VARIABLE] = ",".join(sorted(self._forced))
+        dag = getattr(workflow, "dag", None)
+        if dag is not None and getattr(workflow, "executor_plugin", None) is None:
+            # not a run nor a dry run (--dag, --rulegraph, --summary...): the whole pipeline
+            self._to_run = set(self.engine_jobs)
+            return self._to_run
+        self._to_run = {job.id for job in phyper.Verdicts(self.plan, forced=asked).engine_jobs_to_run()}
+        if dag is not None and settings is not None:
+            # a job to run whose record is there (invalid, or forced): Snakemake would see
+            # an output that exists; force it rather than delete the record
+            dag.forcefiles.update(
+                self.engine_jobs[job_id].record for job_id in self._to_run if os.path.exists(self.engine_jobs[job_id].record)
+            )
+            # an "incomplete" marker on a record: records are atomic, a job to run reruns
+            settings.force_incomplete = True
+            if not workflow.dryrun and self._take_engine_lock():
+                _clear_stale_locks()
+        return self._to_run
 
     def _take_engine_lock(self) -> bool:
         if self._engine_lock is not None:
@@ -217,53 +267,20 @@ class SnakemakeWorkflow:
         except OSError as error:
             os.close(descriptor)
             if error.errno in (errno.EACCES, errno.EAGAIN):
-                return False  # another Snakemake runs here: its locks and markers are live
+                return False  # another Snakemake runs here: its locks are live
             raise
         # held (the descriptor stays open) until this Snakemake process exits
         self._engine_lock = descriptor
         return True
 
-    def _clear_stale_snakemake_state(self) -> None:
-        locks = os.path.join(SNAKEMAKE_FOLDER, "locks")
-        if os.path.isdir(locks):
-            for name in os.listdir(locks):
-                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                    os.remove(os.path.join(locks, name))
-        records = {os.path.normpath(job.record) for job in self.engine_jobs.values()}
-        # "incomplete" markers: phyper's records are atomic, a record that exists is whole.
-        # metadata: what Snakemake noted when it last ran a job (its params, its input
-        # list, its code). Another engine or phyper itself (a new grid, `phyper migrate`)
-        # may have rerun or moved the job since, so that note would make Snakemake
-        # disagree with the records; without it Snakemake compares the records' times
-        # only, as phyper and doit do.
-        for kind in ("incomplete", "metadata"):
-            _remove_notes_on(os.path.join(SNAKEMAKE_FOLDER, kind), records)
 
-
-def _remove_notes_on(folder: str, records: set[str]) -> None:
-    """Remove Snakemake's per-file notes in ``folder`` that are about one of ``records``."""
-    if not os.path.isdir(folder):
-        return
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            note = os.path.join(parent, name)
-            path = _marker_target(os.path.relpath(note, folder))
-            if path is not None and os.path.normpath(path) in records:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(note)
-
-
-def _marker_target(relative: str) -> str | None:
-    """The file an "incomplete" marker of Snakemake's file persistence stands for.
-
-    Snakemake names a marker by the url-safe base64 of the file's path, split into
-    ``@``-prefixed folders when longer than a file name may be.
-    """
-    encoded = "".join(part.removeprefix("@") for part in relative.split(os.sep))
-    try:
-        return base64.urlsafe_b64decode(encoded.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
+def _clear_stale_locks() -> None:
+    """Remove the directory locks a killed Snakemake left (no other Snakemake runs here)."""
+    locks = os.path.join(SNAKEMAKE_FOLDER, "locks")
+    if os.path.isdir(locks):
+        for name in os.listdir(locks):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                os.remove(os.path.join(locks, name))
 
 
 def load(spec: str) -> SnakemakeWorkflow:

@@ -8,8 +8,10 @@
 #         input: phyper_workflow.targets
 # One rule per step, named after it; hashed steps take the wildcard {hash}.
 # (Snakemake keeps the default target of the including Snakefile, so `rule all`
-# lives there.) What Snakemake sees of a job is its completion record: see
-# phyper_snakemake/_workflow.py for why, and for what prepare() does.
+# lives there; `phyper_workflow.targets` is its input function: the records of the
+# jobs phyper finds to run.) What Snakemake sees of a job is its completion record,
+# and its input list names only the dependencies that are to run: see
+# phyper_snakemake/_workflow.py for why. Parsing this file reads and writes nothing.
 
 phyper_workflow.prepare(workflow)
 
@@ -19,6 +21,7 @@ for _phyper_rule in phyper_workflow.rules:
         name:
             _phyper_rule.name
         input:
+            # only the records of the dependencies that are to run (a function)
             _phyper_rule.input,
         output:
             # update: Snakemake must not delete a record before the job runs; the job

@@ -2,8 +2,8 @@
 
 ``python -m phyper COMMAND`` or ``phyper COMMAND``, from the folder holding
 ``pipeline.py`` (or with ``--pipeline MODULE:ATTRIBUTE``). The commands live by
-family, each declared next to its function: :mod:`._running` (run, status, plan),
-:mod:`._results` (ls, show, view, collect), :mod:`._maintenance` (gc, migrate). This
+family, each declared next to its function: `._running` (run, status, plan),
+`._results` (ls, show, view, collect), `._maintenance` (gc, migrate). This
 module assembles the argument parser from those declarations, loads the pipeline,
 renders what the command returns and turns errors into one line and an exit status.
 The hyperparameter model and the pipeline runtime never import it.
