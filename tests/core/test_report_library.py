@@ -110,3 +110,18 @@ def test_the_steps_graph_has_a_box_per_step_and_an_arrow_per_edge() -> None:
     assert '<g class="step failed" data-step="fit" data-complete="5" data-to-run="3" data-failed="1">' in svg
     assert "&lt;sum&gt;" in svg and "<sum>" not in svg
     assert "5/8 complete" in svg and "3 to run, 1 failed" in svg
+
+
+def test_a_huge_list_of_jobs_to_run_is_cut_but_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phyper import _report
+
+    pipeline = grid_pipeline(tmp_path / "derived")
+    monkeypatch.setattr(_report, "MAX_PENDING_ROWS", 3)
+
+    data = _report._page_data(pipeline, None, None, None)
+
+    status = data["status"]
+    assert (4, 4, 3, 1) == (status["jobs"], status["to_run"], len(status["pending"]["step"]), status["left_out"])
+    assert ["no completion record"] * 3 == status["pending"]["reason"]

@@ -55,6 +55,8 @@ MAX_FIGURES = 24
 MAX_FIGURE_BYTES = 4_000_000
 """Bytes of figures embedded at most (the page must stay small enough to open)."""
 SHORT_HASH = 8
+MAX_PENDING_ROWS = 20_000
+"""Jobs to run listed at most (failed ones always are): the counts per step cover the rest."""
 
 
 def _plotly_js() -> str:
@@ -356,6 +358,7 @@ def _page_data(
     per_step: dict[str, Counter[str]] = {step.name: Counter() for step in plan.steps}
     pending: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "state", "reason")}
     stale: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "non_keys", "code")}
+    pending_left_out = 0
     for verdict in verdicts:
         job = verdict.job
         tally = per_step.setdefault(job.step, Counter())
@@ -363,7 +366,9 @@ def _page_data(
         tally["to_run"] += verdict.to_run
         tally["failed"] += verdict.failed
         short = job.key[:SHORT_HASH] if job.key != "all" else "all"
-        if verdict.to_run:
+        if verdict.to_run and not verdict.failed and len(pending["step"]) >= MAX_PENDING_ROWS:
+            pending_left_out += 1
+        elif verdict.to_run:
             pending["step"].append(job.step)
             pending["hash"].append(short)
             pending["state"].append("failed" if verdict.failed else "to run")
@@ -386,8 +391,9 @@ def _page_data(
         })
     data["steps"] = steps
     overview["graph"] = steps_svg(steps)
-    data["status"] = {"jobs": len(verdicts), "to_run": len(pending["step"]),
-                      "failed": sum(1 for state in pending["state"] if state == "failed"), "pending": pending}
+    data["status"] = {"jobs": len(verdicts), "to_run": len(pending["step"]) + pending_left_out,
+                      "failed": sum(1 for state in pending["state"] if state == "failed"), "pending": pending,
+                      "left_out": pending_left_out}
     data["stale"] = stale
     step_times, job_times = _job_times(read_job_log(pipeline))
     data["times"] = {"steps": step_times, "jobs": job_times}
