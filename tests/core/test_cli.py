@@ -84,7 +84,9 @@ def test_version_and_help_describe_every_command() -> None:
     ]
 
     assert (0, f"phyper {__version__}\n") == (version.returncode, version.stdout)
-    assert ["accept", "collect", "gc", "ls", "migrate", "plan", "run", "show", "status", "view"] == sorted(commands.choices)
+    assert ["accept", "collect", "gc", "ls", "migrate", "plan", "report", "run", "show", "status", "view"] == sorted(
+        commands.choices
+    )
     assert [] == undescribed
     for command in commands.choices:
         assert "--pipeline MODULE:ATTRIBUTE" in ok(RESULTS, command, "--help")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phyper._declaration import PathFunction, Step, StepKind
@@ -124,6 +124,8 @@ class Pipeline:
         self.steps: dict[str, Step] = {}
         self.track_code = track_code
         self._varying_keys: list[str] | None = None
+        self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
+        """What :meth:`metrics` named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
 
     # -- declaring steps -----------------------------------------------------------
 
@@ -287,6 +289,26 @@ class Pipeline:
 
         register_step(self.state_folder, step_name, function, track=self.track_code and track_code)
         return step
+
+    def metrics(
+        self, loader: Callable[[Any], Mapping[str, Any] | None]
+    ) -> Callable[[Any], Mapping[str, Any] | None]:
+        """Name the pipeline's metrics once; usable as a decorator (returns ``loader``).
+
+        ``loader(instance)`` reads one complete result's metrics from its folder and
+        returns ``{name: value}`` (or None). ``phyper.collect(pipeline)``,
+        ``phyper.report(pipeline, path)``, ``phyper collect`` and ``phyper report`` use it
+        when given no other loader.
+
+        Raises:
+            PipelineDefinitionError: ``loader`` is not callable.
+        """
+        if not callable(loader):
+            raise PipelineDefinitionError(
+                f"pipeline.metrics() takes a function instance -> dict of metrics, not a {type(loader).__name__}"
+            )
+        self.metrics_loader = loader
+        return loader
 
     # -- looking things up -----------------------------------------------------------
 

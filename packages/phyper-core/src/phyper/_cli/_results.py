@@ -1,4 +1,4 @@
-"""Commands about results: ``ls``, ``show``, ``view``, ``collect``."""
+"""Commands about results: ``ls``, ``show``, ``view``, ``collect``, ``report``."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from phyper._plan import Plan
 from phyper._runner import read_job_log
 from phyper._status import JobVerdict, job_verdicts
 
-__all__ = ["COMMANDS", "collect", "ls", "show", "view"]
+__all__ = ["COMMANDS", "collect", "ls", "report", "show", "view"]
 
 
 # -- ls ----------------------------------------------------------------------------------
@@ -578,8 +578,50 @@ COLLECT = Command(
         option("--resource", metavar="RESOURCE", default=None,
                help="one row per hash of this resource instead of per instance"),
         option("--metrics", metavar="MODULE:FUNCTION", default=None,
-               help="a loader: FUNCTION(instance) returns a dict of metrics read from the result's folder"),
+               help="a loader: FUNCTION(instance) returns a dict of metrics read from the result's folder "
+                    "(default: the pipeline's own, named with pipeline.metrics(loader))"),
     ),
 )
 
-COMMANDS = (LS, SHOW, VIEW, COLLECT)
+
+# -- report ------------------------------------------------------------------------------
+
+
+def report(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper report [-o FILE]``: one self-contained HTML page of the grid (works offline)."""
+    from phyper._report import report as write_report
+
+    found = load_function(arguments.metrics) if arguments.metrics else None
+    if found is not None and not callable(found):
+        raise MetricsLoaderError(f"--metrics {arguments.metrics} is a {type(found).__name__}, not a function")
+    output = arguments.output
+    if not output:
+        root = pipeline.instances[0].hashed_resources_folder
+        # not results/report.html: a pipeline may write that one as a step (the Iris example does)
+        output = os.path.join(root or ".", "report.html")
+    written = write_report(pipeline, output, metrics=found if callable(found) else None, group_by=arguments.group_by)
+    return Output(
+        data={"path": written, "bytes": os.path.getsize(written)},
+        lines=[f"wrote {written} ({human_size(os.path.getsize(written))}); open it in a browser (it works offline)"],
+    )
+
+
+REPORT = Command(
+    "report", report, "write one self-contained HTML page of the grid (status, results, plots)",
+    "Overview, the verdict on every job, a sortable and filterable results table (grouped by a "
+    "resource on demand), parallel coordinates of the keys and a metric, run times, stale results "
+    "and the pipeline's figures, in one HTML file that opens offline. The metrics are the "
+    "pipeline's own (pipeline.metrics(loader)) unless --metrics names a loader. Needs plotly: "
+    "pip install 'phyper-core[report]'.",
+    (
+        option("-o", "--output", metavar="FILE", default=None,
+               help="the HTML file to write (default: report.html in the hashed-resources folder)"),
+        option("--group-by", metavar="RESOURCE", default=None,
+               help="one row per hash of this resource (mean of the metrics): for grids of 100,000 instances"),
+        option("--metrics", metavar="MODULE:FUNCTION", default=None,
+               help="a loader instead of the pipeline's own: FUNCTION(instance) returns a dict of metrics"),
+        JSON,
+    ),
+)
+
+COMMANDS = (LS, SHOW, VIEW, COLLECT, REPORT)
