@@ -117,6 +117,8 @@ def collect_rows(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and rows of :func:`collect`, as plain Python values (no pandas needed)."""
     source = instances_or_pipeline
+    if metrics is None and isinstance(source, Pipeline):
+        metrics = source.metrics_loader  # named once with pipeline.metrics(loader)
     instances: Sequence[Parser] = source.instances if isinstance(source, Pipeline) else source
     if len(instances) == 0:
         raise PipelineDefinitionError("collect() needs at least one instance (the list is empty)")
@@ -196,6 +198,7 @@ def collect(
             ``<hashed_resources_folder>/.phyper``).
         metrics: ``loader(instance) -> dict`` reading one result's metrics from its
             folder; called only for complete results (incomplete rows get None).
+            Default: the pipeline's own loader (:meth:`phyper.Pipeline.metrics`).
         resource_name: one row per hash of this resource instead of per instance.
         skip_incomplete: call the loader for complete results only (the default). False
             calls it for every row: for steps whose engine already guarantees the

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from phyper._batch_jobs import batch_record_is_current, write_batch_record
+from phyper._code_store import code_field, today_code
 from phyper._completion import stat_fingerprint, write_record
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError
 from phyper._formats import remove_record
@@ -275,6 +276,9 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
         "scheduler_job_id": context["scheduler_job_id"],
         "non_keys": context["non_keys"],
     }
+    code = today_code(job.record)
+    if code is not None:
+        extra["code"] = code_field(pipeline.state_folder, code)
     return write_record(job, input_fingerprints, extra)
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 from typing import Any
 
+from phyper._accept import accept as accept_code_of
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._output import Output, Progress, format_values, human_size
 from phyper._errors import ManifestMismatchError, ParserUsageError
@@ -15,7 +16,7 @@ from phyper._manifest import MANIFEST_NAME
 from phyper._migrate import Migration, apply_pipeline_migration, plan_pipeline_migration
 from phyper._pipeline import Pipeline
 
-__all__ = ["COMMANDS", "gc", "migrate"]
+__all__ = ["COMMANDS", "accept", "gc", "migrate"]
 
 
 # -- gc ----------------------------------------------------------------------------------
@@ -222,4 +223,23 @@ MIGRATE = Command(
     ),
 )
 
-COMMANDS = (GC, MIGRATE)
+# -- accept ------------------------------------------------------------------------------
+
+
+def accept(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper accept [STEP ...]``: today's code made the complete jobs (like ``snakemake --touch``)."""
+    accepted = accept_code_of(pipeline, arguments.steps)
+    lines = [f"{step}: accepted today's code for {count} job(s)" for step, count in accepted.items()]
+    return Output(data=accepted, lines=lines)
+
+
+ACCEPT = Command(
+    "accept", accept, "count results made by older code as made by today's code (no rerun)",
+    "For the jobs of the given steps (default: every step) that are complete except that their "
+    "code changed since they ran, record today's code as the code that made them, so that no "
+    "tool reruns them (like `snakemake --touch`). Outputs are never touched; a job failing any "
+    "other check (a missing output, a rewritten input) is left to run.",
+    (option("steps", nargs="*", metavar="STEP", help="the steps to accept (default: all)"), JSON),
+)
+
+COMMANDS = (GC, MIGRATE, ACCEPT)
