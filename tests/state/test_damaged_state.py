@@ -54,6 +54,7 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
     ("migrate", "--apply"),
     ("view",),
     ("collect",),
+    ("report", "-o", "report.html"),
     ("plan",),
 )
 """Every command a user may type on a damaged project (``<full>``/``<corpus>``: a hash of the grid)."""
@@ -334,9 +335,10 @@ def check_damaged_state(finished: Finished, project: Path, kind: str, target: st
                     assert 0 == code
                     assert f"unreadable completion record ({path.relative_to(project)}" in out
             if kind == "job log" and damage.kind == "log-lines":
-                # one warning per command that reads the log (show always does; status and ls
-                # only for jobs to run, of which there are none here)
-                assert (1 if words[0] == "show" else 0) == err.count("phyper: warning: the job log"), (words, err)
+                # one warning per command that reads the log (show and report always do; status
+                # and ls only for jobs to run, of which there are none here)
+                reads = words[0] in ("show", "report")
+                assert (1 if reads else 0) == err.count("phyper: warning: the job log"), (words, err)
             check_outputs_kept(finished, project, f"after `phyper {' '.join(words)}`")
         # batch records do not decide a verdict (their members' records do): status and the
         # runner do not read them, but ls, gc and migrate list every record
