@@ -28,7 +28,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from phyper._fs import atomic_write_text
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from phyper._code import StepCode
-    from phyper._verdict import JobVerdict
 
 __all__ = [
     "CODE_FOLDER",
@@ -224,6 +223,24 @@ def code_verdict(record_path: str, record: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+class _StepJob(Protocol):
+    @property
+    def step(self) -> str: ...
+
+
+class CodeVerdict(Protocol):
+    """What :meth:`CodeSummary.add` reads of a verdict (a :class:`phyper.JobVerdict`, which imports this module)."""
+
+    @property
+    def job(self) -> _StepJob: ...
+
+    @property
+    def code_changes(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def package_changes(self) -> dict[str, tuple[str, str | None]]: ...
+
+
 class CodeSummary:
     """What ``phyper status`` says about code, gathered verdict by verdict.
 
@@ -241,7 +258,7 @@ class CodeSummary:
         """A step of the plan, with the path of one of its records (where today's code is found)."""
         self.records.setdefault(step, record_path)
 
-    def add(self, verdict: JobVerdict) -> None:
+    def add(self, verdict: CodeVerdict) -> None:
         """One job's verdict."""
         step = verdict.job.step
         if verdict.code_changes is not None:
