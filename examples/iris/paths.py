@@ -43,3 +43,7 @@ def get_best_model_training_metrics_path() -> str:
 
 def get_best_model_test_results_path() -> str:
     return os.path.join(get_results_folder(), 'best_model', 'test_results.json')
+
+
+def get_report_path() -> str:
+    return os.path.join(get_results_folder(), 'report.html')

@@ -1,7 +1,10 @@
 """The Iris pipeline, declared once; Snakemake (Snakefile) and doit (dodo.py) both run it.
 
 transform_data (3 jobs) -> preprocess_data (6) -> train_model (90, in 8 batches)
--> compute_cv_scores (1) -> retrain_best_model (1), plot_results (1)
+-> compute_cv_scores (1) -> retrain_best_model (1), plot_results (1) -> make_report (1)
+
+The metrics are named once (``pipeline.metrics``): ``phyper collect``, ``phyper report``
+and the report step read them through it.
 
 Each step imports its heavy modules inside the function, so a job process loads
 torch only when it trains. Each step also says what one job needs (threads, memory
@@ -9,7 +12,7 @@ in MB, wall time in minutes, generous for 2000 epochs): a cluster profile sizes 
 job with them (profiles/slurm).
 """
 
-from typing import List
+from typing import Dict, List
 
 import phyper
 from config import Instance, instances
@@ -20,12 +23,21 @@ from paths import (
     get_cross_validation_scores_path,
     get_parallel_categories_path,
     get_preprocessed_dataset_path,
+    get_report_path,
     get_torch_model_path,
     get_training_metrics_path,
     get_transformed_dataset_path,
 )
 
 pipeline = phyper.Pipeline(instances)
+
+
+@pipeline.metrics
+def validation_metrics(instance: Instance) -> Dict[str, float]:
+    """The last epoch's validation loss and accuracy of one trained model."""
+    import score_models
+
+    return score_models.last_validation_metrics(instance)
 
 
 @pipeline.per_resource('transformed_data', outputs=[get_transformed_dataset_path], threads=1, mem_mb=500, runtime=5)
@@ -98,3 +110,12 @@ def plot_results(all_instances: List[Instance]) -> None:
     import plots
 
     plots.plot_cross_validation_scores()
+
+
+@pipeline.aggregate(
+    inputs=[get_cross_validation_scores_path, get_parallel_categories_path, get_best_model_test_results_path],
+    outputs=[get_report_path], threads=1, mem_mb=1000, runtime=5,
+)
+def make_report(all_instances: List[Instance]) -> None:
+    """Write the grid's HTML report (one self-contained page, opens offline)."""
+    phyper.report(pipeline, get_report_path(), title='Iris grid')

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.snakemake]
 
 FEW_EPOCHS = {"PHYPER_NON_KEYS": "n_epochs=20,log_interval=5"}
 FULL_RUN = {"transform_data": 3, "preprocess_data": 6, "train_model": 90, "compute_cv_scores": 1, "retrain_best_model": 1,
-            "plot_results": 1}
+            "plot_results": 1, "make_report": 1}
 JOBS = sum(FULL_RUN.values())
 SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
 
@@ -99,9 +99,10 @@ def test_every_job_ran_as_a_slurm_job_and_the_job_log_has_its_id(slurm_run: Slur
     # the ids phyper's jobs saw are exactly the ids sbatch gave Snakemake
     assert submitted == {str(entry["scheduler_job_id"]) for entry in log}
     # and the controller ran them, in this project, as sized by the steps
-    # retrain_best_model and plot_results both come last, in either order
+    # retrain_best_model and plot_results come next to last, in either order, then the report
     (retrain,) = [entry for entry in log if entry["step"] == "retrain_best_model"]
-    assert {"retrain_best_model", "plot_results"} == {entry["step"] for entry in log[-2:]}
+    assert {"retrain_best_model", "plot_results"} == {entry["step"] for entry in log[-3:-1]}
+    assert "make_report" == log[-1]["step"]
     last = scontrol_job(str(retrain["scheduler_job_id"]))
     assert ("COMPLETED", str(slurm_run.project)) == (last["JobState"], last["WorkDir"])
     assert ("00:10:00", "1000M", "1") == (last["TimeLimit"], last["MinMemoryNode"], last["NumCPUs"])

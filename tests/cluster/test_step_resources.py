@@ -112,4 +112,5 @@ def test_snakemake_rules_carry_the_iris_steps_resources(tmp_path: Path, import_p
         "compute_cv_scores": (1, {"mem_mb": 1000, "runtime": 5}),
         "retrain_best_model": (1, {"mem_mb": 1000, "runtime": 10}),
         "plot_results": (1, {"mem_mb": 1000, "runtime": 5}),
+        "make_report": (1, {"mem_mb": 1000, "runtime": 5}),
     } == declared

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 FEW_EPOCHS = {"PHYPER_NON_KEYS": "n_epochs=20,log_interval=5"}
 FULL_RUN = {"transform_data": 3, "preprocess_data": 6, "train_model": 90, "compute_cv_scores": 1, "retrain_best_model": 1,
-            "plot_results": 1}
+            "plot_results": 1, "make_report": 1}
 JOBS = sum(FULL_RUN.values())
 RESULTS = Path("derived_data") / "results"
 
@@ -74,7 +74,7 @@ def test_both_engines_write_the_same_files_and_the_same_numbers(completed: Calla
     by_snakemake, by_doit = completed("snakemake"), completed("doit")
 
     assert output_files(by_snakemake) == output_files(by_doit)
-    assert 3 + 6 + 90 * 2 + 1 + 3 + 1 == len([f for f in output_files(by_doit) if not f.endswith("phyper-manifest.json")])
+    assert 3 + 6 + 90 * 2 + 1 + 3 + 1 + 1 == len([f for f in output_files(by_doit) if not f.endswith("phyper-manifest.json")])
     assert numbers(by_snakemake) == numbers(by_doit)
 
 
@@ -98,7 +98,8 @@ def test_deleting_a_model_folder_reruns_it_and_what_follows(backend: str, comple
 
     rerun = [(entry["step"], entry["key"]) for entry in job_log(project)[JOBS:]]
     assert [("train_model", model_folder.name), ("compute_cv_scores", "all")] == rerun[:2]
-    assert [("plot_results", "all"), ("retrain_best_model", "all")] == sorted(rerun[2:])
+    assert [("plot_results", "all"), ("retrain_best_model", "all")] == sorted(rerun[2:4])
+    assert [("make_report", "all")] == rerun[4:]
     assert numbers(completed(backend)) == numbers(project)
 
 
@@ -109,7 +110,7 @@ def test_adding_a_grid_value_runs_only_the_new_models_and_the_aggregates(backend
 
     run_engine(backend, project, **FEW_EPOCHS)
 
-    assert {"train_model": 6 * 5, "compute_cv_scores": 1, "retrain_best_model": 1, "plot_results": 1} == dict(
+    assert {"train_model": 6 * 5, "compute_cv_scores": 1, "retrain_best_model": 1, "plot_results": 1, "make_report": 1} == dict(
         counts_since(project, JOBS)
     )
     assert 1 + 24 == len((project / RESULTS / "cross_validation_scores.csv").read_text().splitlines())

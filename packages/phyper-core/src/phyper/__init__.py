@@ -29,6 +29,7 @@ from phyper._errors import (
     ParserUsageError,
     PhyperError,
     PipelineDefinitionError,
+    StateFormatError,
     UnknownHashError,
     UnknownHyperparameterError,
     UnknownResourceError,
@@ -60,12 +61,14 @@ from phyper._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from phyper._collect import collect, collect_rows
+    from phyper._report import report
 
 
 # Imported on first use: an engine imports phyper at every start and needs none of these.
 _LAZY = {
     "collect": "phyper._collect",
     "collect_rows": "phyper._collect",
+    "report": "phyper._report",
 }
 
 
@@ -101,6 +104,7 @@ __all__ = [
     "job_verdicts",
     "load_pipeline",
     "read_job_log",
+    "report",
     "run_job",
     "FULL_INSTANCE",
     "HASH_FORMAT_VERSION",
@@ -128,6 +132,7 @@ __all__ = [
     "ParserUsageError",
     "PhyperError",
     "PipelineDefinitionError",
+    "StateFormatError",
     "UnknownHashError",
     "UnknownHyperparameterError",
     "UnknownResourceError",

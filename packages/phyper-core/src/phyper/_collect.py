@@ -20,7 +20,7 @@ from phyper._instance_list import InstanceList
 from phyper._keys import RECORDS_FOLDER
 from phyper._pipeline import Pipeline
 from phyper._plan import Job
-from phyper._verdict import job_status
+from phyper._verdict import Verdicts, job_status
 
 if TYPE_CHECKING:
     import pandas
@@ -35,17 +35,29 @@ MetricsLoader = Callable[[Any], "Mapping[str, Any] | None"]
 BOOKKEEPING_COLUMNS = ("folder", "complete", "status")
 
 
-def _latest_complete(records: list[tuple[Job, dict[str, Any]]]) -> tuple[bool, str, dict[str, Any] | None]:
-    """(all complete, reason, non-keys of the most recent complete record) for one folder's jobs."""
+def _latest_complete(
+    records: list[tuple[Job, dict[str, Any]]], verdicts: Verdicts | None
+) -> tuple[bool, str, dict[str, Any] | None]:
+    """(all complete, reason, non-keys of the most recent complete record) for one folder's jobs.
+
+    With the pipeline's ``verdicts``, a job is complete when nothing would run it again
+    (what ``phyper status`` says); without (records checked against themselves), when
+    its record checks out.
+    """
     if not records:
         return False, "no completion record", None
     complete, reason = True, "complete"
     best: tuple[float, dict[str, Any]] | None = None
     for job, record in records:
-        status = job_status(job)
-        if not status.complete:
+        if verdicts is not None:
+            verdict = verdicts.verdict(job)
+            done, why = not verdict.to_run, verdict.reason
+        else:
+            status = job_status(job)
+            done, why = status.complete, status.reason
+        if not done:
             if complete:
-                complete, reason = False, f"{job.id}: {status.reason}"
+                complete, reason = False, f"{job.id}: {why}"
             continue
         non_keys = record.get("non_keys") if record else None
         finished = float(record.get("finished", 0.0)) if record else 0.0
@@ -60,9 +72,12 @@ class _Writers:
     def __init__(self, source: Pipeline | Sequence[Parser], root: str | None) -> None:
         self.by_folder: dict[tuple[str, str], list[Job]] | None = None
         self.has_steps: set[str] = set()
+        self.verdicts: Verdicts | None = None
         if isinstance(source, Pipeline):
             self.by_folder = {}
-            for job in source.plan():
+            plan = source.plan()
+            self.verdicts = Verdicts(plan)
+            for job in plan:
                 step = source.steps[job.step]
                 if step.kind != "aggregate":
                     self.by_folder.setdefault((step.folder_resource, job.key), []).append(job)
@@ -102,6 +117,8 @@ def collect_rows(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and rows of :func:`collect`, as plain Python values (no pandas needed)."""
     source = instances_or_pipeline
+    if metrics is None and isinstance(source, Pipeline):
+        metrics = source.metrics_loader  # named once with pipeline.metrics(loader)
     instances: Sequence[Parser] = source.instances if isinstance(source, Pipeline) else source
     if len(instances) == 0:
         raise PipelineDefinitionError("collect() needs at least one instance (the list is empty)")
@@ -128,7 +145,7 @@ def collect_rows(
         if not written:
             complete, reason, non_keys = False, "no step of the pipeline writes this folder", None
         else:
-            complete, reason, non_keys = _latest_complete(records)
+            complete, reason, non_keys = _latest_complete(records, writers.verdicts)
         values = instance.to_dict()
         row: dict[str, Any] = {hash_column: resource_hash}
         row.update((name, values[name]) for name in keys)
@@ -181,6 +198,7 @@ def collect(
             ``<hashed_resources_folder>/.phyper``).
         metrics: ``loader(instance) -> dict`` reading one result's metrics from its
             folder; called only for complete results (incomplete rows get None).
+            Default: the pipeline's own loader (:meth:`phyper.Pipeline.metrics`).
         resource_name: one row per hash of this resource instead of per instance.
         skip_incomplete: call the loader for complete results only (the default). False
             calls it for every row: for steps whose engine already guarantees the

@@ -18,7 +18,7 @@ from phyper._hashing import hash_key_values, is_hash
 if TYPE_CHECKING:
     import pandas
 
-    from phyper._parser import Parser
+    from phyper._instance import Instance
 
 __all__ = [
     "InstanceList",
@@ -28,7 +28,7 @@ __all__ = [
     "get_projections",
 ]
 
-T = TypeVar("T", bound="Parser")
+T = TypeVar("T", bound="Instance")
 
 
 def _invalidating(method_name: str) -> Any:
@@ -98,7 +98,7 @@ def _build_index(instances: Iterable[T], resource_name: str | None) -> dict[str,
     return index
 
 
-def get_instances_hashes(instances: Iterable[Parser], resource_name: str | None = None) -> list[str]:
+def get_instances_hashes(instances: Iterable[Instance], resource_name: str | None = None) -> list[str]:
     """The distinct hashes of the instances for a resource, in first-seen order."""
     if isinstance(instances, InstanceList):
         return list(instances.hash_index(resource_name))
@@ -132,7 +132,7 @@ def get_instance_from_hash(hash: str, instances: Sequence[T], resource_name: str
     return found
 
 
-def _allowed_values(instances: Sequence[Parser], criteria: Mapping[str, Any]) -> list[tuple[int, set[Any]]]:
+def _allowed_values(instances: Sequence[Instance], criteria: Mapping[str, Any]) -> list[tuple[int, set[Any]]]:
     schema = instances[0]._phyper_shared.schema
     allowed: list[tuple[int, set[Any]]] = []
     for name, wanted in criteria.items():
@@ -165,7 +165,7 @@ class _RowValues(enum.Enum):
 
 
 def get_projections(
-    instances: Sequence[Parser],
+    instances: Sequence[Instance],
     hyperparameter_names: Sequence[str],
     resource_name: str | None | _RowValues = _RowValues.HASH,
 ) -> pandas.DataFrame:

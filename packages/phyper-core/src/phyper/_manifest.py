@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from phyper._context import FULL_INSTANCE
 from phyper._errors import ManifestError, ManifestMismatchError, PhyperError
+from phyper._formats import MANIFEST, DamagedStateFile, read_json_file
 from phyper._fs import atomic_write_text
 from phyper._hashing import HASH_FORMAT_VERSION, hash_key_values
 
 if TYPE_CHECKING:
-    from phyper._parser import Parser
+    from phyper._instance import Instance
 
 __all__ = [
     "MANIFEST_NAME",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "phyper-manifest.json"
-P = TypeVar("P", bound="Parser")
+P = TypeVar("P", bound="Instance")
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,17 @@ def _from_json_value(value: Any) -> Any:
 
 def _manifest_path(path: str | os.PathLike[str]) -> str:
     path = os.fspath(path)
-    return os.path.join(path, MANIFEST_NAME) if os.path.isdir(path) else path
+    # a hashed folder holds its manifest; a folder named like a manifest is a damaged one
+    inside = os.path.isdir(path) and os.path.basename(os.path.normpath(path)) != MANIFEST_NAME
+    return os.path.join(path, MANIFEST_NAME) if inside else path
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     """Read a manifest file, or the manifest inside a hashed folder."""
     file_path = _manifest_path(path)
     try:
-        with open(file_path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        # the described shape first (phyper._formats.MANIFEST); a newer format raises StateFormatError
+        data = read_json_file(file_path, MANIFEST)
         manifest = Manifest(
             resource=data["resource"],
             hash=data["hash"],
@@ -87,7 +90,9 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
         )
     except FileNotFoundError:
         raise ManifestError(f"no manifest at {file_path}") from None
-    except (ValueError, KeyError, TypeError) as error:
+    except DamagedStateFile as error:
+        raise ManifestError(f"manifest {file_path} is not a valid phyper manifest: {error.what}") from None
+    except (ValueError, KeyError, TypeError, OverflowError) as error:
         raise ManifestError(f"manifest {file_path} is not a valid phyper manifest: {error}") from None
     if manifest.hash_format_version != HASH_FORMAT_VERSION:
         raise ManifestError(
@@ -106,7 +111,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     return manifest
 
 
-def manifest_for(instance: Parser, resource_name: str | None) -> Manifest:
+def manifest_for(instance: Instance, resource_name: str | None) -> Manifest:
     return Manifest(
         resource=resource_name or FULL_INSTANCE,
         hash=instance.get_instance_hash(resource_name),
@@ -117,7 +122,7 @@ def manifest_for(instance: Parser, resource_name: str | None) -> Manifest:
     )
 
 
-def write_manifest(instance: Parser, resource_name: str | None) -> str:
+def write_manifest(instance: Instance, resource_name: str | None) -> str:
     expected = manifest_for(instance, resource_name)
     folder = instance.get_resources_path(resource_name)
     path = os.path.join(folder, MANIFEST_NAME)
@@ -195,7 +200,7 @@ class MigrationPlan:
 
 
 def _migrated_instance(
-    template: Parser, manifest: Manifest, resource_name: str | None, renames: Mapping[str, str]
+    template: Instance, manifest: Manifest, resource_name: str | None, renames: Mapping[str, str]
 ) -> tuple[Any, tuple[str, ...]]:
     """The instance (other keys at their defaults) a manifest reads back as, and the dropped names."""
     shared = template._phyper_shared
@@ -213,7 +218,7 @@ def _migrated_instance(
 
 
 def plan_migration(
-    template: Parser,
+    template: Instance,
     *,
     renames: Mapping[str, str] | None = None,
     on_folder: Callable[[], None] | None = None,
@@ -296,7 +301,7 @@ def apply_migration(plan: MigrationPlan) -> None:
         write_manifest(move.instance, None if move.resource == FULL_INSTANCE else move.resource)
 
 
-def migrate_hashed_folders(parser: Parser, *, dry_run: bool) -> list[tuple[str, str]]:
+def migrate_hashed_folders(parser: Instance, *, dry_run: bool) -> list[tuple[str, str]]:
     plan = plan_migration(parser)
     for folder, reason in plan.skipped:
         if reason != "no manifest":

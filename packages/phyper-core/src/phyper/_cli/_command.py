@@ -1,10 +1,10 @@
 """What a ``phyper`` subcommand declares: its name, help, options and function.
 
-Each family module (:mod:`._running`, :mod:`._results`, :mod:`._maintenance`) lists
-its :class:`Command` objects in ``COMMANDS``, each declared next to its function,
-as doit's commands declare ``cmd_options``; :mod:`phyper._cli` assembles the parser
+Each family module (`._running`, `._results`, `._maintenance`) lists
+its `Command` objects in ``COMMANDS``, each declared next to its function,
+as doit's commands declare ``cmd_options``; `phyper._cli` assembles the parser
 from them. A command function gets the loaded pipeline and the parsed arguments and
-returns an :class:`~phyper._cli._output.Output`; it prints nothing itself.
+returns an `phyper._cli._output.Output`; it prints nothing itself.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def option(*flags: str, **settings: Any) -> Option:
 
 @dataclass(frozen=True)
 class Command:
-    """A subcommand: ``function(pipeline, arguments)`` computes its :class:`Output`."""
+    """A subcommand: ``function(pipeline, arguments)`` computes its `Output`."""
 
     name: str
     function: Callable[[Pipeline, argparse.Namespace], Output]

@@ -1,6 +1,6 @@
 """Importing the user's pipeline (and a ``--metrics`` loader) from the working folder.
 
-Import failures become a :class:`PipelineImportError` whose message is one line: the
+Import failures become a `PipelineImportError` whose message is one line: the
 command prints it instead of a traceback.
 """
 
@@ -26,7 +26,7 @@ class PipelineImportError(Exception):
 
 
 def load(spec: str | None, option: str | None) -> Pipeline:
-    """Import the pipeline; an import failure becomes a :class:`PipelineImportError` (one line)."""
+    """Import the pipeline; an import failure becomes a `PipelineImportError` (one line)."""
     chosen = option or spec or DEFAULT_PIPELINE
     module_name = chosen.partition(":")[0]
     try:

@@ -1,4 +1,4 @@
-"""Printing for the command line: a command's :class:`Output`, tables, sizes, JSON, progress."""
+"""Printing for the command line: a command's `Output`, tables, sizes, JSON, progress."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Output:
-    """What a command computed: printed by :func:`render`, as JSON or as text.
+    """What a command computed: printed by `render`, as JSON or as text.
 
     Attributes:
         data: what ``--json`` prints (``None``: the command has no JSON form).
