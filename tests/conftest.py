@@ -11,7 +11,6 @@ from hypothesis import settings
 
 from engines import BACKENDS, IRIS, copy_project, run_engine
 
-
 # No wall-clock limit on a property-based example: hypothesis' default deadline (200 ms)
 # fails a test when a loaded CI machine is slow, which says nothing about the code.
 settings.register_profile("phyper", deadline=None)

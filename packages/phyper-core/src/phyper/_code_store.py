@@ -33,17 +33,15 @@ from typing import TYPE_CHECKING, Any
 from phyper._fs import atomic_write_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from phyper._code import StepCode
-    from phyper._pipeline import Pipeline
     from phyper._verdict import JobVerdict
 
 __all__ = [
     "CODE_FOLDER",
     "OLDER_CODE",
     "CodeSummary",
-    "accept",
     "accept_code",
     "code_changes",
     "code_field",
@@ -282,34 +280,6 @@ class CodeSummary:
 
 OLDER_CODE = "made by older code"
 """How the reason of a job made by older code starts."""
-
-
-def accept(pipeline: Pipeline, steps: Sequence[str] = ()) -> dict[str, int]:
-    """Accept today's code for the jobs of ``steps`` (all steps if empty) that are complete but for it.
-
-    Like ``snakemake --touch``: each such job's record is rewritten with today's code
-    fingerprint (its file times kept); outputs are never touched, and a job failing any
-    other check (a missing output, an input rewritten) is left as it is.
-
-    Returns:
-        Step -> the number of jobs accepted.
-
-    Raises:
-        UnknownStepError: a step that the pipeline does not have.
-    """
-    from phyper._completion import check_job_record
-
-    names = [pipeline.step(name).name for name in steps] or list(pipeline.steps)
-    plan = pipeline.plan(cache=True)
-    accepted: dict[str, int] = {}
-    for name in names:
-        count = 0
-        for job in plan.jobs_of(name):
-            status, record = check_job_record(job)
-            if record is not None and not status.complete and status.reason.startswith(OLDER_CODE):
-                count += accept_code(job.record, record)
-        accepted[name] = count
-    return accepted
 
 
 def describe_code(record_path: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from phyper._code_store import code_changes, older_code_reason
 from phyper._formats import RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_record_file
 from phyper._fs import atomic_write_text, file_sha256
 
@@ -212,8 +213,6 @@ def check_job_record(job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
     status = _check(job, record)
     if status.complete:
         # the code last: a record made by other code is otherwise valid (phyper accept)
-        from phyper._code_store import code_changes, older_code_reason
-
         changes = code_changes(job.record, record)
         if changes is not None:
             return JobStatus(False, older_code_reason(changes)), record

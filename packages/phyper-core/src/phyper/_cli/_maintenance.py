@@ -7,9 +7,9 @@ import os
 import shutil
 from typing import Any
 
+from phyper._accept import accept as accept_code_of
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._output import Output, Progress, format_values, human_size
-from phyper._code_store import accept as accept_code_of
 from phyper._errors import ManifestMismatchError, ParserUsageError
 from phyper._inventory import folder_size, scan_folders, scan_records
 from phyper._manifest import MANIFEST_NAME
