@@ -580,8 +580,6 @@ ENGINE_SAMPLE = ("wrong shape", "not json", "folder for a batch record", "damage
 
 def _damage_sample(finished: Finished, project: Path, name: str) -> str | None:
     """Apply one damage of the sample; the engine job it makes to run (None: nothing to run)."""
-    import phyper  # noqa: F401  (the fixture's pipeline imports it)
-
     member = record_of(finished, "write_sentence")
     with inside(finished.project), quiet():
         plan = load_pipeline().plan()
