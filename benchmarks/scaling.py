@@ -71,9 +71,14 @@ def write_text(path, text):
 
 
 phyper._completion.atomic_write_text = write_text
+try:  # the code that made the result, as the runner records it (phyper >= code fingerprints)
+    from phyper._code_store import code_field, today_code
+except ImportError:
+    code_field = today_code = None
 from pipeline import pipeline
 plan = pipeline.plan()
 start = time.perf_counter()
+code_of_step = {}
 
 
 def complete(job):
@@ -81,7 +86,10 @@ def complete(job):
     for path in job.outputs:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     step.function(pipeline.subject(step, job.key))
-    write_record(job, {path: stat_fingerprint(path) for path in job.inputs}, {})
+    if today_code is not None and job.step not in code_of_step:
+        code = today_code(job.record)
+        code_of_step[job.step] = {} if code is None else {"code": code_field(pipeline.state_folder, code)}
+    write_record(job, {path: stat_fingerprint(path) for path in job.inputs}, code_of_step.get(job.step, {}))
 
 
 # in the order the engines would: a batch's record after its members', a step's after its upstream's

@@ -7,8 +7,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from engines import BACKENDS, IRIS, copy_project, run_engine
+
+# No wall-clock limit on a property-based example: hypothesis' default deadline (200 ms)
+# fails a test when a loaded CI machine is slow, which says nothing about the code.
+settings.register_profile("phyper", deadline=None)
+settings.load_profile("phyper")
 
 
 def backend_params() -> list[object]:

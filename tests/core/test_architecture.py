@@ -221,3 +221,17 @@ def test_only_the_command_line_entry_imports_the_command() -> None:
     )
 
     assert ["phyper.__main__"] == importers
+
+
+def test_each_backend_depends_on_core_and_never_on_the_other() -> None:
+    imported = {
+        package: {
+            name.split(".")[0]
+            for module, path in module_files(PACKAGES[package]).items()
+            for name, _ in imports(module, path, type_checking=True)
+        }
+        for package in ("phyper_snakemake", "phyper_doit")
+    }
+
+    assert {"phyper"} <= imported["phyper_snakemake"] and {"phyper"} <= imported["phyper_doit"]
+    assert ("phyper_doit" in imported["phyper_snakemake"], "phyper_snakemake" in imported["phyper_doit"]) == (False, False)

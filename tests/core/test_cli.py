@@ -84,7 +84,9 @@ def test_version_and_help_describe_every_command() -> None:
     ]
 
     assert (0, f"phyper {__version__}\n") == (version.returncode, version.stdout)
-    assert ["collect", "gc", "ls", "migrate", "plan", "report", "run", "show", "status", "view"] == sorted(commands.choices)
+    assert ["accept", "collect", "gc", "ls", "migrate", "plan", "report", "run", "show", "status", "view"] == sorted(
+        commands.choices
+    )
     assert [] == undescribed
     for command in commands.choices:
         assert "--pipeline MODULE:ATTRIBUTE" in ok(RESULTS, command, "--help")
@@ -367,6 +369,9 @@ def test_migrate_renames_a_key(project: Path) -> None:
     assert 2 == dropped.returncode
     assert "(values dropped: n_layers, no longer keys): delete the extra folders, or use --rename OLD=NEW" in dropped.stderr
     assert renamed.startswith("moved 8 folder(s)")
+    # the steps' code names the key, so it changed: the results are accepted as today's code's
+    assert "train: 8/8 complete" not in ok(project, "status")
+    assert "train: accepted today's code for 8 job(s)" in ok(project, "accept")
     assert ["make_data: 2/2 complete", "train: 8/8 complete", "summarise: 1/1 complete"] == ok(project, "status").splitlines()
 
 

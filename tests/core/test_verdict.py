@@ -119,6 +119,10 @@ def run_as_an_engine(pipeline: phyper.Pipeline, forced: Collection[str] = ()) ->
 
 def assert_runner_does_what_the_verdict_says(pipeline: phyper.Pipeline, forced: Collection[str] = ()) -> list[str]:
     expected = members_to_run(pipeline, forced)
+    # the engine jobs to run are the batches (or unbatched jobs) of the members to run
+    plan = pipeline.plan()
+    engine_ids = {f"{plan.jobs[i].step}:{plan.jobs[i].batch}" if plan.jobs[i].batch else i for i in expected}
+    assert engine_ids == {job.id for job in phyper.Verdicts(plan, forced=forced).engine_jobs_to_run()}
     executed = run_as_an_engine(pipeline, forced)
     assert sorted(expected) == sorted(executed)
     assert [] == members_to_run(pipeline)  # and then everything is complete
@@ -286,6 +290,8 @@ def test_status_builds_only_the_jobs_that_have_a_record() -> None:
 
     assert [] == OUTPUT_CALLS  # nothing has a record: no fit job was built
     assert "fit: 0/20 complete, 20 to run" in fresh
+    assert len(plan.engine_jobs_of("fit")) == len(phyper.Verdicts(plan).engine_jobs_to_run()) - 2 - 1
+    assert [] == OUTPUT_CALLS  # nor to name the engine jobs to run
     for job in plan.engine_jobs_of("prepare"):
         phyper.run_job(pipeline, job.step, job.key)
     some = plan.engine_jobs_of("fit")[0]
@@ -296,6 +302,9 @@ def test_status_builds_only_the_jobs_that_have_a_record() -> None:
 
     assert sorted(some.members) == sorted(OUTPUT_CALLS)
     assert f"fit: {len(some.members)}/20 complete, {20 - len(some.members)} to run" in partly
+    OUTPUT_CALLS.clear()
+    assert some not in phyper.Verdicts(plan).engine_jobs_to_run()
+    assert sorted(some.members) == sorted(OUTPUT_CALLS)
 
 
 def test_the_counted_status_equals_the_status_of_every_verdict(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from phyper._code_store import code_changes, older_code_reason
+from phyper._formats import RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_record_file
 from phyper._fs import atomic_write_text, file_sha256
 
 if TYPE_CHECKING:
@@ -43,10 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECORD_FORMAT_VERSION", "JobStatus", "check_job", "check_job_record", "input_fingerprints", "read_record",
-    "write_record",
+    "read_record_checked", "write_record",
 ]
-
-RECORD_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,29 @@ def stat_fingerprint(path: str) -> list[int]:
 
 
 def read_record(path: str) -> dict[str, Any] | None:
-    """The record at ``path``, or None if it is missing or unreadable."""
+    """The valid record at ``path``, or None if it is missing or unreadable.
+
+    What is wrong with an unreadable one: :func:`read_record_checked`.
+
+    Raises:
+        StateFormatError: the record is in a newer format (see :mod:`phyper._formats`).
+    """
+    return read_record_checked(path)[0]
+
+
+def read_record_checked(path: str, *, batch: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)``, ``(None, None)`` if there is no record, or ``(None, why it is unusable)``.
+
+    The reason reads ``unreadable completion record (<file>: <what>)``: the job is not
+    complete, and its next run replaces the record (its outputs stay where they are).
+
+    Raises:
+        StateFormatError: the record is in a newer format: no tool may take its job for undone.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("phyper_record") != RECORD_FORMAT_VERSION:
-        return None
-    return record
+        return read_record_file(path, batch=batch), None
+    except DamagedStateFile as error:
+        return None, f"unreadable completion record ({error})"
 
 
 _SHA256_BY_STAT: dict[tuple[str, int, int], str] = {}
@@ -175,6 +189,7 @@ def write_record(job: Job, input_fingerprints_before: dict[str, list[int]], extr
     outputs = {path: [*stat_fingerprint(path), file_sha256(path)] for path in job.outputs}
     record = {
         "phyper_record": RECORD_FORMAT_VERSION,
+        "phyper_version": phyper_version(),  # named by a later phyper that cannot read this format
         "step": job.step,
         "key": job.key,
         "outputs": outputs,
@@ -192,10 +207,16 @@ def check_job(job: Job) -> JobStatus:
 
 def check_job_record(job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
     """Whether ``job`` is complete, and its record (None if there is none)."""
-    record = read_record(job.record)
+    record, problem = read_record_checked(job.record)
     if record is None:
-        return JobStatus(False, "no completion record"), None
-    return _check(job, record), record
+        return JobStatus(False, problem or "no completion record"), None
+    status = _check(job, record)
+    if status.complete:
+        # the code last: a record made by other code is otherwise valid (phyper accept)
+        changes = code_changes(job.record, record)
+        if changes is not None:
+            return JobStatus(False, older_code_reason(changes)), record
+    return status, record
 
 
 def _check(job: Job, record: dict[str, Any]) -> JobStatus:

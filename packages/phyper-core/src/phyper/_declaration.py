@@ -40,6 +40,8 @@ class Step:
     runtime: int | None = None
     batch: int | None = None
     """Jobs per engine job as declared (``batch=``); :func:`phyper._batches.batch_sizes` applies ``PHYPER_BATCH``."""
+    track_code: bool = True
+    """Whether a result made by older code of this step is rerun (see :mod:`phyper._code`)."""
 
     @property
     def resources(self) -> dict[str, int]:

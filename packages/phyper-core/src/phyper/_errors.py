@@ -30,6 +30,7 @@ __all__ = [
     "ParserUsageError",
     "PhyperError",
     "PipelineDefinitionError",
+    "StateFormatError",
     "UnknownHashError",
     "UnknownHyperparameterError",
     "UnknownResourceError",
@@ -104,6 +105,10 @@ class ManifestError(PhyperError, ValueError):
 
 class ManifestMismatchError(ManifestError):
     """A hashed folder's manifest disagrees with the values being hashed."""
+
+
+class StateFormatError(PhyperError, ValueError):
+    """A state file (record, job log, manifest ...) was written by a newer phyper in a format this one cannot read."""
 
 
 class MissingDependencyError(PhyperError, ImportError):

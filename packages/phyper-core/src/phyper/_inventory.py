@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from phyper._completion import read_record
+from phyper._completion import read_record_checked
 from phyper._context import FULL_INSTANCE
 from phyper._errors import PhyperError
 from phyper._hashing import HASH_HEX_DIGITS
@@ -65,6 +65,8 @@ class RecordFile:
     """The parsed record, or None when the file is not a readable record."""
     owned: bool
     """Whether a job of the current plan has this record path."""
+    problem: str | None = None
+    """Why the file is not a readable record (``unreadable completion record (...)``), if it is not."""
 
 
 def resource_name_of(folder_name: str) -> str | None:
@@ -152,13 +154,15 @@ def scan_records(pipeline: Pipeline, plan: Plan, *, on_record: Callable[[], None
             path = os.path.join(step_folder, entry)
             # hidden files are records being written (atomic_output's temporaries): a
             # running job owns them, and the runner removes those a killed job left
-            if entry.startswith(".") or not os.path.isfile(path):
+            if entry.startswith("."):
                 continue
             if on_record is not None:
                 on_record()
             key = entry[: -len(".json")] if entry.endswith(".json") else entry
             is_owned = os.path.normpath(path) in owned
-            yield RecordFile(path, step, key, read_record(path), is_owned)
+            # a folder in a record's place is listed too, as unreadable: gc leaves it alone
+            record, problem = read_record_checked(path)
+            yield RecordFile(path, step, key, record, is_owned, problem)
 
 
 def folder_size(path: str) -> int:

@@ -28,6 +28,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from phyper._formats import LOCK, parse_json
+
 __all__ = ["JobLock", "job_lock", "lock_path"]
 
 
@@ -45,13 +47,27 @@ def lock_path(state_folder: str, step: str, key: str) -> str:
     return os.path.join(state_folder, "locks", step, key + ".lock")
 
 
-def _holder(descriptor: int) -> str | None:
+def _holder(path: str, descriptor: int) -> str | None:
+    """Who holds the lock, from the file's content (see :data:`phyper._formats.LOCK`); None if unknown.
+
+    The content is only for this message: garbage in it changes nothing.
+    """
     try:
-        raw = os.pread(descriptor, 4096, 0)
-        info = json.loads(raw.decode("utf-8"))
+        info = LOCK.validate(parse_json(os.pread(descriptor, 4096, 0), path), path)
         return f"pid {info['pid']} on {info['host']}, since {time.strftime('%H:%M:%S', time.localtime(info['since']))}"
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, OverflowError):
         return None
+
+
+def _open_lock_file(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except IsADirectoryError:
+        # an (empty) folder in the lock file's place holds no lock: replace it by a file;
+        # one with files in it is left to a person (the error names it)
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
 
 @contextlib.contextmanager
@@ -62,7 +78,7 @@ def job_lock(state_folder: str, step: str, key: str, *, label: str | None = None
     """
     path = lock_path(state_folder, step, key)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = _open_lock_file(path)
     try:
         waited = False
         holder = None
@@ -72,7 +88,7 @@ def job_lock(state_folder: str, step: str, key: str, *, label: str | None = None
             if error.errno not in (errno.EACCES, errno.EAGAIN):
                 raise
             waited = True
-            holder = _holder(descriptor)
+            holder = _holder(path, descriptor)
             print(
                 f"phyper: job {label or f'{step}:{key}'} is being run by another process"
                 f"{f' ({holder})' if holder else ''}; waiting for it to finish",

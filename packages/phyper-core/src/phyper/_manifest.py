@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from phyper._context import FULL_INSTANCE
 from phyper._errors import ManifestError, ManifestMismatchError, PhyperError
+from phyper._formats import MANIFEST, DamagedStateFile, read_json_file
 from phyper._fs import atomic_write_text
 from phyper._hashing import HASH_FORMAT_VERSION, hash_key_values
 
@@ -70,15 +71,17 @@ def _from_json_value(value: Any) -> Any:
 
 def _manifest_path(path: str | os.PathLike[str]) -> str:
     path = os.fspath(path)
-    return os.path.join(path, MANIFEST_NAME) if os.path.isdir(path) else path
+    # a hashed folder holds its manifest; a folder named like a manifest is a damaged one
+    inside = os.path.isdir(path) and os.path.basename(os.path.normpath(path)) != MANIFEST_NAME
+    return os.path.join(path, MANIFEST_NAME) if inside else path
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     """Read a manifest file, or the manifest inside a hashed folder."""
     file_path = _manifest_path(path)
     try:
-        with open(file_path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        # the described shape first (phyper._formats.MANIFEST); a newer format raises StateFormatError
+        data = read_json_file(file_path, MANIFEST)
         manifest = Manifest(
             resource=data["resource"],
             hash=data["hash"],
@@ -87,7 +90,9 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
         )
     except FileNotFoundError:
         raise ManifestError(f"no manifest at {file_path}") from None
-    except (ValueError, KeyError, TypeError) as error:
+    except DamagedStateFile as error:
+        raise ManifestError(f"manifest {file_path} is not a valid phyper manifest: {error.what}") from None
+    except (ValueError, KeyError, TypeError, OverflowError) as error:
         raise ManifestError(f"manifest {file_path} is not a valid phyper manifest: {error}") from None
     if manifest.hash_format_version != HASH_FORMAT_VERSION:
         raise ManifestError(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from phyper._completion import read_record
+from phyper._completion import read_record_checked
 from phyper._errors import ManifestMismatchError
 from phyper._fs import atomic_write_text
 from phyper._manifest import MigrationPlan, apply_migration, plan_migration
@@ -81,12 +81,18 @@ def plan_pipeline_migration(
     renames: Mapping[str, str] | None = None,
     on_item: Callable[[], None] | None = None,
 ) -> Migration:
-    """What migrating ``pipeline``'s folders and completion records would do."""
+    """What migrating ``pipeline``'s folders and completion records would do.
+
+    A record that cannot be read is not rewritten, and the folder of its hash does not
+    move (its record could not follow it): both are listed in ``folders.skipped``.
+
+    Raises:
+        StateFormatError: a record is in a newer format (nothing is planned).
+    """
     folders = plan_migration(pipeline.instances[0], renames=renames, on_folder=on_item)
-    moved = {os.path.normpath(m.old_folder): os.path.normpath(m.new_folder) for m in folders.moves}
-    new_hash = {(m.resource, m.old_hash): m.new_hash for m in folders.moves}
-    resource_of = {step.name: step.folder_resource for step in pipeline.steps.values() if step.kind != "aggregate"}
-    records: list[RecordMove] = []
+    found: list[tuple[str, str, str, dict[str, Any]]] = []
+    unreadable: list[tuple[str, str]] = []
+    unreadable_keys: set[str] = set()
     done = os.path.join(pipeline.state_folder, "done")
     existing: set[str] = set()
     if os.path.isdir(done):
@@ -101,17 +107,27 @@ def plan_pipeline_migration(
                 existing.add(os.path.normpath(path))
                 if on_item is not None:
                     on_item()
-                record = read_record(path)
-                if record is None:
-                    continue
                 key = entry[: -len(".json")]
-                target_key = new_hash.get((resource_of.get(step, ""), key), key)
-                rewritten = _rewrite(record, moved)
-                if target_key != key:
-                    rewritten["key"] = target_key
-                    rewritten["migrated_from"] = key
-                if rewritten != record:
-                    records.append(RecordMove(path, os.path.join(step_folder, target_key + ".json"), rewritten))
+                record, problem = read_record_checked(path)
+                if record is None:
+                    unreadable.append((path, problem or "not a completion record"))
+                    unreadable_keys.add(key)
+                else:
+                    found.append((path, step, key, record))
+    if unreadable:
+        folders = _leave_alone(folders, unreadable, unreadable_keys)
+    moved = {os.path.normpath(m.old_folder): os.path.normpath(m.new_folder) for m in folders.moves}
+    new_hash = {(m.resource, m.old_hash): m.new_hash for m in folders.moves}
+    resource_of = {step.name: step.folder_resource for step in pipeline.steps.values() if step.kind != "aggregate"}
+    records: list[RecordMove] = []
+    for path, step, key, record in found:
+        target_key = new_hash.get((resource_of.get(step, ""), key), key)
+        rewritten = _rewrite(record, moved)
+        if target_key != key:
+            rewritten["key"] = target_key
+            rewritten["migrated_from"] = key
+        if rewritten != record:
+            records.append(RecordMove(path, os.path.join(os.path.dirname(path), target_key + ".json"), rewritten))
     leaving = {os.path.normpath(move.old_path) for move in records}
     collisions = [
         move.new_path
@@ -123,6 +139,20 @@ def plan_pipeline_migration(
         arriving[os.path.normpath(move.new_path)] = arriving.get(os.path.normpath(move.new_path), 0) + 1
     collisions += [path for path, count in arriving.items() if count > 1]
     return Migration(folders, records, sorted(set(collisions)))
+
+
+def _leave_alone(folders: MigrationPlan, unreadable: list[tuple[str, str]], keys: set[str]) -> MigrationPlan:
+    """``folders`` without the moves of folders whose hash names an unreadable record; those are listed."""
+    kept = [move for move in folders.moves if move.old_hash not in keys]
+    staying = [move for move in folders.moves if move.old_hash in keys]
+    targets = {os.path.normpath(move.new_folder) for move in kept}
+    skipped = [
+        *folders.skipped,
+        *((move.old_folder, "a completion record of this hash cannot be read: not moved") for move in staying),
+        *unreadable,
+    ]
+    collisions = {target: sources for target, sources in folders.collisions.items() if os.path.normpath(target) in targets}
+    return MigrationPlan(kept, skipped, collisions)
 
 
 def apply_pipeline_migration(migration: Migration) -> None:

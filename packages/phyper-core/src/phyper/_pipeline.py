@@ -95,9 +95,17 @@ class Pipeline:
         instances: the instances of the grid (all from one parser).
         state_folder: where completion records and the job log live; default
             ``<hashed_resources_folder>/.phyper``.
+        track_code: False leaves code out of the verdict for every step: a result
+            made by older code then counts as complete (see ``docs/code-changes.md``).
     """
 
-    def __init__(self, instances: Sequence[Parser], *, state_folder: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        instances: Sequence[Parser],
+        *,
+        state_folder: str | os.PathLike[str] | None = None,
+        track_code: bool = True,
+    ) -> None:
         if len(instances) == 0:
             raise PipelineDefinitionError("a pipeline needs at least one instance")
         self.instances: InstanceList[Any] = (
@@ -114,6 +122,7 @@ class Pipeline:
             state_folder = os.path.join(self._shared.folder, ".phyper")
         self.state_folder = os.fspath(state_folder)
         self.steps: dict[str, Step] = {}
+        self.track_code = track_code
         self._varying_keys: list[str] | None = None
         self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
         """What :meth:`metrics` named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
@@ -131,6 +140,7 @@ class Pipeline:
         mem_mb: int | None = None,
         runtime: int | None = None,
         batch: int | None = None,
+        track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job per distinct hash of ``resource_name``.
 
@@ -139,7 +149,9 @@ class Pipeline:
         :mod:`phyper._batches`).
         """
         self._shared.check_resource(resource_name)
-        return self._decorator("resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, batch)
+        return self._decorator(
+            "resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, batch, track_code
+        )
 
     def per_instance(
         self,
@@ -151,12 +163,13 @@ class Pipeline:
         mem_mb: int | None = None,
         runtime: int | None = None,
         batch: int | None = None,
+        track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job per full instance (its full hash); resources as in :meth:`add_step`.
 
         ``batch=N`` runs about ``N`` of them per engine job (see :mod:`phyper._batches`).
         """
-        return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime, batch)
+        return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime, batch, track_code)
 
     def aggregate(
         self,
@@ -167,12 +180,15 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job over all instances; the function receives the list.
 
         Resources as in :meth:`add_step`.
         """
-        return self._decorator("aggregate", None, inputs, outputs, name, threads, mem_mb, runtime)
+        return self._decorator(
+            "aggregate", None, inputs, outputs, name, threads, mem_mb, runtime, track_code=track_code
+        )
 
     def _decorator(
         self,
@@ -185,11 +201,12 @@ class Pipeline:
         mem_mb: int | None = None,
         runtime: int | None = None,
         batch: int | None = None,
+        track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
             self.add_step(
                 function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name,
-                threads=threads, mem_mb=mem_mb, runtime=runtime, batch=batch,
+                threads=threads, mem_mb=mem_mb, runtime=runtime, batch=batch, track_code=track_code,
             )
             return function
 
@@ -208,10 +225,13 @@ class Pipeline:
         mem_mb: int | None = None,
         runtime: int | None = None,
         batch: int | None = None,
+        track_code: bool = True,
     ) -> Step:
         """Add a step without a decorator (what the decorators call).
 
         Args:
+            track_code: False leaves this step's code out of the verdict (a result made
+                by older code counts as complete); see :mod:`phyper._code`.
             threads: CPU cores one job uses (default 1).
             mem_mb: memory one job needs, in megabytes (default: the engine's or
                 cluster profile's default).
@@ -262,8 +282,12 @@ class Pipeline:
             mem_mb=None if mem_mb is None else _positive(step_name, "mem_mb", mem_mb),
             runtime=None if runtime is None else _positive(step_name, "runtime", runtime),
             batch=batch or None,
+            track_code=track_code,
         )
         self.steps[step_name] = step
+        from phyper._code_store import register_step  # plain data; no fingerprint is computed here
+
+        register_step(self.state_folder, step_name, function, track=self.track_code and track_code)
         return step
 
     def metrics(

@@ -32,7 +32,9 @@ it): a dry run of a project that never ran leaves nothing on disk. The cache is 
 few files named by their key (the newest four are kept, so switching
 between, say, two ``PHYPER_BATCH`` settings does not rebuild each time), written
 atomically: engines starting together at worst both build the plan. They hold plain
-data (``marshal``), not pickles: reading one runs no code.
+data (``marshal``), not pickles: reading one runs no code; a header line with a CRC-32
+(see :func:`phyper._formats.plan_cache_payload`) makes a damaged entry be rebuilt,
+never used.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from phyper._batches import batch_sizes
+from phyper._formats import (
+    PLAN_CACHE_FORMAT_VERSION,
+    DamagedStateFile,
+    plan_cache_entry,
+    plan_cache_payload,
+    read_state_bytes,
+)
 from phyper._keys import AGGREGATE_KEY
 from phyper._plan import Plan, build_plan, plan_data, plan_from_data
 from phyper._version import __version__
@@ -59,7 +68,7 @@ __all__ = ["PLAN_CACHE_VARIABLE", "cached_plan", "plan_fingerprint"]
 PLAN_CACHE_VARIABLE = "PHYPER_PLAN_CACHE"
 """Set to ``0`` to build every plan from scratch."""
 
-_FORMAT = 1
+_FORMAT = PLAN_CACHE_FORMAT_VERSION
 _KEEP = 4
 _FOLDER = "plan-cache"
 
@@ -170,16 +179,14 @@ def _code_files(pipeline: PipelineDeclaration) -> list[str]:
 
 def _read(path: str, pipeline: PipelineDeclaration, fingerprint: str) -> Plan | None:
     try:
-        with open(path, "rb") as handle:
-            # loads(read()): marshal.load reads a file in small pieces, several times slower
-            stored_fingerprint, data = marshal.loads(handle.read())
-    except (OSError, EOFError, ValueError, TypeError):
+        raw = read_state_bytes(path)
+        # loads(bytes): marshal.load reads a file in small pieces, several times slower
+        data = marshal.loads(plan_cache_payload(raw, path, fingerprint))
+    except (OSError, DamagedStateFile, EOFError, ValueError, TypeError, MemoryError):
         return None  # absent, or damaged (a disk that filled up): build it again
-    if stored_fingerprint != fingerprint:
-        return None
     try:
         return plan_from_data(pipeline, data)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return None
 
 
@@ -190,7 +197,7 @@ def _write(folder: str, path: str, fingerprint: str, plan: Plan) -> None:
     try:
         os.makedirs(folder, exist_ok=True)
         with atomic_output(path) as temporary, open(temporary, "wb") as handle:
-            handle.write(marshal.dumps((fingerprint, plan_data(plan))))
+            handle.write(plan_cache_entry(fingerprint, marshal.dumps(plan_data(plan))))
         entries = sorted(
             (entry for entry in os.scandir(folder) if entry.name.endswith(".marshal")),
             key=lambda entry: entry.stat().st_mtime_ns,

@@ -24,9 +24,12 @@ import time
 from typing import Any
 
 from phyper._batch_jobs import batch_record_is_current, write_batch_record
+from phyper._code_store import code_field, today_code
 from phyper._completion import stat_fingerprint, write_record
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError
+from phyper._formats import remove_record
 from phyper._fs import leftover_temporaries
+from phyper._job_log import read_job_log_entries
 from phyper._keys import JOB_LOG_NAME, is_batch_key, job_log_path
 from phyper._locks import job_lock
 from phyper._pipeline import Pipeline, Step
@@ -127,8 +130,7 @@ def _run_batch(
         print(f"phyper: {step_name}({key}): already complete; nothing to do", flush=True)
         return None
     # the batch record goes first: an engine that sees it (Snakemake) takes the batch for done
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(batch.record)
+    remove_record(batch.record)
     started = time.time()
     ran: list[str] = []
     failures: list[tuple[str, BaseException]] = []
@@ -246,8 +248,7 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
             + "; run the steps upstream of it first (an engine does this for you)"
         )
     # the record goes first: from here until the new one is written, the job is not done
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(job.record)
+    remove_record(job.record)
     _remove_leftovers((job.record, *job.outputs))
     for path in job.outputs:
         folder = os.path.dirname(path)
@@ -275,6 +276,9 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
         "scheduler_job_id": context["scheduler_job_id"],
         "non_keys": context["non_keys"],
     }
+    code = today_code(job.record)
+    if code is not None:
+        extra["code"] = code_field(pipeline.state_folder, code)
     return write_record(job, input_fingerprints, extra)
 
 
@@ -295,9 +299,5 @@ def _append_log(pipeline: Pipeline, entry: dict[str, Any]) -> None:
 
 
 def read_job_log(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """Every job completion logged so far, oldest first."""
-    path = job_log_path(pipeline.state_folder)
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """Every job outcome logged so far, oldest first (damaged lines skipped, see :mod:`phyper._job_log`)."""
+    return read_job_log_entries(pipeline.state_folder)

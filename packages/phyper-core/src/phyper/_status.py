@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from phyper._code_store import CodeSummary
 from phyper._verdict import (
     JobVerdict,
     JobVerdicts,
@@ -31,7 +32,10 @@ def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Sum
     pending: list[tuple[str, str]] = []
     pending_total = 0
     drifted: dict[str, list[str]] = {}
+    code = CodeSummary()
     for verdict in verdicts:
+        code.add_step(verdict.job.step, verdict.job.record)
+        code.add(verdict)
         count = steps.setdefault(verdict.job.step, StepCount())
         count.total += 1
         if verdict.to_run:
@@ -42,7 +46,7 @@ def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Sum
                 pending.append((verdict.job.id, verdict.reason))
         if verdict.non_key_changes:
             drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(verdict.job.id)
-    return Summary(steps, pending, pending_total, drifted)
+    return Summary(steps, pending, pending_total, drifted, code)
 
 
 def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = False) -> list[str]:
@@ -82,4 +86,4 @@ def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = Fals
         for values, ids in summary.drifted.items():
             listed = ", ".join(ids if verbose or len(ids) <= 5 else [*ids[:5], f"... {len(ids) - 5} more"])
             lines.append(f"  {values}: {listed}")
-    return lines
+    return lines + summary.code.lines(verbose)

@@ -33,14 +33,15 @@ its key alone, and builds (calls the path functions of) only the jobs that have 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
+from phyper._code_store import CodeSummary, code_verdict
 from phyper._completion import JobStatus, check_job, check_job_record
-from phyper._keys import batch_index, batch_key, job_log_path, parse_batch_key
+from phyper._job_log import iter_job_log
+from phyper._keys import batch_index, batch_key, parse_batch_key
 
 if TYPE_CHECKING:
     from phyper._pipeline import Pipeline
@@ -73,6 +74,10 @@ class JobVerdict:
     reason: str
     failed: bool = False
     non_key_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    code_changes: tuple[str, ...] | None = None
+    """None: made by today's code (or code not tracked); else what changed since (:mod:`phyper._code_store`)."""
+    package_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
 
 
 @dataclass
@@ -96,6 +101,8 @@ class Summary:
     """How many jobs are to run in all."""
     drifted: dict[str, list[str]]
     """Jobs made with other non-key values: the changes (see :func:`describe_changes`) -> job ids."""
+    code: CodeSummary = field(default_factory=CodeSummary)
+    """Jobs made by older code or with other package versions, per step (see :mod:`phyper._code_store`)."""
 
 
 # -- the record rule alone, for one job ------------------------------------------------
@@ -154,21 +161,15 @@ def _log_entries(state_folder: str, *, only_failures: bool, seen: Collection[str
 
     A log of a million jobs is mostly ``done`` lines: until a failure is ``seen``, only a
     line holding ``"failed"`` can matter (the runner writes ``"status": "failed"``).
+    Damaged lines are skipped and counted in one warning (see :mod:`phyper._job_log`).
     """
-    try:
-        handle = open(job_log_path(state_folder), encoding="utf-8")
-    except FileNotFoundError:
-        return
-    with handle:
-        for line in handle:
-            if only_failures and not seen and '"failed"' not in line:
-                continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a full disk: the rest of the log still counts
-            if isinstance(entry, dict):
-                yield entry
+
+    def worth_parsing(line: bytes | str) -> bool:
+        if not only_failures or seen:
+            return True
+        return b'"failed"' in line if isinstance(line, bytes) else '"failed"' in line
+
+    yield from iter_job_log(state_folder, worth_parsing)
 
 
 # -- the verdicts over a plan -------------------------------------------------------------
@@ -210,8 +211,25 @@ class Verdicts:
         return found
 
     def engine_jobs_to_run(self) -> list[Job]:
-        """The engine jobs (batch jobs for batched steps) to run, in plan order."""
-        return [job for job in self.plan.engine_jobs() if self.verdict(job).to_run]
+        """The engine jobs (batch jobs for batched steps) to run, in plan order.
+
+        Each step's record folder is listed once: a job (or a batch's member) with no
+        record there is to run without being opened, or for a member, built.
+        """
+        to_run = []
+        for step in self.plan.steps:
+            names = self._names(step)
+            for job in self.plan.engine_jobs_of(step.name):
+                verdict = self._memo.get(job.id)
+                if verdict is None:
+                    if job.is_batch:
+                        verdict = self._batch_verdict(job, names)
+                    else:
+                        verdict = self._decide(job, None if job.key + ".json" in names else False)
+                    self._memo[job.id] = verdict
+                if verdict.to_run:
+                    to_run.append(job)
+        return to_run
 
     def __iter__(self) -> Iterator[JobVerdict]:
         """The verdict on every job (members, not batch jobs), in plan order."""
@@ -232,8 +250,10 @@ class Verdicts:
         pending: list[tuple[str, str]] = []
         pending_total = 0
         drifted: dict[str, list[str]] = {}
+        code = CodeSummary()
         for step in self.plan.steps:
             count = steps[step.name] = StepCount()
+            code.add_step(step.name, next(self.plan.jobs.records_of(step.name), None))
             for job_id, verdict, to_run, reason, failed in self._walk(step, build=False):
                 count.total += 1
                 if to_run:
@@ -244,7 +264,9 @@ class Verdicts:
                         pending.append((job_id, reason))
                 if verdict is not None and verdict.non_key_changes:
                     drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(job_id)
-        return Summary(steps, pending, pending_total, drifted)
+                if verdict is not None:
+                    code.add(verdict)
+        return Summary(steps, pending, pending_total, drifted, code)
 
     # -- how -----------------------------------------------------------------------------
 
@@ -263,16 +285,17 @@ class Verdicts:
     def _decide(self, job: Job, recorded: bool | None) -> JobVerdict:
         """The verdict on one job that is not a batch job (``recorded`` False: its record is known absent)."""
         status, record = (_NO_RECORD_STATUS, None) if recorded is False else check_job_record(job)
+        code = code_verdict(job.record, record) if record is not None else {}  # the code rule is in the record check
         if not status.complete:
             reason, failed = self._incomplete(job.id, status.reason)
-            return JobVerdict(job, True, reason, failed)
+            return JobVerdict(job, True, reason, failed, **code)
         changes = _non_key_changes(record, self.plan.non_keys)
         if job.step in self.forced:
-            return JobVerdict(job, True, f"step `{job.step}` is forced", False, changes)
+            return JobVerdict(job, True, f"step `{job.step}` is forced", False, changes, **code)
         for dependency in job.dependencies:
             if self._engine_verdict(dependency).to_run:
-                return JobVerdict(job, True, f"upstream job {dependency} is to run", False, changes)
-        return JobVerdict(job, False, "complete", False, changes)
+                return JobVerdict(job, True, f"upstream job {dependency} is to run", False, changes, **code)
+        return JobVerdict(job, False, "complete", False, changes, **code)
 
     def _engine_verdict(self, job_id: str) -> JobVerdict:
         found = self._memo.get(job_id)
@@ -281,14 +304,26 @@ class Verdicts:
         batch = self.plan.batches.get(job_id)
         return self.verdict(batch if batch is not None else self.plan.jobs[job_id])
 
-    def _batch_verdict(self, batch: Job) -> JobVerdict:
+    def _batch_verdict(self, batch: Job, names: frozenset[str] | None = None) -> JobVerdict:
+        """A batch job is to run when one of its members is: the first one decides.
+
+        With ``names`` (the step's record folder), a member with no record is not built.
+        """
         if batch.step in self.forced:
             return JobVerdict(batch, True, f"step `{batch.step}` is forced")
         for key in batch.members:
+            if names is not None and key + ".json" not in names:
+                reason, failed = self._incomplete(f"{batch.step}:{key}", NO_RECORD)
+                return JobVerdict(batch, True, f"member {key}: {reason}", failed)
             member = self._decide(self.plan.jobs[f"{batch.step}:{key}"], None)
             if member.to_run:
                 return JobVerdict(batch, True, f"member {key}: {member.reason}", member.failed)
         return JobVerdict(batch, False, "complete")
+
+    def _names(self, step: PlannedStep) -> frozenset[str]:
+        """The names in ``step``'s record folder now (none if it does not exist)."""
+        first = next(self.plan.jobs.records_of(step.name), None)
+        return _listing(os.path.dirname(first)) if first is not None else frozenset()
 
     def _walk(self, step: PlannedStep, *, build: bool) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
         """``(job id, verdict, to run, reason, failed)`` of each job of ``step``, in grid order.
@@ -299,8 +334,7 @@ class Verdicts:
         """
         plan = self.plan
         jobs = plan.jobs
-        first = next(jobs.records_of(step.name), None)
-        names = _listing(os.path.dirname(first)) if first is not None else frozenset()
+        names = self._names(step)
         if not step.is_batched:
             for job in jobs.of_step(step.name):
                 found = self._memo.get(job.id)

@@ -40,7 +40,11 @@ class _EngineVerdicts:
     def to_run(self) -> set[str]:
         """Ids of the engine jobs (batch jobs for batched steps) to run."""
         if self._to_run is None:
-            self._to_run = {job.id for job in phyper.Verdicts(self.plan).engine_jobs_to_run()}
+            try:
+                self._to_run = {job.id for job in phyper.Verdicts(self.plan).engine_jobs_to_run()}
+            except phyper.StateFormatError as error:
+                # the named error, not a traceback from inside doit (nothing ran, nothing deleted)
+                raise SystemExit(f"phyper: StateFormatError: {error}") from None
         return self._to_run
 
 

@@ -244,7 +244,11 @@ class SnakemakeWorkflow:
             # not a run nor a dry run (--dag, --rulegraph, --summary...): the whole pipeline
             self._to_run = set(self.engine_jobs)
             return self._to_run
-        self._to_run = {job.id for job in phyper.Verdicts(self.plan, forced=asked).engine_jobs_to_run()}
+        try:
+            self._to_run = {job.id for job in phyper.Verdicts(self.plan, forced=asked).engine_jobs_to_run()}
+        except phyper.StateFormatError as error:
+            # the named error, not a traceback of Snakefile frames (nothing ran, nothing deleted)
+            raise SystemExit(f"phyper: StateFormatError: {error}") from None
         if dag is not None and settings is not None:
             # a job to run whose record is there (invalid, or forced): Snakemake would see
             # an output that exists; force it rather than delete the record

@@ -21,6 +21,7 @@ from phyper._cli._command import Command
 from phyper._cli._loading import DEFAULT_PIPELINE, PipelineImportError, load
 from phyper._cli._output import render
 from phyper._errors import PhyperError
+from phyper._job_log import forget_warnings
 
 __all__ = ["COMMANDS", "DEFAULT_PIPELINE", "PipelineImportError", "build_parser", "main"]
 
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
     arguments = build_parser().parse_args(argv)
     command: Command = arguments.command_declaration
+    forget_warnings()  # each command warns once about a damaged job log
     try:
         pipeline = load(getattr(arguments, "spec", None), arguments.pipeline)
         return render(command.function(pipeline, arguments), getattr(arguments, "json", False))

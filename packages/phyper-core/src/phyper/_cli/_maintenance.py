@@ -7,6 +7,7 @@ import os
 import shutil
 from typing import Any
 
+from phyper._accept import accept as accept_code_of
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._output import Output, Progress, format_values, human_size
 from phyper._errors import ManifestMismatchError, ParserUsageError
@@ -15,7 +16,7 @@ from phyper._manifest import MANIFEST_NAME
 from phyper._migrate import Migration, apply_pipeline_migration, plan_pipeline_migration
 from phyper._pipeline import Pipeline
 
-__all__ = ["COMMANDS", "gc", "migrate"]
+__all__ = ["COMMANDS", "accept", "gc", "migrate"]
 
 
 # -- gc ----------------------------------------------------------------------------------
@@ -26,8 +27,14 @@ def _inside(path: str, root: str) -> bool:
     return os.path.commonpath([real, base]) == base and real != base
 
 
-def _unreached_folders(pipeline: Pipeline) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Folders the grid does not reach: (orphans with a manifest, folders left alone without one)."""
+def _unreached_folders(
+    pipeline: Pipeline, unreadable: dict[str, str] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Folders the grid does not reach: (orphans with a manifest, folders left alone).
+
+    Left alone: those without a valid manifest, and those whose hash names a completion
+    record that cannot be read (``unreadable``: key -> why): what it says is unknown.
+    """
     progress = Progress("scanning folders")
     orphans: list[dict[str, Any]] = []
     left_alone: list[dict[str, Any]] = []
@@ -37,6 +44,8 @@ def _unreached_folders(pipeline: Pipeline) -> tuple[list[dict[str, Any]], list[d
         entry: dict[str, Any] = {"resource": found.resource, "hash": found.hash, "path": found.path}
         if found.manifest is None:
             left_alone.append({**entry, "reason": found.problem})
+        elif unreadable and found.hash in unreadable:
+            left_alone.append({**entry, "reason": unreadable[found.hash], "unreadable": "record"})
         else:
             orphans.append({**entry, "bytes": folder_size(found.path), "key_values": found.manifest.key_values})
     progress.done()
@@ -68,8 +77,10 @@ def _gc_lines(deleted: bool, orphans: list[dict[str, Any]], records: list[dict[s
 def _left_alone_lines(left_alone: list[dict[str, Any]]) -> list[str]:
     if not left_alone:
         return []
+    what = "folder(s) without a valid manifest" if all(e.get("unreadable") is None for e in left_alone) else (
+        "folder(s) or record(s) whose manifest or completion record cannot be read")
     return [
-        f"phyper: left alone {len(left_alone)} folder(s) without a valid manifest: phyper cannot tell "
+        f"phyper: left alone {len(left_alone)} {what}: phyper cannot tell "
         "what they hold; check and remove them by hand",
         *(f"  {entry['path']}: {entry['reason']}" for entry in left_alone),
     ]
@@ -79,11 +90,19 @@ def gc(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper gc [--delete]``: folders and records the current grid no longer reaches."""
     root = pipeline.instances[0].hashed_resources_folder
     built = pipeline.plan()
-    orphans, left_alone = _unreached_folders(pipeline)
+    scanned = list(scan_records(pipeline, built))
+    # a record that cannot be read is never deleted, nor the folder of its hash: both are listed
+    unreadable = {r.key: r.problem for r in scanned if r.problem is not None}
+    orphans, left_alone = _unreached_folders(pipeline, unreadable)
     records: list[dict[str, Any]] = [
         {"path": r.path, "step": r.step, "key": r.key, "bytes": os.path.getsize(r.path)}
-        for r in scan_records(pipeline, built)
-        if not r.owned
+        for r in scanned
+        if not r.owned and r.problem is None
+    ]
+    left_alone += [
+        {"path": r.path, "step": r.step, "key": r.key, "reason": r.problem, "unreadable": "record"}
+        for r in scanned
+        if not r.owned and r.problem is not None
     ]
     deleted = bool(arguments.delete and root is not None)
     if deleted and root is not None:
@@ -103,8 +122,8 @@ GC = Command(
     "Find hashed folders under the hashed-resources folder and completion records that no "
     "instance or job of the current grid reaches. Lists them with sizes; deletes only with "
     "--delete. Never touches what the grid reaches, anything outside the hashed-resources "
-    "folder, or a folder without a valid manifest (reported on stderr and left alone; the "
-    "exit status is then 1).",
+    "folder, or a folder without a valid manifest or whose completion record cannot be read "
+    "(reported on stderr and left alone; the exit status is then 1).",
     (option("--delete", action="store_true", help="delete what is listed (default: dry run)"), JSON),
 )
 
@@ -169,7 +188,8 @@ def _migrate_lines(data: dict[str, Any], applied: bool) -> list[str]:
                      "renamed, use --rename OLD=NEW instead")
     problems = [entry for entry in data["skipped"] if entry["reason"] != "no manifest"]
     if problems:
-        lines.append(f"left alone: {len(problems)} folder(s) whose manifest cannot be read under the current classes")
+        lines.append(f"left alone: {len(problems)} folder(s) or record(s) whose manifest or completion record "
+                     "cannot be read under the current classes")
         lines += [f"  {entry['path']}: {entry['reason']}" for entry in problems]
     return lines
 
@@ -203,4 +223,23 @@ MIGRATE = Command(
     ),
 )
 
-COMMANDS = (GC, MIGRATE)
+# -- accept ------------------------------------------------------------------------------
+
+
+def accept(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper accept [STEP ...]``: today's code made the complete jobs (like ``snakemake --touch``)."""
+    accepted = accept_code_of(pipeline, arguments.steps)
+    lines = [f"{step}: accepted today's code for {count} job(s)" for step, count in accepted.items()]
+    return Output(data=accepted, lines=lines)
+
+
+ACCEPT = Command(
+    "accept", accept, "count results made by older code as made by today's code (no rerun)",
+    "For the jobs of the given steps (default: every step) that are complete except that their "
+    "code changed since they ran, record today's code as the code that made them, so that no "
+    "tool reruns them (like `snakemake --touch`). Outputs are never touched; a job failing any "
+    "other check (a missing output, a rewritten input) is left to run.",
+    (option("steps", nargs="*", metavar="STEP", help="the steps to accept (default: all)"), JSON),
+)
+
+COMMANDS = (GC, MIGRATE, ACCEPT)

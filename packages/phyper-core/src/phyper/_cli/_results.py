@@ -15,6 +15,7 @@ from urllib.parse import quote
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._loading import load_function
 from phyper._cli._output import Output, Progress, format_values, human_size, table
+from phyper._code_store import code_diff, describe_code
 from phyper._collect import collect_rows
 from phyper._completion import check_job, read_record
 from phyper._context import FULL_INSTANCE
@@ -221,7 +222,8 @@ def _jobs_and_records(
         if step.kind != "aggregate" and step.folder_resource == resource and job.key == resource_hash:
             verdict = check_job(job)
             record = read_record(job.record)
-            jobs.append({"job": job.id, "complete": verdict.complete, "reason": verdict.reason, "record": job.record})
+            jobs.append({"job": job.id, "complete": verdict.complete, "reason": verdict.reason, "record": job.record,
+                         "code": describe_code(job.record, record) if record is not None else None})
             if record is not None:
                 records.append((verdict.complete, record))
     done = os.path.join(pipeline.state_folder, "done")
@@ -293,8 +295,9 @@ def _description_lines(d: dict[str, Any]) -> list[str]:
     lines += [f"    {entry['path']}  {human_size(entry['bytes'])}" for entry in d["files"]]
     if d["jobs"]:
         lines.append("  jobs:")
-        lines += [f"    {job['job']}: " + ("complete" if job["complete"] else f"to run ({job['reason']})")
-                  for job in d["jobs"]]
+        for job in d["jobs"]:
+            lines.append(f"    {job['job']}: " + ("complete" if job["complete"] else f"to run ({job['reason']})"))
+            lines += _code_lines(job.get("code"))
     else:
         lines.append("  jobs: none (no step writes this resource's folder)" if d["instances_in_grid"] else
                      "  jobs: none in the current plan (the grid does not reach this folder)")
@@ -302,6 +305,20 @@ def _description_lines(d: dict[str, Any]) -> list[str]:
     lines.append("  job log: " + (", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
                                   or "nothing logged"))
     return lines
+
+
+def _code_lines(code: dict[str, Any] | None) -> list[str]:
+    """Which code made a job's result (``phyper show``)."""
+    if code is None:
+        return []
+    if code["digest"] is None:
+        return ["      code: not recorded (made before phyper tracked code, or with track_code=False)"]
+    packages = ", ".join(f"{name} {version}" for name, version in sorted(code["packages"].items()))
+    made = f"      code: {code['digest'][:12]}" + (f", packages {packages}" if packages else "")
+    if code["today"]:
+        return [made + " (today's code)"]
+    changed = ", ".join(code["changed"]) or "what changed is unknown: its stored code is gone"
+    return [made + f" (older code: {changed} changed; `phyper show HASH --code-diff` shows how)"]
 
 
 def _parse_where(pipeline: Pipeline, assignments: list[str]) -> dict[str, Any]:
@@ -344,7 +361,24 @@ def show(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
         raise UnknownHashError("give a HASH (or a prefix of one), or --where NAME=VALUE ...")
     resource, resource_hash = _unique_hash(pipeline, arguments.hash)
     description = _describe(pipeline, pipeline.plan(), resource, resource_hash)
+    if arguments.code_diff:
+        return _code_diff(description)
     return Output(data=description, lines=_description_lines(description))
+
+
+def _code_diff(description: dict[str, Any]) -> Output:
+    """``phyper show HASH --code-diff``: from the code that made each result to today's."""
+    lines: list[str] = []
+    diffs: dict[str, list[str]] = {}
+    for job in description["jobs"]:
+        record = read_record(job["record"])
+        diff = code_diff(job["record"], record) if record is not None else []
+        diffs[job["job"]] = diff
+        if diff:
+            lines += [f"{job['job']}: made by older code", *diff]
+        else:
+            lines.append(f"{job['job']}: " + ("made by today's code" if record is not None else "no result yet"))
+    return Output(data=diffs, lines=lines)
 
 
 def _show_where(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
@@ -378,6 +412,8 @@ SHOW = Command(
                help="list the hashes of the grid with these key values, e.g. --where transformation=log centering=True"),
         option("--resource", metavar="RESOURCE", default=None,
                help="with --where: list this resource's hashes instead of full instances'"),
+        option("--code-diff", action="store_true",
+               help="the difference between the code that made each result of HASH and today's code"),
         JSON,
     ),
 )
