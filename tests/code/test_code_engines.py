@@ -183,3 +183,14 @@ def test_track_code_false_leaves_code_out_of_the_verdict(backend: str, project: 
     edit(project, "pipeline.py", "pipeline = phyper.Pipeline(instances)", "pipeline = phyper.Pipeline(instances, track_code=False)")
     edit(project, "model.py", "return self.weight * x + self.size", "return self.weight * x + 2 * self.size")
     assert Counter() == run_again(backend, project)
+
+
+@pytest.mark.parametrize("backend", ["doit"], indirect=True)  # looking only: one finished project is enough
+def test_code_phyper_cannot_follow_is_a_named_warning_per_step(backend: str, project: Path) -> None:
+    edit(project, "helpers.py", "    return max(values)", "    name = 'max'\n    return getattr(__import__('builtins'), name)(values)")
+    lines = phyper(project, "status").splitlines()
+    assert [
+        "warning: summarise: code phyper cannot follow (1); changes there do not rerun it:",
+        "  helpers.peak uses getattr with a computed name (line 13): the code it reaches is not tracked",
+    ] == lines[-2:]
+    assert "summarise: 1 job(s) made by older code (helpers.peak changed)" in lines

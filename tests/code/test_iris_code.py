@@ -66,24 +66,28 @@ def test_editing_the_training_loop_reruns_the_90_trainings_and_what_follows(
         "compute_cv_scores: 0/1 complete, 1 to run",
         "retrain_best_model: 0/1 complete, 1 to run",
         "plot_results: 0/1 complete, 1 to run",
-    ] == lines[:6]
+        "make_report: 0/1 complete, 1 to run",
+    ] == lines[:7]
     assert "train_model: 90 job(s) made by older code (train.train changed)" in lines
     assert "retrain_best_model: 1 job(s) made by older code (train.train changed)" in lines
-    after = {"compute_cv_scores": 1, "retrain_best_model": 1, "plot_results": 1}
+    after = {"compute_cv_scores": 1, "retrain_best_model": 1, "plot_results": 1, "make_report": 1}
     assert Counter({"train_model": 8, **after}) == doit_plans(project)  # its 8 batch jobs (batch=15)
     assert Counter({"train_model": 8, **after}) == snakemake_plans(project)
 
 
-def test_editing_the_plots_module_reruns_only_the_figure(completed: Callable[[str], Path], tmp_path: Path) -> None:
+def test_editing_the_plots_module_reruns_only_the_figure_and_the_report_after_it(
+    completed: Callable[[str], Path], tmp_path: Path
+) -> None:
     project = edited_copy(completed, tmp_path, "plots.py", "dpi=120", "dpi=100")
     lines = status(project)
-    assert "plot_results: 0/1 complete, 1 to run" in lines
     assert "plot_results: 1 job(s) made by older code (plots.plot_cross_validation_scores changed)" in lines
+    # the report embeds the figure, so it follows it; nothing upstream of the figure runs
     assert [line for line in lines if " to run" in line and ": " in line and not line.startswith(" ")] == [
-        "plot_results: 0/1 complete, 1 to run"
+        "plot_results: 0/1 complete, 1 to run",
+        "make_report: 0/1 complete, 1 to run",
     ]
-    assert Counter({"plot_results": 1}) == doit_plans(project)
-    assert Counter({"plot_results": 1}) == snakemake_plans(project)
+    assert Counter({"plot_results": 1, "make_report": 1}) == doit_plans(project)
+    assert Counter({"plot_results": 1, "make_report": 1}) == snakemake_plans(project)
 
 
 def test_results_made_with_other_package_versions_are_a_warning_never_a_rerun(

@@ -706,6 +706,9 @@ def step_code(function: Callable[..., Any], step_name: str = "") -> StepCode:
 
 def clear_code_cache() -> None:
     """Forget every fingerprint computed in this process (after editing files in a test)."""
+    from phyper._code_store import forget_today
+
+    forget_today()
     _CACHE.clear()
     _parsed.cache_clear()
     _static_kind.cache_clear()

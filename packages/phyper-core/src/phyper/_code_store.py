@@ -28,7 +28,7 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from phyper._fs import atomic_write_text
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from phyper._code import StepCode
-    from phyper._verdict import JobVerdict
 
 __all__ = [
     "CODE_FOLDER",
@@ -45,6 +44,7 @@ __all__ = [
     "accept_code",
     "code_changes",
     "code_field",
+    "forget_today",
     "package_changes",
     "read_step_manifest",
     "register_step",
@@ -75,6 +75,7 @@ def register_step(state_folder: str, step: str, function: Callable[..., Any], *,
     folder = os.path.normpath(os.path.join(state_folder, "done", step))
     _STEPS[folder] = _Tracked(state_folder, step, function, track)
     _BY_FOLDER.clear()
+    _TODAY.clear()
 
 
 _BY_FOLDER: dict[str, _Tracked | None] = {}
@@ -88,6 +89,30 @@ def _tracked(record_path: str) -> _Tracked | None:
     except KeyError:
         tracked = _BY_FOLDER[folder] = _STEPS.get(os.path.normpath(folder))
         return tracked
+
+
+_TODAY: dict[str, tuple[str, dict[str, str]] | None] = {}
+"""Record folder as in records' paths -> today's (digest, packages) of its step; None if untracked."""
+
+
+def _today(record_path: str) -> tuple[str, dict[str, str]] | None:
+    """Today's digest and packages for a record: a dictionary lookup once the step is known.
+
+    Checked once per record by every tool, so a no-op run over 100,000 records pays
+    microseconds, not a fingerprint, per record.
+    """
+    folder = record_path[: record_path.rfind(os.sep) + 1]
+    try:
+        return _TODAY[folder]
+    except KeyError:
+        code = today_code(record_path)
+        found = _TODAY[folder] = None if code is None else (code.digest, code.packages)
+        return found
+
+
+def forget_today() -> None:
+    """Forget today's digests looked up so far (after :func:`phyper._code.clear_code_cache`)."""
+    _TODAY.clear()
 
 
 def today_code(record_path: str) -> StepCode | None:
@@ -153,20 +178,22 @@ def code_changes(record_path: str, record: dict[str, Any]) -> tuple[str, ...] | 
     The names are empty when the old code's manifest is gone (the state folder's
     ``code/`` removed): the code differs, what exactly is unknown.
     """
-    recorded = recorded_digest(record)
-    if recorded is None:
+    field = record.get("code")
+    if type(field) is not dict:
+        return None  # a record of an older phyper, or of a step not tracked then: today's code
+    recorded = field.get("digest")
+    today = _today(record_path)
+    if today is None or today[0] == recorded or not isinstance(recorded, str):
         return None
     tracked = _tracked(record_path)
-    if tracked is None or not tracked.track:
-        return None
-    today = today_code(record_path)
-    if today is None or today.digest == recorded:
+    code = today_code(record_path)
+    if tracked is None or code is None:
         return None
     manifest = read_step_manifest(tracked.state_folder, recorded)
     if manifest is None:
         return ()
     old: dict[str, str] = manifest["functions"]
-    new = today.functions
+    new = code.functions
     return tuple(sorted(name for name in {*old, *new} if old.get(name) != new.get(name)))
 
 
@@ -178,13 +205,13 @@ def older_code_reason(changes: tuple[str, ...]) -> str:
 def package_changes(record_path: str, record: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
     """Distribution -> (recorded version, today's) for the packages whose version differs."""
     field = record.get("code")
-    recorded = field.get("packages") if isinstance(field, dict) else None
-    if not isinstance(recorded, dict) or not recorded:
+    recorded = field.get("packages") if type(field) is dict else None
+    if not recorded or type(recorded) is not dict:
         return {}
-    today = today_code(record_path)
-    if today is None:
+    today = _today(record_path)
+    if today is None or today[1] == recorded:
         return {}
-    current = today.packages
+    current = today[1]
     return {
         name: (str(version), current.get(name))
         for name, version in sorted(recorded.items())
@@ -212,8 +239,12 @@ def accept_code(record_path: str, record: dict[str, Any]) -> bool:
 
 def code_verdict(record_path: str, record: dict[str, Any]) -> dict[str, Any]:
     """The code fields of a job's verdict (``code_changes``, ``package_changes``), where not default."""
-    if "code" not in record:
+    field = record.get("code")
+    if type(field) is not dict:
         return {}
+    today = _today(record_path)
+    if today is None or (field.get("digest") == today[0] and field.get("packages") == today[1]):
+        return {}  # the usual case, in a dictionary lookup and two comparisons
     fields: dict[str, Any] = {}
     changes = code_changes(record_path, record)
     if changes is not None:
@@ -222,6 +253,24 @@ def code_verdict(record_path: str, record: dict[str, Any]) -> dict[str, Any]:
     if packages:
         fields["package_changes"] = packages
     return fields
+
+
+class _StepJob(Protocol):
+    @property
+    def step(self) -> str: ...
+
+
+class CodeVerdict(Protocol):
+    """What :meth:`CodeSummary.add` reads of a verdict (a :class:`phyper.JobVerdict`, which imports this module)."""
+
+    @property
+    def job(self) -> _StepJob: ...
+
+    @property
+    def code_changes(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def package_changes(self) -> dict[str, tuple[str, str | None]]: ...
 
 
 class CodeSummary:
@@ -241,7 +290,7 @@ class CodeSummary:
         """A step of the plan, with the path of one of its records (where today's code is found)."""
         self.records.setdefault(step, record_path)
 
-    def add(self, verdict: JobVerdict) -> None:
+    def add(self, verdict: CodeVerdict) -> None:
         """One job's verdict."""
         step = verdict.job.step
         if verdict.code_changes is not None:

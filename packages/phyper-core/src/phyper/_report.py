@@ -357,7 +357,7 @@ def _page_data(
     verdicts = job_verdicts(pipeline, plan)
     per_step: dict[str, Counter[str]] = {step.name: Counter() for step in plan.steps}
     pending: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "state", "reason")}
-    stale: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "non_keys", "code")}
+    stale: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "non_keys", "code", "packages")}
     pending_left_out = 0
     for verdict in verdicts:
         job = verdict.job
@@ -374,13 +374,17 @@ def _page_data(
             pending["state"].append("failed" if verdict.failed else "to run")
             pending["reason"].append(verdict.reason)
         code_changes = tuple(getattr(verdict, "code_changes", ()) or ())
-        if verdict.non_key_changes or code_changes:
+        package_changes = dict(getattr(verdict, "package_changes", {}) or {})
+        if verdict.non_key_changes or code_changes or package_changes:
             stale["step"].append(job.step)
             stale["hash"].append(short)
             stale["non_keys"].append(
                 ", ".join(f"{name}={old!r} (now {new!r})" for name, (old, new) in sorted(verdict.non_key_changes.items()))
             )
             stale["code"].append(", ".join(str(change) for change in code_changes))
+            stale["packages"].append(
+                ", ".join(f"{name} {old} (now {new})" for name, (old, new) in sorted(package_changes.items()))
+            )
     steps = []
     for step in plan.steps:
         tally = per_step[step.name]

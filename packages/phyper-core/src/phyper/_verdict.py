@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from phyper._code_store import CodeSummary, code_verdict
 from phyper._completion import JobStatus, check_job, check_job_record
@@ -44,7 +44,6 @@ from phyper._job_log import iter_job_log
 from phyper._keys import batch_index, batch_key, parse_batch_key
 
 if TYPE_CHECKING:
-    from phyper._pipeline import Pipeline
     from phyper._plan import Job, Plan, PlannedStep
 
 __all__ = [
@@ -435,7 +434,17 @@ class JobVerdicts(Sequence[JobVerdict]):
     __hash__ = None  # type: ignore[assignment]
 
 
-def job_verdicts(pipeline: Pipeline, plan: Plan | None = None) -> JobVerdicts:
+class _Planned(Protocol):
+    """What :func:`job_verdicts` needs of a pipeline (a :class:`phyper.Pipeline`): its plan.
+
+    A protocol, not the class, so the verdicts never import the pipeline (no circle, even for
+    type checking).
+    """
+
+    def plan(self) -> Plan: ...
+
+
+def job_verdicts(pipeline: _Planned, plan: Plan | None = None) -> JobVerdicts:
     """The verdict on every job of the pipeline, in plan (topological) order.
 
     Args:

@@ -28,6 +28,7 @@ DOIT_CONFIG: dict[str, Any] = {
 }
 """A starting ``DOIT_CONFIG`` for a dodo.py (copy and extend it as needed)."""
 
+
 class _EngineVerdicts:
     """phyper's verdict over one plan, taken once, when doit first asks (a listing
     without ``--status`` never pays for it): the ids of the engine jobs to run."""
