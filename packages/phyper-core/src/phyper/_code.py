@@ -705,10 +705,11 @@ def step_code(function: Callable[..., Any], step_name: str = "") -> StepCode:
 
 
 def clear_code_cache() -> None:
-    """Forget every fingerprint computed in this process (after editing files in a test)."""
-    from phyper._code_store import forget_today
+    """Forget every fingerprint computed in this process (after editing files in a test).
 
-    forget_today()
+    The code store keeps today's digest per record folder on top of these:
+    :func:`phyper._code_store.forget_today` clears both.
+    """
     _CACHE.clear()
     _parsed.cache_clear()
     _static_kind.cache_clear()

@@ -111,8 +111,11 @@ def _today(record_path: str) -> tuple[str, dict[str, str]] | None:
 
 
 def forget_today() -> None:
-    """Forget today's digests looked up so far (after :func:`phyper._code.clear_code_cache`)."""
+    """Forget today's digests looked up so far, and the fingerprints they came from."""
+    from phyper._code import clear_code_cache  # fingerprints are computed only when asked for
+
     _TODAY.clear()
+    clear_code_cache()
 
 
 def today_code(record_path: str) -> StepCode | None:
@@ -120,7 +123,7 @@ def today_code(record_path: str) -> StepCode | None:
     tracked = _tracked(record_path)
     if tracked is None or not tracked.track:
         return None
-    from phyper._code import step_code
+    from phyper._code import step_code  # the analysis (ast, inspect) is loaded only when needed
 
     return step_code(tracked.function, tracked.step)
 

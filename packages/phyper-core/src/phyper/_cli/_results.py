@@ -17,7 +17,7 @@ from phyper._cli._loading import load_function
 from phyper._cli._output import Output, Progress, format_values, human_size, table
 from phyper._code_store import code_diff, describe_code
 from phyper._collect import collect_rows
-from phyper._completion import check_job, read_record
+from phyper._completion import read_record
 from phyper._context import FULL_INSTANCE
 from phyper._errors import (
     AmbiguousHashError,
@@ -37,6 +37,7 @@ from phyper._pipeline import Pipeline
 from phyper._plan import Plan
 from phyper._runner import read_job_log
 from phyper._status import JobVerdict, job_verdicts
+from phyper._verdict import Verdicts
 
 __all__ = ["COMMANDS", "collect", "ls", "report", "show", "view"]
 
@@ -217,15 +218,17 @@ def _jobs_and_records(
     """The jobs writing the folder (with orphaned records of its hash) and their records."""
     jobs = []
     records = []
+    verdicts = Verdicts(built)  # what status says, upstream jobs included
     for job in built:
         step = pipeline.steps[job.step]
         if step.kind != "aggregate" and step.folder_resource == resource and job.key == resource_hash:
-            verdict = check_job(job)
+            verdict = verdicts.verdict(job)
             record = read_record(job.record)
-            jobs.append({"job": job.id, "complete": verdict.complete, "reason": verdict.reason, "record": job.record,
+            jobs.append({"job": job.id, "complete": not verdict.to_run, "reason": verdict.reason,
+                         "record": job.record,
                          "code": describe_code(job.record, record) if record is not None else None})
             if record is not None:
-                records.append((verdict.complete, record))
+                records.append((not verdict.to_run, record))
     done = os.path.join(pipeline.state_folder, "done")
     if os.path.isdir(done):
         planned = {entry["record"] for entry in jobs}
