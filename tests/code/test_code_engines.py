@@ -11,7 +11,9 @@ a copy.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -153,9 +155,9 @@ def test_accept_makes_every_tool_plan_nothing_and_show_diffs_the_code(backend: s
         "+    return self.weight * x + 2 * self.size",
     ] == diff[1:]
 
-    # snakemake -n last: today it deletes the records it finds invalid (issue 15)
+    # looking deletes nothing (snakemake -n included), so every tool can be asked first
     expected = {"train", "summarise", "plot"}
-    assert {"status": expected, "doit": expected} == to_run_by_tool(project, snakemake=False)
+    assert {"status": expected, "snakemake": expected, "doit": expected} == to_run_by_tool(project)
 
     record = project / RECORDS / "train" / f"{model_hash}.json"
     mtime = record.stat().st_mtime_ns
@@ -194,3 +196,34 @@ def test_code_phyper_cannot_follow_is_a_named_warning_per_step(backend: str, pro
         "  helpers.peak uses getattr with a computed name (line 13): the code it reaches is not tracked",
     ] == lines[-2:]
     assert "summarise: 1 job(s) made by older code (helpers.peak changed)" in lines
+
+
+@pytest.mark.parametrize("backend", ["doit"], indirect=True)  # looking only: one finished project is enough
+def test_a_damaged_code_store_loses_only_the_names_of_what_changed(backend: str, project: Path) -> None:
+    edit(project, "model.py", "return self.weight * x + self.size", "return self.weight * x + 2 * self.size")
+    store = project / "derived_data" / ".phyper" / "code"
+    manifests = sorted((store / "steps").glob("*.json"))
+    sources = sorted((store / "sources").glob("*.py"))
+    assert manifests and sources
+    for manifest in manifests:
+        manifest.write_text('{"digest": 5}')  # valid JSON, wrong shape
+    for source in sources:
+        source.unlink()
+        os.mkfifo(source)  # a plain open() would wait on it for ever
+    model_hash = sorted(path.name for path in (project / "derived_data" / "all").iterdir())[0]
+
+    # subprocesses with a limit: a reader blocked on a FIFO fails the test instead of hanging it
+    def looked(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "phyper", *arguments], cwd=project, env=environment(),
+                              capture_output=True, text=True, timeout=600)
+
+    status, diff = looked("status", "-v"), looked("show", model_hash, "--code-diff")
+
+    # the records' digests still decide; only the names of what changed are unknown
+    assert (0, 0) == (status.returncode, diff.returncode), status.stderr + diff.stderr
+    assert "Traceback" not in status.stderr + diff.stderr
+    assert "train: 4 job(s) made by older code (its stored code is gone: what changed is unknown)" in (
+        status.stdout.splitlines()
+    )
+    expected = {"train", "summarise", "plot"}
+    assert {"status": expected, "snakemake": expected, "doit": expected} == to_run_by_tool(project)

@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from phyper._formats import CODE_MANIFEST, DamagedStateFile, read_json_file, read_state_bytes
 from phyper._fs import atomic_write_text
 
 if TYPE_CHECKING:
@@ -148,12 +149,11 @@ def read_step_manifest(state_folder: str, digest: str) -> dict[str, Any] | None:
     if key not in _MANIFESTS:
         path = os.path.join(state_folder, CODE_FOLDER, "steps", os.path.basename(digest) + ".json")
         try:
-            with open(path, encoding="utf-8") as handle:
-                manifest = json.load(handle)
-        except (OSError, ValueError):
+            manifest: dict[str, Any] | None = read_json_file(path, CODE_MANIFEST)
+        except (OSError, DamagedStateFile):
+            # only the names of what changed are lost: the digests in the records decide
             manifest = None
-        valid = isinstance(manifest, dict) and isinstance(manifest.get("functions"), dict)
-        _MANIFESTS[key] = manifest if valid else None
+        _MANIFESTS[key] = manifest
     return _MANIFESTS[key]
 
 
@@ -161,9 +161,8 @@ def stored_source(state_folder: str, digest: str) -> str | None:
     """The normalised source stored under ``digest``, or None."""
     path = os.path.join(state_folder, CODE_FOLDER, "sources", os.path.basename(digest) + ".py")
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError:
+        return read_state_bytes(path).decode("utf-8")
+    except (OSError, DamagedStateFile, UnicodeDecodeError):
         return None
 
 

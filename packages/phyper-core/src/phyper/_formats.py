@@ -330,6 +330,26 @@ MANIFEST = FileFormat(
 """A hashed folder's ``phyper-manifest.json`` (the hash of the key values is checked by the reader)."""
 
 
+def _digests(value: Any) -> str | None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return f"{_shown(value)}, not an object of names and digests"
+    return None
+
+
+CODE_MANIFEST = FileFormat(
+    "code manifest",
+    None,
+    1,
+    False,
+    (
+        Field("digest", text, True, "the step's code digest (the file's name)"),
+        Field("functions", _digests, True, "each function, method, class and value reached -> its digest"),
+        Field("warnings", list_of_text, False, "what could not be followed"),
+    ),
+)
+"""``code/steps/<digest>.json``: what a step's code reached, written once per distinct code."""
+
+
 # -- reading -----------------------------------------------------------------------------
 
 
