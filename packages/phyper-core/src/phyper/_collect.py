@@ -69,14 +69,14 @@ def _latest_complete(
 class _Writers:
     """The jobs that write each hashed folder, and their records."""
 
-    def __init__(self, source: Pipeline | Sequence[Parser], root: str | None) -> None:
+    def __init__(self, source: Pipeline | Sequence[Parser], root: str | None, verdicts: Verdicts | None) -> None:
         self.by_folder: dict[tuple[str, str], list[Job]] | None = None
         self.has_steps: set[str] = set()
         self.verdicts: Verdicts | None = None
         if isinstance(source, Pipeline):
             self.by_folder = {}
-            plan = source.plan()
-            self.verdicts = Verdicts(plan)
+            self.verdicts = verdicts if verdicts is not None else Verdicts(source.plan())
+            plan = self.verdicts.plan
             for job in plan:
                 step = source.steps[job.step]
                 if step.kind != "aggregate":
@@ -116,7 +116,19 @@ def collect_rows(
     skip_incomplete: bool = True,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and rows of :func:`collect`, as plain Python values (no pandas needed)."""
-    source = instances_or_pipeline
+    return rows_with_verdicts(instances_or_pipeline, metrics, resource_name, skip_incomplete=skip_incomplete)
+
+
+def rows_with_verdicts(
+    source: Pipeline | Sequence[Parser],
+    metrics: MetricsLoader | None = None,
+    resource_name: str | None = None,
+    *,
+    skip_incomplete: bool = True,
+    verdicts: Verdicts | None = None,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """:func:`collect_rows`, judging completion with ``verdicts`` (over the pipeline's plan)
+    when the caller already has them (the report), instead of planning again."""
     if metrics is None and isinstance(source, Pipeline):
         metrics = source.metrics_loader  # named once with pipeline.metrics(loader)
     instances: Sequence[Parser] = source.instances if isinstance(source, Pipeline) else source
@@ -135,7 +147,7 @@ def collect_rows(
     hash_column = f"{resource_name}_hash" if resource_name else "hash"
     columns = [hash_column, *keys, *schema.non_keys, *(f"{name}_hash" for name in resources), *BOOKKEEPING_COLUMNS]
     index = instances.hash_index(resource_name) if isinstance(instances, InstanceList) else InstanceList(instances).hash_index(resource_name)
-    writers = _Writers(source, shared.folder)
+    writers = _Writers(source, shared.folder, verdicts)
     folder_name = resource_name or FULL_INSTANCE
     rows: list[dict[str, Any]] = []
     metric_columns: list[str] = []

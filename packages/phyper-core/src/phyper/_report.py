@@ -265,8 +265,9 @@ def _page_data(
     group_by: str | None,
     title: str | None,
 ) -> dict[str, Any]:
-    from phyper._collect import BOOKKEEPING_COLUMNS, collect_rows
+    from phyper._collect import BOOKKEEPING_COLUMNS, rows_with_verdicts
     from phyper._runner import read_job_log
+    from phyper._verdict import Verdicts
 
     pipeline = source if isinstance(source, Pipeline) else None
     instances = source.instances if isinstance(source, Pipeline) else source
@@ -282,7 +283,9 @@ def _page_data(
         )
     if metrics is None and pipeline is not None:
         metrics = pipeline.metrics_loader
-    columns, rows = collect_rows(source, metrics)
+    # one plan and one set of verdicts for the results table and the status below
+    verdicts = Verdicts(pipeline.plan()) if pipeline is not None else None
+    columns, rows = rows_with_verdicts(source, metrics, verdicts=verdicts)
     schema = shared.schema
     keys = list(first.key_names())
     non_keys = list(schema.non_keys)
@@ -345,16 +348,13 @@ def _page_data(
         "rows": len(table_rows),
     }
 
-    if pipeline is None:
+    if pipeline is None or verdicts is None:  # a list of instances: no plan, no status
         data["steps"], data["status"], data["stale"] = [], None, None
         data["times"] = {"steps": [], "jobs": {}}
         data["figures"], data["figures_left_out"] = [], 0
         return data
 
-    from phyper._verdict import job_verdicts
-
-    plan = pipeline.plan()
-    verdicts = job_verdicts(pipeline, plan)
+    plan = verdicts.plan
     per_step: dict[str, Counter[str]] = {step.name: Counter() for step in plan.steps}
     pending: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "state", "reason")}
     stale: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "non_keys", "code", "packages")}
