@@ -1,10 +1,10 @@
 """The batch record: what a batch job writes once its members are done.
 
-A batch job (key ``batch-<i>-of-<n>``, see :mod:`phyper._batches`) runs its members one
-after the other in one process (see :func:`phyper.run_job`); each member is an
+A batch job (key ``batch-<i>-of-<n>``, see `phyper._batches`) runs its members one
+after the other in one process (see [`phyper.run_job`][phyper.run_job]); each member is an
 ordinary job with its own record. The batch's own record, written last, lists the
 members it ran and is what Snakemake sees as the batch rule's output. It never decides
-whether the batch is complete: its current members' records do (see :mod:`phyper._verdict`).
+whether the batch is complete: its current members' records do (see `phyper._verdict`).
 """
 
 from __future__ import annotations

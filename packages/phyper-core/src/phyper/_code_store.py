@@ -1,9 +1,11 @@
 """Which code made a result: the ``code`` field of completion records and the code store.
 
 Each completion record a job writes holds its step's code fingerprint (see
-:mod:`phyper._code`)::
+`phyper._code`):
 
-    "code": {"digest": "<sha256 of the step's code>", "packages": {"torch": "2.13.0"}}
+```text
+"code": {"digest": "<sha256 of the step's code>", "packages": {"torch": "2.13.0"}}
+```
 
 and the code itself is kept once under the state folder, content-addressed:
 
@@ -16,7 +18,7 @@ A record whose digest differs from today's is not complete (``made by older code
 code, or while a step had ``track_code=False``) counts as made by today's code, so
 upgrading phyper never reruns a grid. Different package versions are only reported.
 
-Today's code of a step is found from a record's path: every :class:`phyper.Pipeline`
+Today's code of a step is found from a record's path: every [`phyper.Pipeline`][phyper.Pipeline]
 registers the record folder of each of its steps (``<state>/done/<step>``) when the
 step is declared, so every check of a record (the runner's, ``phyper status``'s,
 the engines') compares it the same way.
@@ -80,7 +82,7 @@ def register_step(state_folder: str, step: str, function: Callable[..., Any], *,
 
 
 _BY_FOLDER: dict[str, _Tracked | None] = {}
-"""Record folder as written in records' paths -> its step (a memo of :data:`_STEPS`)."""
+"""Record folder as written in records' paths -> its step (a memo of `_STEPS`)."""
 
 
 def _tracked(record_path: str) -> _Tracked | None:
@@ -263,7 +265,7 @@ class _StepJob(Protocol):
 
 
 class CodeVerdict(Protocol):
-    """What :meth:`CodeSummary.add` reads of a verdict (a :class:`phyper.JobVerdict`, which imports this module)."""
+    """What `CodeSummary.add` reads of a verdict (a [`phyper.JobVerdict`][phyper.JobVerdict], which imports this module)."""
 
     @property
     def job(self) -> _StepJob: ...

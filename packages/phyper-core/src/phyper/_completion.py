@@ -69,10 +69,10 @@ def stat_fingerprint(path: str) -> list[int]:
 def read_record(path: str) -> dict[str, Any] | None:
     """The valid record at ``path``, or None if it is missing or unreadable.
 
-    What is wrong with an unreadable one: :func:`read_record_checked`.
+    What is wrong with an unreadable one: `read_record_checked`.
 
     Raises:
-        StateFormatError: the record is in a newer format (see :mod:`phyper._formats`).
+        StateFormatError: the record is in a newer format (see `phyper._formats`).
     """
     return read_record_checked(path)[0]
 
@@ -184,7 +184,7 @@ def write_record(job: Job, input_fingerprints_before: dict[str, list[int]], extr
     """Fingerprint the outputs and inputs and write the record atomically; return it.
 
     ``input_fingerprints_before`` is each input's ``[size, mtime_ns]`` taken before the
-    job's step ran (see :func:`input_fingerprints`).
+    job's step ran (see `input_fingerprints`).
     """
     outputs = {path: [*stat_fingerprint(path), file_sha256(path)] for path in job.outputs}
     record = {

@@ -1,6 +1,6 @@
 """What is on disk: hashed folders and completion records, against a pipeline's grid.
 
-The command line (``phyper ls``, ``show``, ``gc``, ``view``) and :func:`phyper.collect`
+The command line (``phyper ls``, ``show``, ``gc``, ``view``) and [`phyper.collect`][phyper.collect]
 read the same inventory: every ``<hashed_resources_folder>/<resource>/<hash>`` folder,
 whether the current grid reaches it and whether its manifest is valid, and every
 completion record under the pipeline's state folder, whether a job of the current

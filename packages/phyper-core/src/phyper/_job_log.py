@@ -1,9 +1,9 @@
 """Reading the job log (``<state folder>/jobs.jsonl``), whatever a full disk or an editor left in it.
 
-The runner appends one JSON object per line (see :data:`phyper._formats.JOB_LOG_LINE`).
+The runner appends one JSON object per line (see `phyper._formats.JOB_LOG_LINE`).
 A line cut short, not JSON, or not a job entry is skipped, and so is a line in a newer
 format; the skipped lines are counted in one warning line on stderr, once per log and
-per command (:func:`forget_warnings` starts a new command). A log that cannot be read at
+per command (`forget_warnings` starts a new command). A log that cannot be read at
 all (a folder in its place) reads as empty, with the same kind of warning.
 """
 

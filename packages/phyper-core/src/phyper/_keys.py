@@ -1,8 +1,8 @@
 """Job keys and where a job's state lives: the leaf every runtime module may import.
 
 A job is named by its step and its *key*: a hash (``3f2a...``, one per resource value
-or instance), :data:`AGGREGATE_KEY` for an aggregate's single job, or a batch key
-``batch-<i>-of-<n>`` for a batch job (see :mod:`phyper._batches` for how members are
+or instance), [`AGGREGATE_KEY`][phyper.AGGREGATE_KEY] for an aggregate's single job, or a batch key
+``batch-<i>-of-<n>`` for a batch job (see `phyper._batches` for how members are
 chosen). Its completion record lives at ``<state folder>/done/<step>/<key>.json`` and
 every attempt is a line of ``<state folder>/jobs.jsonl``.
 """

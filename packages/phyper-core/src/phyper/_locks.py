@@ -48,7 +48,7 @@ def lock_path(state_folder: str, step: str, key: str) -> str:
 
 
 def _holder(path: str, descriptor: int) -> str | None:
-    """Who holds the lock, from the file's content (see :data:`phyper._formats.LOCK`); None if unknown.
+    """Who holds the lock, from the file's content (see `phyper._formats.LOCK`); None if unknown.
 
     The content is only for this message: garbage in it changes nothing.
     """

@@ -1,18 +1,18 @@
 """The plan: a pipeline's jobs, files and dependencies as plain data.
 
 The plan never reads a completion record: whether a job is done is
-:mod:`phyper._verdict`'s business. It sees the pipeline only through
-:class:`phyper._declaration.PipelineDeclaration`, so it never imports it.
+`phyper._verdict`'s business. It sees the pipeline only through
+`phyper._declaration.PipelineDeclaration`, so it never imports it.
 
 Backends translate a plan into engine rules or tasks; tests can inspect it with no
 engine installed. Building it also checks the pipeline: every file has at most one
 producer, the steps form no cycle, and the outputs of a hashed step follow one
 template in which only the hash varies (what a Snakemake wildcard needs).
 
-A batched step (see :mod:`phyper._batches`) is planned as its batch jobs only: the
+A batched step (see `phyper._batches`) is planned as its batch jobs only: the
 engines never see its jobs, and a grid of a million instances must plan in seconds
 and in a few hundred megabytes. Its jobs (the *members*) are built when asked for
-(:attr:`Plan.jobs` is a mapping that makes them on lookup and iteration), and the
+(`Plan.jobs` is a mapping that makes them on lookup and iteration), and the
 files they write are recognised by their step's output templates instead of a
 table of every path. What the plan checks for them:
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["HASH_PLACEHOLDER", "Job", "JobTable", "Plan", "PlannedStep", "batch_for", "build_plan", "job_for"]
 
 HASH_PLACEHOLDER = "{hash}"
-"""Stands for the job key in :attr:`PlannedStep.output_templates` (``str.format`` style)."""
+"""Stands for the job key in `PlannedStep.output_templates` (``str.format`` style)."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class OutputTemplates:
         self.parts = tuple(_literal_parts(template) for template in templates)
 
     def check(self, step: Step, key: str, outputs: list[str]) -> None:
-        """Raise a :class:`PipelineDefinitionError` unless job ``key``'s outputs follow the templates."""
+        """Raise a [`PipelineDefinitionError`][phyper.PipelineDefinitionError] unless job ``key``'s outputs follow the templates."""
         for parts, template, path in zip(self.parts, self.templates, outputs):
             if key.join(parts) != path:
                 raise PipelineDefinitionError(
@@ -387,9 +387,9 @@ class Plan:
     ) -> None:
         self.steps = tuple(steps)
         self.jobs = jobs
-        """Every job by id; a batched step's jobs are built on lookup (see :class:`JobTable`)."""
+        """Every job by id; a batched step's jobs are built on lookup (see `JobTable`)."""
         self.batches = batches
-        """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in :attr:`jobs`."""
+        """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in `jobs`."""
         self.state_folder = state_folder
         self.non_keys = non_keys or {}
         """The grid's current non-key values (records made with others are reported, never rerun)."""
@@ -423,7 +423,7 @@ class Plan:
         return [self.jobs[f"{batch.step}:{key}"] for key in batch.members]
 
     def job(self, step_name: str, key: str) -> Job:
-        """The job (step, key), a batch job included; an :class:`UnknownStepError` if there is none."""
+        """The job (step, key), a batch job included; an [`UnknownStepError`][phyper.UnknownStepError] if there is none."""
         job_id = f"{step_name}:{key}"
         batch = self.batches.get(job_id)
         if batch is not None:
@@ -590,7 +590,7 @@ def job_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> Job:
 def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job, list[Job]]:
     """Batch job ``key`` of ``step_name`` and its members (in grid order), without the rest of the plan.
 
-    The members are those the key names (see :mod:`phyper._batches`): their files are
+    The members are those the key names (see `phyper._batches`): their files are
     checked against the step's output templates here, before any of them runs.
 
     Raises:
@@ -655,7 +655,7 @@ def _stored_job(
 
 
 def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan:
-    """The plan :func:`plan_data` stored, for ``pipeline`` (whose steps build the members)."""
+    """The plan `plan_data` stored, for ``pipeline`` (whose steps build the members)."""
     steps_data, order, stored_data, batches_data, batched_data, state_folder = data
     steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
     stored = {

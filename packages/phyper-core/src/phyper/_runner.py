@@ -1,6 +1,6 @@
 """Running one job: the single entry point every backend calls.
 
-``python -m phyper run MODULE:ATTRIBUTE STEP KEY`` (or :func:`run_job`) imports the
+``python -m phyper run MODULE:ATTRIBUTE STEP KEY`` (or [`run_job`][phyper.run_job]) imports the
 user's pipeline, finds the instance by hash through an index, writes the hashed
 folder's manifest, runs the step and, only once every output is fully written,
 writes the job's completion record and appends a line to the job log. A job killed
@@ -8,8 +8,8 @@ at any point leaves no record, so no engine takes it for done.
 
 A batch job is a loop over its members through the same path (each under its own
 lock, with its own record and log line), then the batch record
-(:mod:`phyper._batch_jobs`). Whether a job has anything to do is asked of
-:mod:`phyper._verdict`; the jobs come from :mod:`phyper._plan`.
+(`phyper._batch_jobs`). Whether a job has anything to do is asked of
+`phyper._verdict`; the jobs come from `phyper._plan`.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def run_job(
 ) -> dict[str, Any] | None:
     """Run job (``step_name``, ``key``) of ``pipeline``; return its new completion record.
 
-    The job runs under its lock (:mod:`phyper._locks`): if another process is running
+    The job runs under its lock (`phyper._locks`): if another process is running
     it, this one waits. Then, unless ``force``, a job whose completion record is valid
     does nothing and returns None: another process (or an earlier run whose engine
     died) already did it. Otherwise the record is removed first, the step runs, and
@@ -98,7 +98,7 @@ def run_job(
     loses nothing but the record. Every outcome is appended to the job log.
 
     ``key`` may name a batch (``batch-<i>-of-<n>``): its incomplete members then run one
-    after the other in this process (see :mod:`phyper._batch_jobs`).
+    after the other in this process (see `phyper._batch_jobs`).
 
     Raises:
         UnknownStepError, UnknownHashError: no such step or hash in the grid.
@@ -115,7 +115,7 @@ def run_job(
 def _run_batch(
     pipeline: Pipeline, batch: Job, members: list[Job], engine: str | None, force: bool
 ) -> dict[str, Any] | None:
-    """Run every member of ``batch`` that is not complete (each through :func:`_run_one`), then its record.
+    """Run every member of ``batch`` that is not complete (each through `_run_one`), then its record.
 
     A member that fails does not stop the others (their work is kept); the batch then
     raises after trying them all and writes no record, so the engine reruns it and only
@@ -155,7 +155,7 @@ def _run_batch(
 
 
 def _run_one(pipeline: Pipeline, job: Job, engine: str | None, force: bool) -> dict[str, Any] | None:
-    """Run one job (not a batch) under its lock: see :func:`run_job`."""
+    """Run one job (not a batch) under its lock: see [`run_job`][phyper.run_job]."""
     step_name, key = job.step, job.key
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
@@ -299,5 +299,5 @@ def _append_log(pipeline: Pipeline, entry: dict[str, Any]) -> None:
 
 
 def read_job_log(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """Every job outcome logged so far, oldest first (damaged lines skipped, see :mod:`phyper._job_log`)."""
+    """Every job outcome logged so far, oldest first (damaged lines skipped, see `phyper._job_log`)."""
     return read_job_log_entries(pipeline.state_folder)

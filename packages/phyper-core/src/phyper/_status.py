@@ -1,6 +1,6 @@
 """What ``phyper status`` prints: per-step counts, then the jobs to run and why.
 
-The verdicts themselves come from :mod:`phyper._verdict` (the one module that decides);
+The verdicts themselves come from `phyper._verdict` (the one module that decides);
 the names it had here are kept for the command line.
 """
 
@@ -27,7 +27,7 @@ _SHOWN = 20
 
 
 def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Summary:
-    """The :class:`~phyper._verdict.Summary` of verdicts already made (see :meth:`Verdicts.summary`)."""
+    """The `Summary` of verdicts already made (see [`Verdicts.summary`][phyper.Verdicts.summary])."""
     steps: dict[str, StepCount] = {}
     pending: list[tuple[str, str]] = []
     pending_total = 0
@@ -56,7 +56,7 @@ def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = Fals
     (all of them with ``verbose``); complete jobs made with other non-key values are
     listed as a warning with the values.
 
-    Given a :class:`Verdicts` (or what :func:`job_verdicts` returns), only the jobs that
+    Given a [`Verdicts`][phyper.Verdicts] (or what [`job_verdicts`][phyper.job_verdicts] returns), only the jobs that
     have a completion record are built: a grid of a million counts in seconds.
     """
     limit = None if verbose else _SHOWN

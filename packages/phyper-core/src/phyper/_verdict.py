@@ -5,7 +5,7 @@ module, so they name the same work. For one job (a single job, a batch job or a 
 of a batch) the rules are:
 
 * a job is *to run* when its completion record does not check out (see
-  :mod:`phyper._completion`: missing, or its files changed), when its step is forced,
+  `phyper._completion`: missing, or its files changed), when its step is forced,
   or when any job it depends on is to run (what Snakemake and doit decide too);
 * a batch job is to run exactly when one of its current members is: what its own
   record lists does not matter, so after ``phyper migrate --apply``, ``gc --delete``, a
@@ -26,7 +26,7 @@ are reported too: non-keys never make a job run again, but results made with, sa
 
 Looking changes nothing: this module only reads (records, record folders, the job log).
 
-At a million jobs, ``phyper status`` must not build a million jobs: :meth:`Verdicts.summary`
+At a million jobs, ``phyper status`` must not build a million jobs: [`Verdicts.summary`][phyper.Verdicts.summary]
 lists each step's record folder once, counts a job with no record there as to run from
 its key alone, and builds (calls the path functions of) only the jobs that have a record.
 """
@@ -74,7 +74,7 @@ class JobVerdict:
     failed: bool = False
     non_key_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     code_changes: tuple[str, ...] | None = None
-    """None: made by today's code (or code not tracked); else what changed since (:mod:`phyper._code_store`)."""
+    """None: made by today's code (or code not tracked); else what changed since (`phyper._code_store`)."""
     package_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
 
@@ -99,9 +99,9 @@ class Summary:
     pending_total: int
     """How many jobs are to run in all."""
     drifted: dict[str, list[str]]
-    """Jobs made with other non-key values: the changes (see :func:`describe_changes`) -> job ids."""
+    """Jobs made with other non-key values: the changes (see `describe_changes`) -> job ids."""
     code: CodeSummary = field(default_factory=CodeSummary)
-    """Jobs made by older code or with other package versions, per step (see :mod:`phyper._code_store`)."""
+    """Jobs made by older code or with other package versions, per step (see `phyper._code_store`)."""
 
 
 # -- the record rule alone, for one job ------------------------------------------------
@@ -111,7 +111,7 @@ def job_status(job: Job, members: Iterable[Job] = ()) -> JobStatus:
     """Whether ``job``'s own records check out (no upstream rule, no forcing).
 
     What the runner asks under the job's lock, once the engine ran what the job depends
-    on. For a batch job, ``members`` are its members' jobs (see :func:`check_batch`).
+    on. For a batch job, ``members`` are its members' jobs (see [`check_batch`][phyper.check_batch]).
     """
     return check_batch(job, members) if job.is_batch else check_job(job)
 
@@ -160,7 +160,7 @@ def _log_entries(state_folder: str, *, only_failures: bool, seen: Collection[str
 
     A log of a million jobs is mostly ``done`` lines: until a failure is ``seen``, only a
     line holding ``"failed"`` can matter (the runner writes ``"status": "failed"``).
-    Damaged lines are skipped and counted in one warning (see :mod:`phyper._job_log`).
+    Damaged lines are skipped and counted in one warning (see `phyper._job_log`).
     """
 
     def worth_parsing(line: bytes | str) -> bool:
@@ -178,10 +178,10 @@ class Verdicts:
     """The verdict on each job of one plan, memoised: what every tool asks.
 
     Records are read when a verdict is first asked for; a long-lived process that
-    runs jobs meanwhile makes a new :class:`Verdicts` to see them.
+    runs jobs meanwhile makes a new [`Verdicts`][phyper.Verdicts] to see them.
 
     Args:
-        plan: the plan (see :meth:`phyper.Pipeline.plan`).
+        plan: the plan (see [`phyper.Pipeline.plan`][phyper.Pipeline.plan]).
         forced: names of steps whose jobs run even if complete (with what follows them).
 
     Raises:
@@ -400,9 +400,9 @@ def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
 class JobVerdicts(Sequence[JobVerdict]):
     """The verdict on every job of a plan, in plan order, made while iterating.
 
-    What :func:`job_verdicts` returns: a sequence (``len``, indexing, iteration, equal to
+    What [`job_verdicts`][phyper.job_verdicts] returns: a sequence (``len``, indexing, iteration, equal to
     the list of the same verdicts) that does not hold a million verdicts unless indexed;
-    ``phyper status`` asks its :class:`Verdicts` for a :meth:`~Verdicts.summary` instead.
+    ``phyper status`` asks its [`Verdicts`][phyper.Verdicts] for a [`summary`][phyper.Verdicts.summary] instead.
     """
 
     def __init__(self, verdicts: Verdicts) -> None:
@@ -435,7 +435,7 @@ class JobVerdicts(Sequence[JobVerdict]):
 
 
 class _Planned(Protocol):
-    """What :func:`job_verdicts` needs of a pipeline (a :class:`phyper.Pipeline`): its plan.
+    """What [`job_verdicts`][phyper.job_verdicts] needs of a pipeline (a [`phyper.Pipeline`][phyper.Pipeline]): its plan.
 
     A protocol, not the class, so the verdicts never import the pipeline (no circle, even for
     type checking).
