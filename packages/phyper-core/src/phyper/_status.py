@@ -81,7 +81,7 @@ def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = Fals
     if summary.drifted:
         lines.append(
             f"warning: {sum(len(ids) for ids in summary.drifted.values())} job(s) made with non-key values other "
-            "than the current ones (non-keys never trigger a rerun; see the README, 'Non-keys', to rerun them):"
+            "than the current ones (non-keys never trigger a rerun; to rerun them, see 'Overriding non-keys for one run' in docs/concepts.md):"
         )
         for values, ids in summary.drifted.items():
             listed = ", ".join(ids if verbose or len(ids) <= 5 else [*ids[:5], f"... {len(ids) - 5} more"])
