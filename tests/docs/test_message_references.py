@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 from engines import REPO
@@ -72,3 +73,19 @@ def test_every_section_a_message_names_is_a_heading_of_its_page() -> None:
     ]
 
     assert [] == missing
+
+
+def test_every_pip_install_a_message_gives_names_a_phyper_distribution_that_exists() -> None:
+    distributions = {
+        tomllib.loads(path.read_text(encoding="utf-8"))["project"]["name"]
+        for path in [*REPO.glob("packages/*/pyproject.toml"), REPO / "examples" / "iris" / "pyproject.toml"]
+    }
+    named = [
+        (path, line, match["name"])
+        for path, line, text in MESSAGES
+        for match in re.finditer(r"pip install (?:-U )?'?(?P<name>phyper[\w-]*)", text)
+    ]
+    wrong = [f"{path.relative_to(REPO)}:{line}: {name}" for path, line, name in named if name not in distributions]
+
+    assert len(named) >= 3
+    assert [] == wrong, f"the distributions are {sorted(distributions)}"

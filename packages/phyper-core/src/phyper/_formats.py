@@ -225,7 +225,7 @@ def newer_format_error(kind: FileFormat, path: str, found: int, written_by: Any)
     by = f"phyper {written_by}" if isinstance(written_by, str) else "a newer phyper"
     return StateFormatError(
         f"{path} is a {kind.kind} in format {found}, written by {by}; this phyper ({phyper_version()}) "
-        f"reads format {kind.version} at most. Upgrade phyper (pip install -U phyper) to use this "
+        f"reads format {kind.version} at most. Upgrade phyper (pip install -U phyper-core) to use this "
         "project; nothing was run or deleted"
     )
 
