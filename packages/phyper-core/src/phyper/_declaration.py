@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from phyper._context import FULL_INSTANCE
 
 if TYPE_CHECKING:
+    from phyper._code_store import StepCodes
     from phyper._instance_list import InstanceList
+    from phyper._state import LocalStateFolder
 
 __all__ = ["PathFunction", "PipelineDeclaration", "Step", "StepKind"]
 
@@ -92,6 +94,16 @@ class PipelineDeclaration(Protocol):
     @property
     def state_folder(self) -> str:
         """Where completion records and the job log live."""
+        ...
+
+    @property
+    def state(self) -> LocalStateFolder:
+        """The state folder's owner."""
+        ...
+
+    @property
+    def codes(self) -> StepCodes:
+        """The code each step is expected to have."""
         ...
 
     @property

@@ -476,8 +476,9 @@ def parse_job_log(
             yield entry
 
 
-PLAN_CACHE_FORMAT_VERSION = 2
-"""The plan-cache entries' format (1: a marshalled ``(fingerprint, plan data)``, no check sum)."""
+PLAN_CACHE_FORMAT_VERSION = 3
+"""The plan-cache entries' format (1: a marshalled ``(fingerprint, plan data)``, no check sum; 2: record
+prefixes in the data)."""
 _PLAN_CACHE_MAGIC = b"phyper-plan-cache"
 
 

@@ -41,7 +41,9 @@ from phyper._hashing import HASH_HEX_DIGITS
 from phyper._keys import AGGREGATE_KEY, batch_count, batch_index, batch_key, group_into_batches, parse_batch_key
 
 if TYPE_CHECKING:
+    from phyper._code_store import StepCodes
     from phyper._declaration import PipelineDeclaration, Step
+    from phyper._state import LocalStateFolder
 
 __all__ = ["HASH_PLACEHOLDER", "Job", "JobTable", "Plan", "PlannedStep", "batch_for", "build_plan", "job_for"]
 
@@ -160,9 +162,7 @@ def _normalised(path: str) -> str:
 class _BatchedStep:
     """What the plan keeps of a batched step: its templates, its batch count; its keys on demand."""
 
-    def __init__(
-        self, pipeline: PipelineDeclaration, step: Step, count: int, templates: tuple[str, ...], record_prefix: str
-    ) -> None:
+    def __init__(self, pipeline: PipelineDeclaration, step: Step, count: int, templates: tuple[str, ...]) -> None:
         self.pipeline = pipeline
         self.step = step
         self.count = count
@@ -170,7 +170,7 @@ class _BatchedStep:
         # the same templates on normalised paths, to recognise files named either way
         sample = "f" * HASH_HEX_DIGITS
         self.normal_parts = tuple(tuple(_normalised(sample.join(parts)).split(sample)) for parts in self.outputs.parts)
-        self.record_prefix = record_prefix
+        self.state = pipeline.state
         self._batch_keys: list[str] | None = None
 
     @property
@@ -210,7 +210,7 @@ class _BatchedStep:
         if producers is not None:
             producers.resolve(step.name, inputs, dependencies, None)
         return Job(
-            step.name, key, tuple(inputs), tuple(outputs), self.record_prefix + key + ".json",
+            step.name, key, tuple(inputs), tuple(outputs), self.state.record_path(step.name, key),
             tuple(dependencies), batch=self.batch_of(key),
         )
 
@@ -370,8 +370,8 @@ class JobTable(Mapping[str, Job]):
         if stored is not None:
             yield from (job.record for job in stored.values())
         else:
-            batched = self._batched[step]
-            yield from (batched.record_prefix + key + ".json" for key in batched.subjects)
+            record_path = self._batched[step].state.record_path
+            yield from (record_path(step, key) for key in self._batched[step].subjects)
 
 
 class Plan:
@@ -381,16 +381,21 @@ class Plan:
         self,
         steps: list[PlannedStep],
         jobs: JobTable,
-        state_folder: str,
+        state: LocalStateFolder,
         batches: dict[str, Job],
         non_keys: dict[str, Any] | None = None,
+        codes: StepCodes | None = None,
     ) -> None:
         self.steps = tuple(steps)
         self.jobs = jobs
         """Every job by id; a batched step's jobs are built on lookup (see :class:`JobTable`)."""
         self.batches = batches
         """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in :attr:`jobs`."""
-        self.state_folder = state_folder
+        self.state = state
+        """The state folder's owner (see :mod:`phyper._state`)."""
+        self.state_folder = state.root
+        self.codes = codes
+        """The code each step is expected to have (None: code is left out of the verdicts)."""
         self.non_keys = non_keys or {}
         """The grid's current non-key values (records made with others are reported, never rerun)."""
         self._batches_by_step: dict[str, list[Job]] = {}
@@ -461,15 +466,14 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
     steps = list(pipeline.steps.values())
     subjects_of = {step.name: pipeline.job_subjects(step) for step in steps}
     templates_of: dict[str, tuple[str, ...]] = {}
-    record_prefix_of: dict[str, str] = {}
+    state = pipeline.state
     batched: dict[str, _BatchedStep] = {}
     for step in steps:
         subjects = subjects_of[step.name]
         templates_of[step.name] = step_templates(pipeline, step)
-        record_prefix_of[step.name] = pipeline.record_path(step.name, "")[: -len(".json")]
         if step.name in sizes:
             count = batch_count(len(subjects), sizes[step.name])
-            batched[step.name] = _BatchedStep(pipeline, step, count, templates_of[step.name], record_prefix_of[step.name])
+            batched[step.name] = _BatchedStep(pipeline, step, count, templates_of[step.name])
     producers = _Producers(list(batched.values()))
 
     # every file of every unbatched job, each checked against its step's templates
@@ -494,7 +498,6 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
     upstream_of: dict[str, list[str]] = {}
     for step in steps:
         subjects = subjects_of[step.name]
-        record_prefix = record_prefix_of[step.name]
         upstream: list[str] = []
         batched_step = batched.get(step.name)
         if batched_step is None:
@@ -504,7 +507,7 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
                 dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
                 producers.resolve(step.name, inputs, dependencies, upstream)
                 step_jobs[f"{step.name}:{key}"] = Job(
-                    step.name, key, tuple(inputs), tuple(outputs), record_prefix + key + ".json", tuple(dependencies)
+                    step.name, key, tuple(inputs), tuple(outputs), state.record_path(step.name, key), tuple(dependencies)
                 )
             stored[step.name] = step_jobs
         else:
@@ -515,7 +518,7 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
                 for member in members:
                     producers.resolve(step.name, step.input_paths(subjects[member]), batch_dependencies, upstream)
                 step_batches[f"{step.name}:{batch}"] = Job(
-                    step.name, batch, (), (), record_prefix + batch + ".json", tuple(batch_dependencies),
+                    step.name, batch, (), (), state.record_path(step.name, batch), tuple(batch_dependencies),
                     members=tuple(members),
                 )
             batches_by_step[step.name] = step_batches
@@ -527,9 +530,9 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
             doc=(step.function.__doc__ or "").strip().splitlines()[0] if step.function.__doc__ else step.name,
             keys=tuple(subjects),
             output_templates=templates_of[step.name],
-            record_template=_escape(pipeline.record_path(step.name, AGGREGATE_KEY))
+            record_template=_escape(state.record_path(step.name, AGGREGATE_KEY))
             if step.kind == "aggregate"
-            else os.path.join(_escape(os.path.dirname(pipeline.record_path(step.name, "x"))), HASH_PLACEHOLDER + ".json"),
+            else _escape(state.record_template(step.name, "\0")).replace("\0", HASH_PLACEHOLDER),
             upstream=tuple(upstream),
             threads=step.threads,
             resources=step.resources,
@@ -554,9 +557,10 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
     return Plan(
         [planned[name] for name in order],
         JobTable(order, stored, batched, producers),
-        pipeline.state_folder,
+        state,
         all_batches,
         current_non_keys(pipeline),
+        pipeline.codes,
     )
 
 
@@ -605,8 +609,7 @@ def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[
             "(see the plan's batch jobs)"
         )
     index, count = parsed
-    record_prefix = pipeline.record_path(step.name, "")[: -len(".json")]
-    batched = _BatchedStep(pipeline, step, count, step_templates(pipeline, step), record_prefix)
+    batched = _BatchedStep(pipeline, step, count, step_templates(pipeline, step))
     members = [batched.member(member, None) for member in batched.subjects if batch_index(member, count) == index]
     if not members:
         raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
@@ -632,9 +635,9 @@ def plan_data(plan: Plan) -> tuple[Any, ...]:
     batches: dict[str, list[tuple[Any, ...]]] = {}
     for batch in plan.batches.values():
         batches.setdefault(batch.step, []).append((batch.key, batch.record, batch.dependencies, batch.members))
-    batched = {name: (one.count, one.outputs.templates, one.record_prefix) for name, one in jobs._batched.items()}
+    batched = {name: (one.count, one.outputs.templates) for name, one in jobs._batched.items()}
     steps = [tuple(getattr(step, name) for name in _STEP_FIELDS) for step in plan.steps]
-    return (steps, jobs._order, stored, batches, batched, plan.state_folder)
+    return (steps, jobs._order, stored, batches, batched)
 
 
 def _stored_job(
@@ -656,7 +659,7 @@ def _stored_job(
 
 def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan:
     """The plan :func:`plan_data` stored, for ``pipeline`` (whose steps build the members)."""
-    steps_data, order, stored_data, batches_data, batched_data, state_folder = data
+    steps_data, order, stored_data, batches_data, batched_data = data
     steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
     stored = {
         step: {
@@ -671,10 +674,11 @@ def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan
         for key, record, dependencies, members in batches_data.get(step, ())
     }
     batched = {
-        name: _BatchedStep(pipeline, pipeline.step(name), count, tuple(templates), record_prefix)
-        for name, (count, templates, record_prefix) in batched_data.items()
+        name: _BatchedStep(pipeline, pipeline.step(name), count, tuple(templates))
+        for name, (count, templates) in batched_data.items()
     }
     producers = _Producers(list(batched.values()), stored)
     return Plan(
-        steps, JobTable(list(order), stored, batched, producers), state_folder, batches, current_non_keys(pipeline)
+        steps, JobTable(list(order), stored, batched, producers), pipeline.state, batches, current_non_keys(pipeline),
+        pipeline.codes,
     )
