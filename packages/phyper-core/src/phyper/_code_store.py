@@ -11,7 +11,7 @@ and the code itself is kept once under the state folder, content-addressed:
   method, class and value the step reached, the warnings, the packages;
 * each distinct normalised source, once
 
-(where: :meth:`phyper._state.LocalStateFolder.code_manifest_path`).
+(where: :meth:`phyper._state.StateStore.code_manifest_path`).
 
 A record whose digest differs from today's is not complete (``made by older code
 (train.train changed)``); a record without the field (written before phyper tracked
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from phyper._code import StepCode
-    from phyper._state import LocalStateFolder
+    from phyper._state import StateStore
 
 __all__ = ["CodeSummary", "StepCodes", "recorded_digest"]
 
@@ -69,7 +69,7 @@ class StepCodes:
         state: the state folder whose code store holds the code of past results.
     """
 
-    def __init__(self, state: LocalStateFolder) -> None:
+    def __init__(self, state: StateStore) -> None:
         self.state = state
         self._steps: dict[str, _Tracked] = {}
         self._today: dict[str, StepCode | None] = {}

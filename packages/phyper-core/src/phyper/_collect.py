@@ -19,7 +19,7 @@ from phyper._errors import MetricsLoaderError, MissingDependencyError, PipelineD
 from phyper._instance_list import InstanceList
 from phyper._pipeline import Pipeline
 from phyper._plan import Job
-from phyper._state import LocalStateFolder, default_state_folder
+from phyper._state import LocalStateFolder, StateStore, default_state_folder
 from phyper._verdict import Verdicts
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class _Writers:
                 if step.kind != "aggregate":
                     self.by_folder.setdefault((step.folder_resource, job.key), []).append(job)
                     self.has_steps.add(step.folder_resource)
-            self.state = source.state
+            self.state: StateStore = source.state
         else:
             # no pipeline: the records of the default state folder, checked against themselves
             self.state = LocalStateFolder(default_state_folder(root or "."))
@@ -91,9 +91,10 @@ class _Writers:
 
     def records(self, resource: str, key: str, folder: str) -> tuple[list[tuple[Job, dict[str, Any]]], bool]:
         """(job, record or {}) pairs of the jobs writing ``folder``, and whether any job should."""
-        if self.by_folder is not None:
+        if self.by_folder is not None and self.verdicts is not None:
             jobs = self.by_folder.get((resource, key), [])
-            return [(job, read_record(job.record) or {}) for job in jobs], resource in self.has_steps
+            read = self.verdicts.records.read  # the verdicts' own reads: a record is read once
+            return [(job, read(job.record)[0] or {}) for job in jobs], resource in self.has_steps
         found = []
         prefix = os.path.join(os.path.normpath(folder), "")
         for step in self.steps:

@@ -37,7 +37,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from phyper._errors import JobFailedError
 from phyper._formats import RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_record_file, remove_record
@@ -47,10 +47,10 @@ from phyper._state import state_of_record
 if TYPE_CHECKING:
     from phyper._code_store import StepCodes
     from phyper._plan import Job
-    from phyper._state import LocalStateFolder
+    from phyper._state import StateStore
 
 __all__ = [
-    "RECORD_FORMAT_VERSION", "JobStatus", "Reason", "Records", "RunInfo", "Started", "check_job", "read_record",
+    "RECORD_FORMAT_VERSION", "JobRecords", "JobStatus", "Reason", "Records", "RunInfo", "Started", "check_job", "read_record",
     "read_record_checked", "timing",
 ]
 
@@ -170,7 +170,7 @@ class _UpstreamRecords:
     The steps are those with a record folder.
     """
 
-    def __init__(self, state: LocalStateFolder) -> None:
+    def __init__(self, state: StateStore) -> None:
         self.state = state
         self.steps = state.record_steps()
         self.records: dict[str, dict[str, Any] | None] = {}
@@ -243,6 +243,38 @@ def timing(started: float, finished: float) -> dict[str, Any]:
     return {"started": started, "finished": finished, "duration_s": round(finished - started, 6)}
 
 
+class JobRecords(Protocol):
+    """What the runner asks of the completion records (:class:`Records` on a state folder)."""
+
+    def check(self, job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
+        """Whether ``job``'s record checks out, and the record."""
+        ...
+
+    def check_batch(self, batch: Job, members: Iterable[Job]) -> JobStatus:
+        """Whether every current member of ``batch`` is complete."""
+        ...
+
+    def batch_record_is_current(self, batch: Job) -> bool:
+        """Whether the batch record lists the batch's current members."""
+        ...
+
+    def clear(self, job: Job) -> None:
+        """Remove ``job``'s record."""
+        ...
+
+    def begin(self, job: Job, run: RunInfo) -> Started:
+        """Make ``job`` not done and ready to run."""
+        ...
+
+    def finish(self, job: Job, started: Started, run: RunInfo, times: dict[str, Any]) -> dict[str, Any]:
+        """Write ``job``'s record once the step wrote every output."""
+        ...
+
+    def finish_batch(self, batch: Job, ran: Sequence[str], times: dict[str, Any], engine: str | None) -> dict[str, Any]:
+        """Write the record of ``batch``."""
+        ...
+
+
 class Records:
     """The completion records of one state folder: checked, begun, written.
 
@@ -251,18 +283,30 @@ class Records:
     Args:
         state: the state folder.
         codes: the code each step is expected to have (None: code is not compared).
+        keep: keep every record read (each is then read from disk once for this object's life).
     """
 
-    def __init__(self, state: LocalStateFolder, codes: StepCodes | None = None) -> None:
+    def __init__(self, state: StateStore, codes: StepCodes | None = None, *, keep: bool = False) -> None:
         self.state = state
         self.codes = codes
         self._hashes = _ContentHashes()
+        self._kept: dict[str, tuple[dict[str, Any] | None, str | None]] | None = {} if keep else None
+
+    def read(self, path: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The record at ``path`` and what is wrong with it (see :func:`read_record_checked`)."""
+        kept = self._kept
+        if kept is None:
+            return read_record_checked(path)
+        found = kept.get(path)
+        if found is None:
+            found = kept[path] = read_record_checked(path)
+        return found
 
     # -- checking -----------------------------------------------------------------------
 
     def check(self, job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
         """Whether ``job`` is complete (see the module docstring), and its record (None if there is none)."""
-        record, problem = read_record_checked(job.record)
+        record, problem = self.read(job.record)
         if record is None:
             return (JobStatus(False, problem, Reason.UNREADABLE) if problem else NO_RECORD), None
         status = self._check_files(job, record)

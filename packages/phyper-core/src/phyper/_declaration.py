@@ -18,7 +18,7 @@ from phyper._context import FULL_INSTANCE
 if TYPE_CHECKING:
     from phyper._code_store import StepCodes
     from phyper._instance_list import InstanceList
-    from phyper._state import LocalStateFolder
+    from phyper._state import StateStore
 
 __all__ = ["PathFunction", "PipelineDeclaration", "Step", "StepKind"]
 
@@ -97,7 +97,7 @@ class PipelineDeclaration(Protocol):
         ...
 
     @property
-    def state(self) -> LocalStateFolder:
+    def state(self) -> StateStore:
         """The state folder's owner."""
         ...
 
@@ -125,4 +125,8 @@ class PipelineDeclaration(Protocol):
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (``step_name``, ``key``) lives."""
+        ...
+
+    def job_label(self, step_name: str, key: str) -> str:
+        """A job named for people."""
         ...

@@ -30,7 +30,7 @@ import math
 import os
 import stat
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -533,8 +533,3 @@ def remove_record(path: str) -> None:
                 f"{path} is a folder ({error.strerror}) where the job's completion record goes; "
                 "move it out of the state folder, then run the job again"
             ) from None
-
-
-def describe(kind: FileFormat) -> Mapping[str, str]:
-    """``{key: meaning}`` of a format (what the docs list)."""
-    return {field.name: field.meaning for field in kind.fields}

@@ -139,7 +139,7 @@ def _checked_manifest(path: str, resource: str, hash_: str) -> tuple[Manifest | 
 
 
 def scan_records(pipeline: Pipeline, plan: Plan) -> Iterator[RecordFile]:
-    """Every file of the state folder's record folders but hidden temporaries (see :meth:`LocalStateFolder.iter_records`)."""
+    """Every file of the state folder's record folders but hidden temporaries (see :meth:`StateStore.iter_records`)."""
     state = pipeline.state
     owned = {os.path.normpath(record) for record in plan.record_paths()}
     for step in state.record_steps():

@@ -30,7 +30,7 @@ from phyper._declaration import PathFunction, Step, StepKind
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
 from phyper._keys import AGGREGATE_KEY, is_batch_key
-from phyper._state import LocalStateFolder, default_state_folder
+from phyper._state import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:
     from phyper._parser import Parser
@@ -123,7 +123,7 @@ class Pipeline:
                 )
             state_folder = default_state_folder(self._shared.folder)
         self.state_folder = os.fspath(state_folder)
-        self.state = LocalStateFolder(self.state_folder)
+        self.state: StateStore = LocalStateFolder(self.state_folder)
         """The state folder's owner: every path under it, its records, log, locks and code store."""
         self.codes = StepCodes(self.state)
         """The code each step is expected to have (what the verdicts compare records with)."""

@@ -36,16 +36,27 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from phyper._batches import batch_sizes
-from phyper._errors import PipelineDefinitionError, UnknownStepError
+from phyper._errors import PhyperError, PipelineDefinitionError, UnknownStepError
 from phyper._hashing import HASH_HEX_DIGITS
-from phyper._keys import AGGREGATE_KEY, batch_count, batch_index, batch_key, group_into_batches, parse_batch_key
+from phyper._keys import (
+    AGGREGATE_KEY,
+    batch_count,
+    batch_index,
+    batch_key,
+    group_into_batches,
+    is_batch_key,
+    parse_batch_key,
+)
 
 if TYPE_CHECKING:
     from phyper._code_store import StepCodes
     from phyper._declaration import PipelineDeclaration, Step
-    from phyper._state import LocalStateFolder
+    from phyper._state import StateStore
 
-__all__ = ["HASH_PLACEHOLDER", "Job", "JobTable", "Plan", "PlannedStep", "batch_for", "build_plan", "job_for"]
+__all__ = [
+    "HASH_PLACEHOLDER", "Job", "JobTable", "JobToRun", "Plan", "PlannedStep", "batch_for", "build_plan", "job_for",
+    "jobs_to_run",
+]
 
 HASH_PLACEHOLDER = "{hash}"
 """Stands for the job key in :attr:`PlannedStep.output_templates` (``str.format`` style)."""
@@ -381,7 +392,7 @@ class Plan:
         self,
         steps: list[PlannedStep],
         jobs: JobTable,
-        state: LocalStateFolder,
+        state: StateStore,
         batches: dict[str, Job],
         non_keys: dict[str, Any] | None = None,
         codes: StepCodes | None = None,
@@ -615,6 +626,35 @@ def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[
         raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
     batch = Job(step.name, key, (), (), pipeline.record_path(step.name, key), (), members=tuple(m.key for m in members))
     return batch, members
+
+
+@dataclass(frozen=True)
+class JobToRun:
+    """A job as a job process runs it: the job, its step, what its function receives, its name for people."""
+
+    job: Job
+    step: Step
+    subject: Any
+    label: str
+
+
+def jobs_to_run(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job | None, list[JobToRun]]:
+    """What ``phyper run STEP KEY`` runs: ``(None, [the job])``, or for a batch key ``(the batch, its members)``.
+
+    Raises:
+        UnknownStepError, UnknownHashError: no such step, or no such job.
+        PipelineDefinitionError: a member's outputs do not follow the step's templates.
+    """
+    batch, jobs = batch_for(pipeline, step_name, key) if is_batch_key(key) else (None, [job_for(pipeline, step_name, key)])
+    step = pipeline.step(step_name)
+    return batch, [JobToRun(job, step, pipeline.subject(step, job.key), _label(pipeline, job)) for job in jobs]
+
+
+def _label(pipeline: PipelineDeclaration, job: Job) -> str:
+    try:
+        return pipeline.job_label(job.step, job.key)
+    except PhyperError:
+        return job.id
 
 
 # -- plain data for the plan cache (see phyper._plan_cache) ----------------------------

@@ -279,7 +279,7 @@ def _page_data(
     if metrics is None and pipeline is not None:
         metrics = pipeline.metrics_loader
     # one plan and one set of verdicts for the results table and the status below
-    verdicts = Verdicts(pipeline.plan()) if pipeline is not None else None
+    verdicts = Verdicts(pipeline.plan(), remember=True) if pipeline is not None else None
     columns, rows = rows_with_verdicts(source, metrics, verdicts=verdicts)
     schema = shared.schema
     keys = list(first.key_names())

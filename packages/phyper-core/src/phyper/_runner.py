@@ -21,12 +21,11 @@ import sys
 import time
 from typing import Any
 
-from phyper._completion import Records, RunInfo, remove_leftovers, timing
+from phyper._completion import JobRecords, Records, RunInfo, timing
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError, describe_os_error
-from phyper._keys import is_batch_key
 from phyper._pipeline import Pipeline
-from phyper._plan import Job, batch_for, current_non_keys, job_for
-from phyper._state import Outcome, log_line, read_job_log
+from phyper._plan import Job, JobToRun, current_non_keys, jobs_to_run
+from phyper._state import Outcome, StateStore, log_line, read_job_log
 
 __all__ = ["job_command", "load_pipeline", "read_job_log", "run_job"]
 
@@ -76,105 +75,106 @@ def run_job(
             writing failed (the message names the file); the step's own exceptions
             propagate unchanged after being logged.
     """
-    records = Records(pipeline.state, pipeline.codes)
-    if is_batch_key(key):
-        batch, members = batch_for(pipeline, step_name, key)
-        return _run_batch(pipeline, records, batch, members, engine, force)
-    return _run_one(pipeline, records, job_for(pipeline, step_name, key), engine, force)
+    batch, jobs = jobs_to_run(pipeline, step_name, key)
+    runner = _Runner(pipeline.state, Records(pipeline.state, pipeline.codes), engine, current_non_keys(pipeline), force)
+    return runner.one(jobs[0]) if batch is None else runner.batch(batch, jobs)
 
 
-def _run_batch(
-    pipeline: Pipeline, records: Records, batch: Job, members: list[Job], engine: str | None, force: bool
-) -> dict[str, Any] | None:
-    """Run every member of ``batch`` that is not complete (each through :func:`_run_one`), then its record.
+class _Runner:
+    """Runs jobs of one pipeline in this process: each part a call into the module that owns it."""
 
-    A member that fails does not stop the others (their work is kept); the batch then
-    raises after trying them all and writes no record, so the engine reruns it and only
-    the failed members run again. Members whose record is valid are skipped here without
-    a log line, unless ``force``.
+    def __init__(
+        self, state: StateStore, records: JobRecords, engine: str | None, non_keys: dict[str, Any], force: bool
+    ) -> None:
+        self.state = state
+        self.records = records
+        self.engine = engine
+        self.non_keys = non_keys
+        self.force = force
 
-    Returns:
-        The batch record, or None when every member was complete and the record lists them.
-    """
-    if not force and records.check_batch(batch, members).complete and records.batch_record_is_current(batch):
-        print(f"phyper: {batch.step}({batch.key}): already complete; nothing to do", flush=True)
-        return None
-    records.clear(batch)  # first: an engine that sees the batch record (Snakemake) takes the batch for done
-    started = time.time()
-    ran: list[str] = []
-    failures: list[tuple[str, BaseException]] = []
-    for member in members:
-        if not force and records.check(member)[0].complete:
-            continue
-        try:
-            if _run_one(pipeline, records, member, engine, force) is not None:  # None: done by another meanwhile
-                ran.append(member.key)
-        except Exception as error:  # reported below, after the other members ran
-            failures.append((member.key, error))
-    if failures:
-        first_key, first_error = failures[0]
-        raise JobFailedError(
-            f"batch {batch.step}:{batch.key}: {len(failures)} of {len(members)} members failed "
-            f"(first: {first_key}: {type(first_error).__name__}: {first_error}); the others are "
-            "complete and will be skipped when the batch runs again"
-        ) from first_error
-    return records.finish_batch(batch, ran, timing(started, time.time()), engine)
+    def one(self, to_run: JobToRun) -> dict[str, Any] | None:
+        """One job (not a batch) as a line: lock, verdict, begin, the step, finish, log (see :func:`run_job`)."""
+        job, step, run = to_run.job, to_run.step, RunInfo(to_run.label, self.engine, self.non_keys)
+        with self.state.lock(job.step, job.key, label=run.label) as lock:
+            started = time.time()
+            try:
+                if step.kind != "aggregate":  # an edited manifest is a hard error, even for a complete job
+                    to_run.subject.write_manifest(step.resource_name)
+                if not self.force and self.records.check(job)[0].complete:
+                    self._skipped(job, run, started, lock.waited)
+                    return None
+                print(f"phyper: {run.label}: running", flush=True)
+                begun = self.records.begin(job, run)
+                # the place for what a job holds while its step runs (devices, say): one `with` here
+                step_started = time.time()
+                step.function(to_run.subject)
+                record = self.records.finish(job, begun, run, timing(step_started, time.time()))
+            except BaseException as error:
+                explained = self._failed(job, run, started, error)
+                if explained is None:
+                    raise
+                raise explained from error
+        self.state.append_log(log_line(job.step, job.key, Outcome.DONE, **_times(record), **run.log_fields()))
+        print(f"phyper: {run.label}: done in {record['duration_s']:.2f} s", flush=True)
+        return record
 
+    def batch(self, batch: Job, members: list[JobToRun]) -> dict[str, Any] | None:
+        """Run every member of ``batch`` that is not complete (each through :meth:`one`), then its record.
 
-def _run_one(pipeline: Pipeline, records: Records, job: Job, engine: str | None, force: bool) -> dict[str, Any] | None:
-    """One job (not a batch) as a line: lock, verdict, begin, the step, finish, log (see :func:`run_job`)."""
-    step = pipeline.step(job.step)
-    subject = pipeline.subject(step, job.key)
-    run = RunInfo(_label(pipeline, job), engine, current_non_keys(pipeline))
-    with pipeline.state.lock(job.step, job.key, label=run.label) as lock:
+        A member that fails does not stop the others (their work is kept); the batch then
+        raises after trying them all and writes no record, so the engine reruns it and only
+        the failed members run again. Members whose record is valid are skipped here without
+        a log line, unless ``force``.
+
+        Returns:
+            The batch record, or None when every member was complete and the record lists them.
+        """
+        records = self.records
+        jobs = [member.job for member in members]
+        if not self.force and records.check_batch(batch, jobs).complete and records.batch_record_is_current(batch):
+            print(f"phyper: {batch.step}({batch.key}): already complete; nothing to do", flush=True)
+            return None
+        records.clear(batch)  # first: an engine that sees the batch record (Snakemake) takes the batch for done
         started = time.time()
-        try:
-            if step.kind != "aggregate":
-                _write_manifest(subject, step.resource_name)
-            if not force and records.check(job)[0].complete:
-                why = "another process ran it meanwhile" if lock.waited else "its completion record is valid"
-                print(f"phyper: {run.label}: already complete ({why}); nothing to do", flush=True)
-                pipeline.state.append_log(_entry(job, Outcome.SKIPPED, run, time=started))
-                return None
-            print(f"phyper: {run.label}: running", flush=True)
-            begun = records.begin(job, run)
-            # the place for what a job holds while its step runs (devices, say): one `with` here
-            step_started = time.time()
-            step.function(subject)
-            record = records.finish(job, begun, run, timing(step_started, time.time()))
-        except BaseException as error:
-            message = _error_line(error)
-            pipeline.state.append_log(
-                _entry(job, Outcome.FAILED, run, error=message, started=started, finished=time.time())
-            )
-            print(f"phyper: {run.label}: FAILED: {message}", file=sys.stderr, flush=True)
-            if isinstance(error, OSError) and not isinstance(error, PhyperError):
-                raise JobFailedError(f"job {run.label} failed: {describe_os_error(error, job.outputs)}") from error
-            raise
-    pipeline.state.append_log(_entry(job, Outcome.DONE, run, **timing(record["started"], record["finished"])))
-    print(f"phyper: {run.label}: done in {record['duration_s']:.2f} s", flush=True)
-    return record
+        ran: list[str] = []
+        failures: list[tuple[str, BaseException]] = []
+        for member in members:
+            if not self.force and records.check(member.job)[0].complete:
+                continue
+            try:
+                if self.one(member) is not None:  # None: another process completed it meanwhile
+                    ran.append(member.job.key)
+            except Exception as error:  # reported below, after the other members ran
+                failures.append((member.job.key, error))
+        if failures:
+            first_key, first_error = failures[0]
+            raise JobFailedError(
+                f"batch {batch.step}:{batch.key}: {len(failures)} of {len(members)} members failed "
+                f"(first: {first_key}: {type(first_error).__name__}: {first_error}); the others are "
+                "complete and will be skipped when the batch runs again"
+            ) from first_error
+        return records.finish_batch(batch, ran, timing(started, time.time()), self.engine)
+
+    def _skipped(self, job: Job, run: RunInfo, started: float, waited: bool) -> None:
+        why = "another process ran it meanwhile" if waited else "its completion record is valid"
+        print(f"phyper: {run.label}: already complete ({why}); nothing to do", flush=True)
+        self.state.append_log(log_line(job.step, job.key, Outcome.SKIPPED, time=started, **run.log_fields()))
+
+    def _failed(self, job: Job, run: RunInfo, started: float, error: BaseException) -> JobFailedError | None:
+        """Log a failed attempt; an OS error explained (None: ``error`` propagates as it is)."""
+        message = _error_line(error)
+        self.state.append_log(
+            log_line(job.step, job.key, Outcome.FAILED, error=message, started=started, finished=time.time(),
+                     **run.log_fields())
+        )
+        print(f"phyper: {run.label}: FAILED: {message}", file=sys.stderr, flush=True)
+        if isinstance(error, OSError) and not isinstance(error, PhyperError):
+            return JobFailedError(f"job {run.label} failed: {describe_os_error(error, job.outputs)}")
+        return None
 
 
-def _label(pipeline: Pipeline, job: Job) -> str:
-    try:
-        return pipeline.job_label(job.step, job.key)
-    except PhyperError:
-        return job.id
-
-
-def _write_manifest(subject: Any, resource_name: str | None) -> None:
-    """Write the hashed folder's manifest (even for a complete job: one edited by hand is a hard error).
-
-    A process killed while writing one (a batch moving on to its next member, say) left
-    its hidden temporary next to it.
-    """
-    remove_leftovers((subject.write_manifest(resource_name),))
-
-
-def _entry(job: Job, outcome: Outcome, run: RunInfo, **fields: Any) -> dict[str, Any]:
-    """A job-log line (see :data:`phyper._formats.JOB_LOG_LINE`)."""
-    return log_line(job.step, job.key, outcome, **fields, **run.log_fields())
+def _times(record: dict[str, Any]) -> dict[str, Any]:
+    return timing(record["started"], record["finished"])
 
 
 def _error_line(error: BaseException) -> str:

@@ -138,7 +138,11 @@ def default_state_folder(hashed_resources_folder: str) -> str:
 
 
 class StateStore(Protocol):
-    """What phyper asks of a state folder (see the module docstring for what it holds)."""
+    """What phyper asks of a state folder (see the module docstring for what it holds).
+
+    Every module reaches the state through this interface; :class:`LocalStateFolder` is
+    the one on a filesystem. Paths it hands out are what records and engines name.
+    """
 
     @property
     def root(self) -> str:
@@ -171,6 +175,10 @@ class StateStore(Protocol):
         """``(key, path)`` of every file of ``step``'s record folder but hidden temporaries, sorted."""
         ...
 
+    def is_record_file(self, path: str) -> bool:
+        """Whether ``path`` is named like a completion record."""
+        ...
+
     # -- the job log ---------------------------------------------------------------------
 
     def append_log(self, entry: dict[str, Any]) -> None:
@@ -179,6 +187,10 @@ class StateStore(Protocol):
 
     def iter_log(self, worth_parsing: Callable[[bytes | str], bool] | None = None) -> Iterator[LogEntry]:
         """Every valid entry of the job log, oldest first."""
+        ...
+
+    def forget_warnings(self) -> None:
+        """Warn again about a damaged log already warned about (a new command starts)."""
         ...
 
     # -- locks, code, caches ---------------------------------------------------------------
@@ -381,14 +393,14 @@ class LocalStateFolder:
         return os.path.join(self.root, _SEARCH, name)
 
 
-def state_of_record(record_path: str) -> LocalStateFolder:
+def state_of_record(record_path: str) -> StateStore:
     """The state folder a completion record lives in (the inverse of :meth:`LocalStateFolder.record_path`)."""
     return LocalStateFolder(os.path.dirname(os.path.dirname(os.path.dirname(record_path))))
 
 
 class _HasState(Protocol):
     @property
-    def state(self) -> LocalStateFolder: ...
+    def state(self) -> StateStore: ...
 
 
 def read_job_log(pipeline: _HasState) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ from phyper._state import Outcome, state_of_record
 
 if TYPE_CHECKING:
     from phyper._plan import Job, Plan, PlannedStep
-    from phyper._state import LocalStateFolder, LogEntry
+    from phyper._state import LogEntry, StateStore
 
 __all__ = [
     "JobVerdict",
@@ -117,12 +117,12 @@ def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
 # -- the job log: why a job without a record is to run ----------------------------------
 
 
-def last_attempts(state: LocalStateFolder) -> dict[str, dict[str, Any]]:
+def last_attempts(state: StateStore) -> dict[str, dict[str, Any]]:
     """The last job-log entry (as written) of each job id (``step:key``) that ran or failed."""
     return {entry.id: dict(entry.fields) for entry in _log_entries(state, only_failures=False) if entry.attempted}
 
 
-def failed_attempts(state: LocalStateFolder) -> dict[str, str]:
+def failed_attempts(state: StateStore) -> dict[str, str]:
     """Job id -> error line, for the jobs whose last attempt (done or failed) failed."""
     failures: dict[str, str] = {}
     for entry in _log_entries(state, only_failures=True, seen=failures):
@@ -133,7 +133,7 @@ def failed_attempts(state: LocalStateFolder) -> dict[str, str]:
     return failures
 
 
-def _log_entries(state: LocalStateFolder, *, only_failures: bool, seen: Collection[str] = ()) -> Iterator[LogEntry]:
+def _log_entries(state: StateStore, *, only_failures: bool, seen: Collection[str] = ()) -> Iterator[LogEntry]:
     """The job log's entries; with ``only_failures``, lines that cannot matter are not parsed.
 
     A log of a million jobs is mostly lines of jobs done: until a failure is ``seen``, only
@@ -162,17 +162,21 @@ class Verdicts:
     Args:
         plan: the plan (see :meth:`phyper.Pipeline.plan`).
         forced: names of steps whose jobs run even if complete (with what follows them).
+        remember: keep every verdict and every record read (a report that asks about
+            each job more than once reads each record once); by default the verdicts
+            on members of batches and the records are not kept (a million of them).
 
     Raises:
         UnknownStepError: a forced step is not in the plan.
     """
 
-    def __init__(self, plan: Plan, *, forced: Collection[str] = ()) -> None:
+    def __init__(self, plan: Plan, *, forced: Collection[str] = (), remember: bool = False) -> None:
         for name in forced:
             plan.step(name)
         self.plan = plan
         self.forced = frozenset(forced)
-        self.records = Records(plan.state, plan.codes)
+        self.remember = remember
+        self.records = Records(plan.state, plan.codes, keep=remember)
         """The records' owner this object checks with (it keeps the content hashes it computed)."""
         # engine jobs (unbatched jobs and batch jobs) by id: what other jobs depend on.
         # Members of batches are not kept: nothing depends on them, and there may be a million
@@ -183,7 +187,7 @@ class Verdicts:
 
     def verdict(self, job: Job) -> JobVerdict:
         """The verdict on ``job``: a single job, a batch job, or a member of a batch."""
-        if job.batch is not None:
+        if job.batch is not None and not self.remember:
             return self._decide(job, None)
         found = self._memo.get(job.id)
         if found is None:
@@ -313,6 +317,15 @@ class Verdicts:
                 return self._batch_of(batch, key, member.reason, member.failed, member.kind)
         return self._batch_of(batch, None)
 
+    def _member(self, job_id: str, recorded: bool) -> JobVerdict:
+        """The verdict on a member of a batch (kept when remembering)."""
+        found = self._memo.get(job_id) if self.remember else None
+        if found is None:
+            found = self._decide(self.plan.jobs[job_id], None if recorded else False)
+            if self.remember:
+                self._memo[job_id] = found
+        return found
+
     def _walk(self, step: PlannedStep, *, build: bool) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
         """``(job id, verdict, to run, reason, failed)`` of each job of ``step``, in grid order.
 
@@ -337,7 +350,7 @@ class Verdicts:
             job_id = f"{step.name}:{key}"
             verdict: JobVerdict | None = None
             if build or key in recorded:
-                built = self._decide(jobs[job_id], None if key in recorded else False)
+                built = self._member(job_id, key in recorded)
                 verdict, to_run, reason, failed, kind = built, built.to_run, built.reason, built.failed, built.kind
             else:
                 to_run = True
