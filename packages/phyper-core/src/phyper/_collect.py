@@ -18,7 +18,7 @@ from phyper._context import FULL_INSTANCE
 from phyper._errors import MetricsLoaderError, MissingDependencyError, PipelineDefinitionError
 from phyper._instance_list import InstanceList
 from phyper._pipeline import Pipeline
-from phyper._plan import Job
+from phyper._plan import Job, StepJobs
 from phyper._state import LocalStateFolder, StateStore, default_state_folder
 from phyper._verdict import Verdicts
 
@@ -106,7 +106,7 @@ class _Writers:
             if not any(os.path.normpath(p).startswith(prefix) for p in outputs):
                 continue
             inputs = [str(p) for p in record.get("inputs", {})]
-            found.append((Job(step, key, tuple(inputs), tuple(outputs), path, ()), record))
+            found.append((StepJobs(step, self.state).job(key, inputs, outputs), record))
         return found, True
 
 

@@ -428,6 +428,13 @@ class Records:
             "engine": engine, "host": os.uname().nodename, "pid": os.getpid(),
         })
 
+    def write(self, job: Job, inputs_before: dict[str, list[int]], extra: dict[str, Any]) -> dict[str, Any]:
+        """Write ``job``'s record from its files as they are (what :meth:`finish` writes, without checks).
+
+        ``inputs_before``: each input's ``[size, mtime_ns]`` when the step started.
+        """
+        return self._write(job, self.input_fingerprints(inputs_before), extra)
+
     def input_fingerprints(self, before: dict[str, list[int]]) -> dict[str, list[Any]]:
         """What a record notes about each input: ``[size, mtime_ns, sha256]``.
 

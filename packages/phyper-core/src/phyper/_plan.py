@@ -30,7 +30,7 @@ table of every path. What the plan checks for them:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -54,8 +54,8 @@ if TYPE_CHECKING:
     from phyper._state import StateStore
 
 __all__ = [
-    "HASH_PLACEHOLDER", "Job", "JobTable", "JobToRun", "Plan", "PlannedStep", "batch_for", "build_plan", "job_for",
-    "jobs_to_run",
+    "HASH_PLACEHOLDER", "Job", "JobTable", "JobToRun", "Plan", "PlannedStep", "StepJobs", "batch_for", "build_plan",
+    "job_for", "jobs_to_run",
 ]
 
 HASH_PLACEHOLDER = "{hash}"
@@ -120,6 +120,55 @@ class PlannedStep:
         return self.kind != "aggregate"
 
 
+class StepJobs:
+    """The one builder of one step's :class:`Job` objects: planning, batches, the plan cache and a job process.
+
+    Args:
+        step: the step's name.
+        state: the state folder (where each job's record lives).
+    """
+
+    def __init__(self, step: str, state: StateStore) -> None:
+        self.step = step
+        self._record_path = state.record_path
+
+    def record(self, key: str) -> str:
+        """Where job ``key``'s completion record lives."""
+        return self._record_path(self.step, key)
+
+    def job(
+        self, key: str, inputs: Sequence[str], outputs: Sequence[str], dependencies: Sequence[str] = (),
+        batch: str | None = None,
+    ) -> Job:
+        """Job ``key`` (``batch``: the key of the batch job that runs it, for a batched step)."""
+        return Job(
+            self.step, key, tuple(inputs), tuple(outputs), self._record_path(self.step, key), tuple(dependencies),
+            batch=batch,
+        )
+
+    def batch(self, key: str, members: Sequence[str], dependencies: Sequence[str] = ()) -> Job:
+        """Batch job ``key``, running ``members`` (their keys, in grid order)."""
+        return Job(
+            self.step, key, (), (), self._record_path(self.step, key), tuple(dependencies), members=tuple(members)
+        )
+
+    def stored(
+        self, key: str, inputs: tuple[str, ...], outputs: tuple[str, ...], record: str, dependencies: tuple[str, ...]
+    ) -> Job:
+        """Job ``key`` from trusted stored data (the plan cache), as :meth:`job` made it.
+
+        A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
+        filling the instance dictionary at once is several times faster, and a cached plan
+        makes one per job of the grid at every engine start.
+        """
+        job = object.__new__(Job)
+        job.__dict__.update(
+            step=self.step, key=key, inputs=inputs, outputs=outputs, record=record, dependencies=dependencies,
+            members=(), batch=None,
+        )
+        return job
+
+
 def _escape(path: str) -> str:
     return path.replace("{", "{{").replace("}", "}}")
 
@@ -181,7 +230,7 @@ class _BatchedStep:
         # the same templates on normalised paths, to recognise files named either way
         sample = "f" * HASH_HEX_DIGITS
         self.normal_parts = tuple(tuple(_normalised(sample.join(parts)).split(sample)) for parts in self.outputs.parts)
-        self.state = pipeline.state
+        self.jobs = StepJobs(step.name, pipeline.state)
         self._batch_keys: list[str] | None = None
 
     @property
@@ -220,10 +269,7 @@ class _BatchedStep:
         dependencies: dict[str, None] = {}
         if producers is not None:
             producers.resolve(step.name, inputs, dependencies, None)
-        return Job(
-            step.name, key, tuple(inputs), tuple(outputs), self.state.record_path(step.name, key),
-            tuple(dependencies), batch=self.batch_of(key),
-        )
+        return self.jobs.job(key, inputs, outputs, tuple(dependencies), batch=self.batch_of(key))
 
 
 class _Producers:
@@ -381,8 +427,8 @@ class JobTable(Mapping[str, Job]):
         if stored is not None:
             yield from (job.record for job in stored.values())
         else:
-            record_path = self._batched[step].state.record_path
-            yield from (record_path(step, key) for key in self._batched[step].subjects)
+            record = self._batched[step].jobs.record
+            yield from (record(key) for key in self._batched[step].subjects)
 
 
 class Plan:
@@ -511,15 +557,14 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
         subjects = subjects_of[step.name]
         upstream: list[str] = []
         batched_step = batched.get(step.name)
+        builder = StepJobs(step.name, state)
         if batched_step is None:
             step_jobs: dict[str, Job] = {}
             for (key, subject), outputs in zip(subjects.items(), outputs_of[step.name]):
                 inputs = step.input_paths(subject)
                 dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
                 producers.resolve(step.name, inputs, dependencies, upstream)
-                step_jobs[f"{step.name}:{key}"] = Job(
-                    step.name, key, tuple(inputs), tuple(outputs), state.record_path(step.name, key), tuple(dependencies)
-                )
+                step_jobs[f"{step.name}:{key}"] = builder.job(key, inputs, outputs, tuple(dependencies))
             stored[step.name] = step_jobs
         else:
             # one batch job per non-empty batch: its dependencies are its members'
@@ -528,10 +573,7 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
                 batch_dependencies: dict[str, None] = {}
                 for member in members:
                     producers.resolve(step.name, step.input_paths(subjects[member]), batch_dependencies, upstream)
-                step_batches[f"{step.name}:{batch}"] = Job(
-                    step.name, batch, (), (), state.record_path(step.name, batch), tuple(batch_dependencies),
-                    members=tuple(members),
-                )
+                step_batches[f"{step.name}:{batch}"] = builder.batch(batch, members, tuple(batch_dependencies))
             batches_by_step[step.name] = step_batches
         upstream_of[step.name] = upstream
         planned[step.name] = PlannedStep(
@@ -596,10 +638,7 @@ def job_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> Job:
     """
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
-    return Job(
-        step.name, key, tuple(step.input_paths(subject)), tuple(step.output_paths(subject)),
-        pipeline.record_path(step.name, key), (),
-    )
+    return StepJobs(step.name, pipeline.state).job(key, step.input_paths(subject), step.output_paths(subject))
 
 
 def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job, list[Job]]:
@@ -624,8 +663,7 @@ def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[
     members = [batched.member(member, None) for member in batched.subjects if batch_index(member, count) == index]
     if not members:
         raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
-    batch = Job(step.name, key, (), (), pipeline.record_path(step.name, key), (), members=tuple(m.key for m in members))
-    return batch, members
+    return batched.jobs.batch(key, [member.key for member in members]), members
 
 
 @dataclass(frozen=True)
@@ -680,38 +718,23 @@ def plan_data(plan: Plan) -> tuple[Any, ...]:
     return (steps, jobs._order, stored, batches, batched)
 
 
-def _stored_job(
-    step: str, key: str, inputs: tuple[str, ...], outputs: tuple[str, ...], record: str, dependencies: tuple[str, ...]
-) -> Job:
-    """``Job(step, key, inputs, outputs, record, dependencies)`` from trusted stored data.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
-    filling the instance dictionary at once is several times faster, and a cached plan
-    makes one per job of the grid at every engine start.
-    """
-    job = object.__new__(Job)
-    job.__dict__.update(
-        step=step, key=key, inputs=inputs, outputs=outputs, record=record, dependencies=dependencies,
-        members=(), batch=None,
-    )
-    return job
-
-
 def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan:
     """The plan :func:`plan_data` stored, for ``pipeline`` (whose steps build the members)."""
     steps_data, order, stored_data, batches_data, batched_data = data
     steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
     stored = {
         step: {
-            f"{step}:{key}": _stored_job(step, key, inputs, outputs, record, dependencies)
+            f"{step}:{key}": builder.stored(key, inputs, outputs, record, dependencies)
+            for builder in [StepJobs(step, pipeline.state)]
             for key, inputs, outputs, record, dependencies in jobs
         }
         for step, jobs in stored_data.items()
     }
     batches = {
-        f"{step}:{key}": Job(step, key, (), (), record, dependencies, members=members)
+        f"{step}:{key}": builder.batch(key, members, dependencies)
         for step in order
-        for key, record, dependencies, members in batches_data.get(step, ())
+        for builder in [StepJobs(step, pipeline.state)]
+        for key, _, dependencies, members in batches_data.get(step, ())
     }
     batched = {
         name: _BatchedStep(pipeline, pipeline.step(name), count, tuple(templates))

@@ -93,12 +93,19 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _marker(value: Any) -> Any:
+    """A value as JSON tells values apart (``1``, ``1.0``, ``true`` and ``"1"`` differ), hashable and cheap."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value), value)
+    return json.dumps(value, sort_keys=True)
+
+
 def _mean(values: list[Any]) -> Any:
     numbers = [value for value in values if isinstance(value, (int, float)) and not isinstance(value, bool)]
     numbers = [value for value in numbers if math.isfinite(value)]
     if numbers and len(numbers) == len([value for value in values if value is not None]):
         return sum(numbers) / len(numbers)
-    distinct = {json.dumps(_plain(value)) for value in values}
+    distinct = {_marker(_plain(value)) for value in values}
     return values[0] if len(distinct) == 1 else None
 
 
@@ -293,7 +300,7 @@ def _page_data(
     seen: dict[str, set[str]] = {name: set() for name in keys}
     for row in rows:
         for name in keys:
-            marker = json.dumps(_plain(row[name]), sort_keys=True)
+            marker = _marker(_plain(row[name]))
             if marker not in seen[name]:
                 seen[name].add(marker)
                 values[name].append(_plain(row[name]))
