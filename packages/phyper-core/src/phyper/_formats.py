@@ -398,10 +398,11 @@ def read_state_bytes(path: str) -> bytes:
     try:
         chunks: list[bytes] = []
         while True:
-            chunk = os.read(descriptor, max(size + 1, 65536))
-            if not chunk:
-                return b"".join(chunks)
+            wanted = max(size + 1, 65536)
+            chunk = os.read(descriptor, wanted)
             chunks.append(chunk)
+            if len(chunk) < wanted:  # a regular file reads short only at its end: no second call
+                return b"".join(chunks)
     except OSError as error:
         raise DamagedStateFile(path, f"cannot be read ({error.strerror or error})") from None
     finally:
