@@ -35,7 +35,7 @@ RUNTIME = {
     "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
     "phyper._batches", "phyper._batch_jobs",
     "phyper._completion", "phyper._status", "phyper._verdict", "phyper._runner", "phyper._inventory",
-    "phyper._migrate", "phyper._collect",
+    "phyper._migrate", "phyper._collect", "phyper._search", "phyper._search_driver",
 }
 
 

@@ -3,7 +3,7 @@
 ``python -m phyper COMMAND`` or ``phyper COMMAND``, from the folder holding
 ``pipeline.py`` (or with ``--pipeline MODULE:ATTRIBUTE``). The commands live by
 family, each declared next to its function: `._running` (run, status, plan),
-`._results` (ls, show, view, collect), `._maintenance` (gc, migrate). This
+`._results` (ls, show, view, collect), `._maintenance` (gc, migrate), `._search` (search run, search show). This
 module assembles the argument parser from those declarations, loads the pipeline,
 renders what the command returns and turns errors into one line and an exit status.
 The hyperparameter model and the pipeline runtime never import it.
@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from phyper._cli import _maintenance, _results, _running
+from phyper._cli import _maintenance, _results, _running, _search
 from phyper._cli._command import Command
 from phyper._cli._loading import DEFAULT_PIPELINE, PipelineImportError, load
 from phyper._cli._output import render
@@ -25,7 +25,7 @@ from phyper._job_log import forget_warnings
 
 __all__ = ["COMMANDS", "DEFAULT_PIPELINE", "PipelineImportError", "build_parser", "main"]
 
-COMMANDS: tuple[Command, ...] = (*_running.COMMANDS, *_results.COMMANDS, *_maintenance.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*_running.COMMANDS, *_results.COMMANDS, *_maintenance.COMMANDS, *_search.COMMANDS)
 """Every subcommand, in the order ``phyper --help`` lists them."""
 
 EXIT_ERROR = 2
