@@ -63,6 +63,17 @@ __all__ = [
 ENGINES = ("snakemake", "doit")
 INSTALL_HINT = "pip install 'phyper-core[search]'"
 JOURNAL_NAME = "journal.log"
+ADOPTION_GRACE_S = 5.0
+"""A trial asked but not told is adopted only once it is this old: its owner takes the
+owner lock within moments of asking, and a younger trial may be between the two."""
+
+
+def _older_than(started: Any, seconds: float) -> bool:
+    import datetime
+
+    if started is None:
+        return True
+    return bool((datetime.datetime.now() - started).total_seconds() > seconds)
 
 
 def import_optuna() -> Any:
@@ -402,7 +413,12 @@ def drive(
                 for trial in all_trials:
                     if len(running) >= jobs:
                         break
-                    if trial.state == TrialState.RUNNING and trial.number not in owners and own(trial.number):
+                    if (
+                        trial.state == TrialState.RUNNING
+                        and trial.number not in owners
+                        and _older_than(trial.datetime_start, ADOPTION_GRACE_S)
+                        and own(trial.number)
+                    ):
                         if state_now(trial.number) != TrialState.RUNNING:
                             disown(trial.number)  # told between the listing and the lock
                             continue
@@ -419,6 +435,8 @@ def drive(
                     try:
                         trial = study.ask(space)
                     except RuntimeError:
+                        if search.sampler != "grid":
+                            raise
                         summary.exhausted = True  # the grid sampler has used up its grid
                         break
                     busy += 1
