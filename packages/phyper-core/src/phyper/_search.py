@@ -464,3 +464,24 @@ class Search:
             except PhyperError:
                 continue  # a point of keys the class no longer has: not an instance of today's grid
         return instances
+
+    def trial_rows(self) -> list[dict[str, Any]]:
+        """One row per Optuna trial recorded, in trial order: number, key values, hash, state, objective."""
+        rows = []
+        for record in self.records():
+            for number, entry in record.trials.items():
+                rows.append(
+                    {"number": number, **record.params, "hash": record.hash,
+                     "state": entry.get("state"), "objective": entry.get("objective")}
+                )
+        rows.sort(key=lambda row: int(row["number"]))
+        return rows
+
+    def best(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        """The complete trial with the best objective (the first of equals), or None."""
+        listed = self.trial_rows() if rows is None else rows
+        complete = [row for row in listed if row["state"] == "complete" and row["objective"] is not None]
+        if not complete:
+            return None
+        sign = -1.0 if self.direction == "maximize" else 1.0
+        return min(complete, key=lambda row: (sign * float(row["objective"]), int(row["number"])))

@@ -11,29 +11,7 @@ from phyper._cli._output import Output
 from phyper._pipeline import Pipeline
 from phyper._search import Search, SearchDefinitionError
 
-__all__ = ["COMMANDS", "search", "trial_rows"]
-
-
-def trial_rows(search: Search) -> list[dict[str, Any]]:
-    """One row per Optuna trial recorded, in trial order: number, key values, hash, state, objective."""
-    rows = []
-    for record in search.records():
-        for number, entry in record.trials.items():
-            rows.append(
-                {"number": number, **record.params, "hash": record.hash,
-                 "state": entry.get("state"), "objective": entry.get("objective")}
-            )
-    rows.sort(key=lambda row: int(row["number"]))
-    return rows
-
-
-def best_row(search: Search, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The complete trial with the best objective (the first of equals), or None."""
-    complete = [row for row in rows if row["state"] == "complete" and row["objective"] is not None]
-    if not complete:
-        return None
-    sign = -1.0 if search.direction == "maximize" else 1.0
-    return min(complete, key=lambda row: (sign * float(row["objective"]), int(row["number"])))
+__all__ = ["COMMANDS", "search"]
 
 
 def _format(value: Any) -> str:
@@ -43,8 +21,8 @@ def _format(value: Any) -> str:
 
 
 def _show(search: Search) -> Output:
-    rows = trial_rows(search)
-    best = best_row(search, rows)
+    rows = search.trial_rows()
+    best = search.best(rows)
     data = {"search": search.name, "objective": search.objective, "direction": search.direction,
             "trials": rows, "best": best}
     keys = list(search.space)
@@ -79,8 +57,8 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
         pipeline, search, arguments.trials, engine=arguments.engine, jobs=arguments.jobs,
         engine_args=engine_args, report=report if not arguments.json else None,
     )
-    rows = trial_rows(search)
-    best = best_row(search, rows)
+    rows = search.trial_rows()
+    best = search.best(rows)
     failed = sum(result.state == "failed" for result in summary.results)
     lines = [f"search `{search.name}`: {summary.finished} trials finished ({len(summary.results)} told by this run, "
              f"{failed} failed)"]
