@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from engines import REPO, copy_project, environment, run
+from engines import REPO, copy_project, engine_command, environment, run
 
 TOY = REPO / "tests" / "fixtures" / "search_toy"
 OPTIMUM = 1.0  # scale='b', x=0.3, depth=2
@@ -155,3 +155,18 @@ def test_two_drivers_at_once_execute_nothing_twice(project: Path, backend: str) 
     assert {"complete"} == {trial["state"] for trial in shown["trials"]}
     assert {1} == set(executions(project).values())
     assert needed(shown["trials"]) == set(executions(project))
+
+
+def test_a_search_while_an_engine_runs_the_grid_executes_nothing_twice(project: Path, backend: str) -> None:
+    env = environment(SEARCH_TOY_SLEEP="1")
+    grid = subprocess.Popen(engine_command(backend, 2), cwd=project, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    searched = run(search_command(backend, 4), project, env)
+    grid_output = grid.communicate()[0]
+    shown = show(project)
+
+    assert 0 == grid.returncode, grid_output
+    assert {"complete"} == {trial["state"] for trial in shown["trials"]}, searched.stdout
+    assert {1} == set(executions(project).values())
+    grid_jobs = needed([{"scale": "a", "x": 0.0, "depth": 1}])
+    assert needed(shown["trials"]) | grid_jobs == set(executions(project))
