@@ -170,3 +170,21 @@ def test_a_search_while_an_engine_runs_the_grid_executes_nothing_twice(project: 
     assert {1} == set(executions(project).values())
     grid_jobs = needed([{"scale": "a", "x": 0.0, "depth": 1}])
     assert needed(shown["trials"]) | grid_jobs == set(executions(project))
+
+
+@pytest.mark.doit
+def test_a_record_a_kill_left_running_after_the_tell_is_repaired_by_the_next_run(project: Path) -> None:
+    search_run(project, "doit", 2)
+    # what a kill between telling Optuna and writing the record leaves: the study says complete
+    record_path = next((project / "derived_data" / ".phyper" / "search" / "search" / "trials").glob("*.json"))
+    record = json.loads(record_path.read_text())
+    number, entry = next(iter(record["trials"].items()))
+    record["trials"][number] = {"state": "running", "objective": None}
+    record_path.write_text(json.dumps(record))
+    before = executions(project)
+
+    search_run(project, "doit", 2)
+    repaired = {str(trial["number"]): trial for trial in show(project)["trials"]}[number]
+
+    assert ("complete", entry["objective"]) == (repaired["state"], repaired["objective"])
+    assert before == executions(project)

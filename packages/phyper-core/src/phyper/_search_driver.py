@@ -401,9 +401,21 @@ def drive(
         running[future] = (number, trial_hash, params, instances, jobs_of_trial, started)
         return True
 
+    def reconcile() -> None:
+        """Records of trials told by a driver killed before it wrote them take the study's word."""
+        entries = {number: (record, entry) for record in search.records() for number, entry in record.trials.items()}
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state in finished_states and trial.number in entries:
+                record, entry = entries[trial.number]
+                state = "complete" if trial.state == TrialState.COMPLETE else "failed"
+                if entry.get("state") != state:
+                    objective = float(trial.value) if state == "complete" else None
+                    _update_record(search, record.hash, record.params, trial.number, {"state": state, "objective": objective})
+
     def state_now(number: int) -> Any:
         return study.get_trials(deepcopy=False)[number].state
 
+    reconcile()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             while True:
