@@ -100,3 +100,32 @@ def test_an_unknown_sampler_and_a_continuous_grid_are_named_errors(parser: Insta
 def test_a_value_of_the_wrong_type_is_refused_when_declared(parser: Instance) -> None:
     with pytest.raises(phyper.HyperparameterTypeError):
         search(parser, space={'depth': phyper.choice(['deep'])})
+
+
+@pytest.mark.parametrize(
+    ('name', 'sampler_class'),
+    [('tpe', 'TPESampler'), ('random', 'RandomSampler'), ('gp', 'GPSampler'), ('cmaes', 'CmaEsSampler')],
+)
+def test_each_sampler_name_is_optunas_sampler(parser: Instance, name: str, sampler_class: str) -> None:
+    import optuna
+
+    from phyper._search_driver import make_sampler
+
+    assert isinstance(make_sampler(search(parser, sampler=name)), getattr(optuna.samplers, sampler_class))
+
+
+def test_the_grid_sampler_walks_every_point_of_a_discrete_space_once(parser: Instance) -> None:
+    import optuna
+
+    from phyper._search_driver import distributions, make_sampler
+
+    discrete = search(parser, space={'scale': phyper.choice(['a', 'b']), 'depth': phyper.int_range(1, 3)}, sampler='grid')
+    study = optuna.create_study(sampler=make_sampler(discrete))
+    points = []
+    for _ in range(6):  # asked, not told: as six drivers' trials in flight at once
+        trial = study.ask(distributions(discrete))
+        points.append((trial.params['scale'], trial.params['depth']))
+
+    assert sorted(points) == [(s, d) for s in ('a', 'b') for d in (1, 2, 3)]
+    assert {'scale': optuna.distributions.CategoricalDistribution(('a', 'b')),
+            'depth': optuna.distributions.IntDistribution(1, 3)} == distributions(discrete)

@@ -371,10 +371,17 @@ def drive(
 
     def tell(number: int, trial_hash: str, params: dict[str, Any], objective: float | None, source: str, started: float) -> None:
         state = "complete" if objective is not None else "failed"
-        if objective is not None:
-            study.tell(number, objective, skip_if_finished=True)
-        else:
-            study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+        try:
+            if objective is not None:
+                study.tell(number, objective, skip_if_finished=True)
+            else:
+                study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+        except RuntimeError:
+            # the grid sampler calls study.stop() after its last point, which raises
+            # outside study.optimize; the trial is stored first (optuna's _tell, finally:)
+            if search.sampler != "grid":
+                raise
+            summary.exhausted = True
         _update_record(search, trial_hash, params, number, {"state": state, "objective": objective})
         disown(number)
         result = TrialResult(number, trial_hash, params, state, objective, source, time.monotonic() - started)

@@ -47,7 +47,7 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
     def report(result: TrialResult) -> None:
         shown = " ".join(f"{key}={_format(value)}" for key, value in result.params.items())
         told = f"{search.objective}={_format(result.objective)}" if result.objective is not None else "FAILED"
-        how = "from the records, no job" if result.source == "records" else f"{result.seconds:.1f} s"
+        how = f"from the records, no job: {result.seconds * 1000:.0f} ms" if result.source == "records" else f"{result.seconds:.1f} s"
         print(f"trial {result.number}: {shown} -> {told} ({how})", flush=True)
 
     engine_args = list(arguments.engine_args or [])
