@@ -24,10 +24,11 @@ completion records of the trial's jobs stay the one truth about what is done.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -383,6 +384,7 @@ class Search:
         self.sampler = sampler
         self.seed = seed
         self.storage = storage
+        self._base: Any = None
         self.state_folder: str | None = None
         """Set by the pipeline that lists this search (``phyper.Pipeline(..., searches=[...])``)."""
 
@@ -419,9 +421,15 @@ class Search:
 
     def trial_instances(self, params: Mapping[str, Any]) -> list[Any]:
         """The instances of one point: ``params`` times every ``expand`` value (non-key overrides applied)."""
-        grid: dict[str, Sequence[Any]] = {key: [value] for key, value in params.items()}
-        grid.update(self.expand)
-        return list(self.parser.get_instances_from_dictionary(grid))
+        if self._base is None:
+            # the defaults with PHYPER_NON_KEYS applied, as the grid's instances have them
+            self._base = self.parser.get_instances_from_dictionary({})[0]
+        base = self._base
+        names = list(self.expand)
+        return [
+            base.replace(**params, **dict(zip(names, combination)))
+            for combination in itertools.product(*self.expand.values())
+        ]
 
     def trial_hash(self, params: Mapping[str, Any]) -> str:
         """The hash naming the point ``params`` (the ``group_by`` resource's, or the full hash)."""
