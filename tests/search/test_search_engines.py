@@ -188,3 +188,13 @@ def test_a_record_a_kill_left_running_after_the_tell_is_repaired_by_the_next_run
 
     assert ("complete", entry["objective"]) == (repaired["state"], repaired["objective"])
     assert before == executions(project)
+
+
+@pytest.mark.snakemake
+def test_the_words_after_a_double_dash_go_to_the_engine(project: Path) -> None:
+    # -p (--printshellcmds): Snakemake prints each job's command line, which it does not otherwise
+    run([*search_command("snakemake", 1, jobs=1), "--", "-p"], project)
+    log = (project / "derived_data" / ".phyper" / "search" / "search" / "logs" / "trial-0.log").read_text()
+
+    assert "Command: " in log and " --nolock -p derived_data/" in log
+    assert "-m phyper run pipeline:pipeline train" in log

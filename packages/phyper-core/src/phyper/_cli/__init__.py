@@ -72,9 +72,24 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """Parse ``words``; for a command that takes them, the words after ``--`` go to its passthrough."""
+    if "--" in words:
+        at = words.index("--")
+        head, tail = words[:at], words[at + 1:]
+        known, _ = parser.parse_known_args(head)
+        declared: Command | None = getattr(known, "command_declaration", None)
+        if declared is not None and declared.passthrough is not None:
+            arguments = parser.parse_args(head)
+            setattr(arguments, declared.passthrough, tail)
+            return arguments
+    return parser.parse_args(words)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
-    arguments = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    arguments = _parse(build_parser(), words)
     command: Command = arguments.command_declaration
     forget_warnings()  # each command warns once about a damaged job log
     try:

@@ -50,9 +50,7 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
         how = f"from the records, no job: {result.seconds * 1000:.0f} ms" if result.source == "records" else f"{result.seconds:.1f} s"
         print(f"trial {result.number}: {shown} -> {told} ({how})", flush=True)
 
-    engine_args = list(arguments.engine_args or [])
-    if engine_args[:1] == ["--"]:
-        engine_args = engine_args[1:]
+    engine_args = list(getattr(arguments, "engine_args", None) or [])
     summary = drive(
         pipeline, search, arguments.trials, engine=arguments.engine, jobs=arguments.jobs,
         engine_args=engine_args, report=report if not arguments.json else None,
@@ -78,7 +76,7 @@ def search(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
 
     chosen = find_search(pipeline, arguments.search)
     if arguments.action == "show":
-        if arguments.engine_args:
+        if getattr(arguments, "engine_args", None):
             raise SearchDefinitionError(f"phyper search show takes no engine arguments: {arguments.engine_args}")
         return _show(chosen)
     if arguments.trials is None:
@@ -92,17 +90,17 @@ SEARCH = Command(
     "sampler for points, records each as instances of the pipeline, runs them through the engine "
     "(a subprocess: profiles and clusters work), reads the objective from the completed jobs' metrics and "
     "tells the sampler, until the study holds N finished trials. A point whose jobs are already complete "
-    "is told from the records without any job. `phyper search show` lists the trials and the best one.",
+    "is told from the records without any job. `phyper search show` lists the trials and the best one. "
+    "Words after `--` go to the engine (e.g. `-- --profile profiles/slurm`).",
     (
         option("action", choices=["run", "show"], help="run: drive the search; show: list its trials"),
-        option("engine_args", nargs="*", metavar="-- ENGINE ARGS",
-               help="after `--`: more arguments for the engine (e.g. --profile profiles/slurm)"),
         option("--search", default=None, metavar="NAME", help="the search's name (needed when the pipeline has several)"),
         option("--trials", type=int, default=None, metavar="N", help="run: how many finished trials the study should hold"),
         option("--engine", choices=["snakemake", "doit"], default="snakemake", help="run: the engine (default snakemake)"),
         option("-j", "--jobs", type=int, default=1, metavar="J", help="run: trials run at once (one engine process each)"),
         JSON,
     ),
+    passthrough="engine_args",
 )
 
 COMMANDS = (SEARCH,)
