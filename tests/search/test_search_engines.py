@@ -85,21 +85,45 @@ def test_the_search_finds_the_optimum_and_runs_each_resource_once(project: Path,
     # the trials are instances of the pipeline: every trial's jobs complete, only the grid's two to run
     assert "preprocess: 3/3 complete" in status or "preprocess: 3/4 complete" in status
     assert f"train: {2 * len({t['hash'] for t in trials})}/" in status
+    # and gc keeps their folders (outside the two-instance grid, they would be orphans)
+    gc = run([sys.executable, "-m", "phyper", "gc"], project).stdout
+    assert "would delete 0 folder(s) and 0 completion record(s)" in gc
+
+
+def enqueue(project: Path, params: dict[str, Any]) -> None:
+    """Optuna's own way to propose a point again (duplicates of enqueued trials are intended, optuna #6073)."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
+
+    path = str(project / "derived_data" / ".phyper" / "search" / "search" / "journal.log")
+    storage = JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+    optuna.load_study(study_name="search", storage=storage).enqueue_trial(params, skip_if_exists=False)
 
 
 def test_duplicate_proposals_are_answered_from_the_records(project: Path, backend: str) -> None:
     search_run(project, backend, 3)
     before = executions(project)
-    # a new driver's seeded sampler proposes its first three random points again
-    again = search_run(project, backend, 6)
-    shown = show(project)
+    first = {trial["number"]: trial for trial in show(project)["trials"]}
+    for number in (0, 2):
+        enqueue(project, {key: first[number][key] for key in ("scale", "x", "depth")})
+    again = search_run(project, backend, 5)
+    shown = {trial["number"]: trial for trial in show(project)["trials"]}
 
     assert before == executions(project), "nothing ran a second time"
-    assert 3 == again.stdout.count("from the records, no job"), again.stdout
-    assert 6 == len(shown["trials"])
-    by_number = {trial["number"]: trial for trial in shown["trials"]}
-    assert [by_number[n]["hash"] for n in (0, 1, 2)] == [by_number[n]["hash"] for n in (3, 4, 5)]
-    assert [by_number[n]["objective"] for n in (0, 1, 2)] == [by_number[n]["objective"] for n in (3, 4, 5)]
+    assert 2 == again.stdout.count("from the records, no job"), again.stdout
+    assert [0, 1, 2, 3, 4] == sorted(shown)
+    assert [first[0]["hash"], first[2]["hash"]] == [shown[3]["hash"], shown[4]["hash"]]
+    assert [first[0]["objective"], first[2]["objective"]] == [shown[3]["objective"], shown[4]["objective"]]
+
+
+@pytest.mark.doit
+def test_a_continued_study_does_not_replay_the_seeded_samplers_first_points(project: Path) -> None:
+    search_run(project, "doit", 2)
+    continued = search_run(project, "doit", 4)
+    shown = show(project)["trials"]
+
+    assert 0 == continued.stdout.count("from the records"), continued.stdout
+    assert 4 == len({trial["hash"] for trial in shown})
 
 
 def test_a_failing_trial_is_told_failed_and_the_search_goes_on(project: Path, backend: str) -> None:

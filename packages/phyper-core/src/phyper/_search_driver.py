@@ -129,29 +129,30 @@ def distributions(search: Search) -> dict[str, Any]:
     return made
 
 
-def make_sampler(search: Search) -> Any:
-    """The Optuna sampler the search names, seeded with its seed."""
+def make_sampler(search: Search, *, offset: int = 0) -> Any:
+    """The Optuna sampler the search names, seeded with its seed (plus ``offset``, see :func:`open_study`)."""
     optuna = import_optuna()
     samplers = optuna.samplers
+    seed = None if search.seed is None else search.seed + offset
     if search.sampler == "tpe":
-        return samplers.TPESampler(seed=search.seed)
+        return samplers.TPESampler(seed=seed)
     if search.sampler == "random":
-        return samplers.RandomSampler(seed=search.seed)
+        return samplers.RandomSampler(seed=seed)
     if search.sampler == "gp":
-        return samplers.GPSampler(seed=search.seed)
+        return samplers.GPSampler(seed=seed)
     if search.sampler == "cmaes":
         import importlib.util
 
         if importlib.util.find_spec("cmaes") is None:  # what Optuna's CMA-ES sampler imports when it samples
             raise MissingDependencyError(f"the cmaes sampler needs the cmaes package: {INSTALL_HINT}")
-        return samplers.CmaEsSampler(seed=search.seed)
+        return samplers.CmaEsSampler(seed=seed)
     grid: dict[str, list[Any]] = {}
     for key, dimension in search.space.items():
         if isinstance(dimension, Choice):
             grid[key] = list(dimension.values)
         elif isinstance(dimension, IntRange):
             grid[key] = list(range(dimension.low, dimension.high + 1, dimension.step))
-    return samplers.GridSampler(grid, seed=search.seed)
+    return samplers.GridSampler(grid, seed=seed)
 
 
 def open_study(search: Search) -> Any:
@@ -164,13 +165,20 @@ def open_study(search: Search) -> Any:
         os.makedirs(search.folder, exist_ok=True)
         path = os.path.join(search.folder, JOURNAL_NAME)
         storage = journal.JournalStorage(journal.JournalFileBackend(path, lock_obj=journal.JournalFileOpenLock(path)))
-    return optuna.create_study(
+    study = optuna.create_study(
         study_name=search.name,
         storage=storage,
         sampler=make_sampler(search),
         direction=search.direction,
         load_if_exists=True,
     )
+    existing = len(study.get_trials(deepcopy=False))
+    if existing:
+        # a driver that continues a study must not replay the seeded sampler's first
+        # draws (they would all be duplicates, told from the records but spending the
+        # trial budget): its seed moves on by the trials already there
+        study.sampler = make_sampler(search, offset=existing)
+    return study
 
 
 # -- locks -----------------------------------------------------------------------------
