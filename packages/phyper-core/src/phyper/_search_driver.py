@@ -28,6 +28,7 @@ toward ``--trials``, so a pipeline that always fails ends the search.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE
 from phyper._completion import check_job
-from phyper._errors import MissingDependencyError
+from phyper._errors import MetricsLoaderError, MissingDependencyError
 from phyper._plan import job_for
 from phyper._search import Choice, IntRange, LogUniform, Search, SearchDefinitionError, TrialRecord, Uniform
 
@@ -231,7 +232,14 @@ def _objective(pipeline: Pipeline, search: Search, instances: Sequence[Any]) -> 
     assert loader is not None  # checked by drive() before anything runs
     values = []
     for instance in instances:
-        metrics = loader(instance) or {}
+        try:
+            metrics = loader(instance) or {}
+        except Exception as error:
+            raise MetricsLoaderError(
+                f"search `{search.name}`: the metrics loader {getattr(loader, '__name__', loader)} raised "
+                f"{type(error).__name__}: {error} for the complete instance {instance.get_instance_hash()[:12]} "
+                "(its jobs wrote their records: the loader must read what they wrote)"
+            ) from error
         if search.objective not in metrics:
             raise SearchDefinitionError(
                 f"search `{search.name}`: objective `{search.objective}` is not among the metrics of "
@@ -378,6 +386,8 @@ def drive(
         owners.pop(number).release()
 
     def tell(number: int, trial_hash: str, params: dict[str, Any], objective: float | None, source: str, started: float) -> None:
+        if objective is not None and not math.isfinite(objective):
+            objective = None  # Optuna fails a NaN; an infinite objective says nothing either
         state = "complete" if objective is not None else "failed"
         try:
             if objective is not None:
