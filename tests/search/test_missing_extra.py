@@ -47,3 +47,16 @@ def test_the_pipeline_and_its_other_commands_need_no_optuna(tmp_path: Path) -> N
     assert 0 == shown.returncode, shown.stderr
     assert "search `search`: 0 trials, maximize score" in shown.stdout
     assert "False\n" == imported.stdout
+
+
+def test_a_pipeline_without_a_search_says_how_to_declare_one(tmp_path: Path) -> None:
+    project = copy_project(REPO / "tests" / "fixtures" / "toy", tmp_path / "toy")
+
+    completed = subprocess.run([sys.executable, "-m", "phyper", "search", "show"], cwd=project, env=environment(),
+                               capture_output=True, text=True)
+
+    assert 2 == completed.returncode
+    assert (
+        "phyper: SearchDefinitionError: the pipeline declares no search: list one in "
+        "phyper.Pipeline(instances, searches=[phyper.Search(...)])\n"
+    ) == completed.stderr
