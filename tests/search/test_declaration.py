@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import phyper
@@ -129,3 +131,20 @@ def test_the_grid_sampler_walks_every_point_of_a_discrete_space_once(parser: Ins
     assert sorted(points) == [(s, d) for s in ('a', 'b') for d in (1, 2, 3)]
     assert {'scale': optuna.distributions.CategoricalDistribution(('a', 'b')),
             'depth': optuna.distributions.IntDistribution(1, 3)} == distributions(discrete)
+
+
+def test_a_temporary_left_by_a_killed_record_write_is_not_a_record(parser: Instance, tmp_path: object) -> None:
+    from phyper._search import TrialRecord
+
+    declared = search(parser)
+    declared.bind(str(tmp_path))
+    params = {'scale': 'b', 'x': 0.5, 'depth': 2}
+    record = TrialRecord(declared.trial_hash(params), params, {1: {'state': 'running', 'objective': None}})
+    declared.write_record(record)
+    folder = os.path.dirname(declared.record_path(record.hash))
+    # what atomic_write_text leaves when killed between writing and renaming
+    with open(os.path.join(folder, f'.{record.hash}.phyper-tmp-123-abc.json'), 'w') as handle:
+        handle.write(record.to_json())
+
+    assert [record] == declared.records()
+    assert [1] == [row['number'] for row in declared.trial_rows()]

@@ -222,3 +222,21 @@ def test_the_words_after_a_double_dash_go_to_the_engine(project: Path) -> None:
 
     assert "Command: " in log and " --nolock -p derived_data/" in log
     assert "-m phyper run pipeline:pipeline train" in log
+
+
+@pytest.mark.doit
+def test_kill_9_as_the_study_is_created_then_the_same_command_gives_n_trials(project: Path) -> None:
+    command = search_command("doit", 4)
+    env = environment(SEARCH_TOY_SLEEP="0.5")
+    driver = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = project / "derived_data" / ".phyper" / "search" / "search" / "journal.log"
+    wait_until(lambda: journal.exists() and journal.stat().st_size > 0, "the study's journal")
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    run(command, project, env)
+    shown = show(project)
+
+    assert 4 == len(shown["trials"])
+    assert {"complete"} == {trial["state"] for trial in shown["trials"]}
+    assert {1} == set(executions(project).values())
+    assert needed(shown["trials"]) == set(executions(project))

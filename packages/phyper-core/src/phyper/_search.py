@@ -452,8 +452,14 @@ class Search:
             names = os.listdir(folder)
         except FileNotFoundError:
             return []
-        found = [read_trial_record(os.path.join(folder, n)) for n in names if n.endswith(".json")]
-        records = [record for record in found if record is not None]
+        records = []
+        for name in names:
+            # a write killed midway leaves a hidden temporary (.<hash>.phyper-tmp-<tag>.json): not a record
+            if name.startswith(".") or not name.endswith(".json"):
+                continue
+            record = read_trial_record(os.path.join(folder, name))
+            if record is not None and f"{record.hash}.json" == name:
+                records.append(record)
         records.sort(key=lambda record: (min(record.trials, default=math.inf), record.hash))
         return records
 

@@ -375,6 +375,10 @@ def drive(
     owners: dict[int, _FileLock] = {}
     running: dict[Future[int], tuple[int, str, dict[str, Any], list[Any], list[tuple[str, str]], float]] = {}
 
+    def finished(trial: Any) -> bool:
+        # a trial failed because its driver died inside ask (no point yet) was never a point: not counted
+        return trial.state in finished_states and trial.params.keys() == space.keys()
+
     def own(number: int) -> bool:
         lock = _FileLock(os.path.join(search.folder, "owners", f"{number}.lock"))
         if not lock.acquire(blocking=False):
@@ -445,7 +449,7 @@ def drive(
         try:
             while True:
                 all_trials = study.get_trials(deepcopy=False)
-                summary.finished = sum(trial.state in finished_states for trial in all_trials)
+                summary.finished = sum(finished(trial) for trial in all_trials)
                 # trials asked but not told whose owner died: adopt them first
                 for trial in all_trials:
                     if len(running) >= jobs:
@@ -466,7 +470,7 @@ def drive(
                             continue
                         start(trial.number, dict(trial.params), pool)
                 all_trials = study.get_trials(deepcopy=False)
-                summary.finished = sum(trial.state in finished_states for trial in all_trials)
+                summary.finished = sum(finished(trial) for trial in all_trials)
                 busy = sum(trial.state == TrialState.RUNNING for trial in all_trials)
                 while len(running) < jobs and summary.finished + busy < trials and not summary.exhausted:
                     try:
@@ -498,5 +502,5 @@ def drive(
             for lock in owners.values():
                 lock.release()
     all_trials = study.get_trials(deepcopy=False)
-    summary.finished = sum(trial.state in finished_states for trial in all_trials)
+    summary.finished = sum(finished(trial) for trial in all_trials)
     return summary
