@@ -52,3 +52,22 @@ def test_a_search_over_the_completed_grid_runs_no_job_and_reads_every_objective(
     assert 6 == section["count"]
     assert ["transformation", "centering", "n_hidden_layers"] == section["keys"]
     assert best == max(section["best_so_far"])
+
+
+@pytest.mark.doit
+def test_a_fresh_search_shares_the_datasets_and_trains_each_configuration_once(tmp_path: Path) -> None:
+    from engines import IRIS, copy_project
+
+    project = copy_project(IRIS, tmp_path / "iris")
+
+    run([sys.executable, "-m", "phyper", "search", "run", "--trials", "3", "-j", "2", "--engine", "doit"], project,
+        environment(**FEW_EPOCHS))
+    shown = json.loads(run([sys.executable, "-m", "phyper", "search", "show", "--json"], project).stdout)
+    ran = counts_since(project, 0)
+    points = {trial["hash"] for trial in shown["trials"]}
+
+    assert 3 == len(shown["trials"]) and {"complete"} == {trial["state"] for trial in shown["trials"]}
+    assert ran["transform_data"] == len({trial["transformation"] for trial in shown["trials"]}) <= 3
+    assert ran["preprocess_data"] == len({(t["transformation"], t["centering"]) for t in shown["trials"]}) <= 6
+    assert 5 * len(points) == ran["train_model"]
+    assert {"transform_data", "preprocess_data", "train_model"} == set(ran), "no aggregate runs for a search"
