@@ -25,14 +25,17 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from phyper._code_store import StepCodes
 from phyper._declaration import PathFunction, Step, StepKind
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
-from phyper._keys import AGGREGATE_KEY, is_batch_key, record_path
+from phyper._keys import AGGREGATE_KEY, is_batch_key
+from phyper._state import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:
     from phyper._parser import Parser
     from phyper._plan import Plan
+    from phyper._search import Search
 
 __all__ = ["AGGREGATE_KEY", "Pipeline", "Step"]
 
@@ -99,6 +102,8 @@ class Pipeline:
             ``<hashed_resources_folder>/.phyper``.
         track_code: False leaves code out of the verdict for every step: a result
             made by older code then counts as complete (see ``docs/code-changes.md``).
+        searches: the `phyper.Search` declarations over this grid; the
+            instances of every trial they recorded join the grid's (see ``docs/searching.md``).
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class Pipeline:
         *,
         state_folder: str | os.PathLike[str] | None = None,
         track_code: bool = True,
+        searches: Sequence[Search] = (),
     ) -> None:
         if len(instances) == 0:
             raise PipelineDefinitionError("a pipeline needs at least one instance")
@@ -121,13 +127,46 @@ class Pipeline:
                 raise PipelineDefinitionError(
                     "the parser has no hashed_resources_folder; give one, or pass state_folder="
                 )
-            state_folder = os.path.join(self._shared.folder, ".phyper")
+            state_folder = default_state_folder(self._shared.folder)
         self.state_folder = os.fspath(state_folder)
+        self.state: StateStore = LocalStateFolder(self.state_folder)
+        """The state folder's owner: every path under it, its records, log, locks and code store."""
+        self.codes = StepCodes(self.state)
+        """The code each step is expected to have (what the verdicts compare records with)."""
+        self.searches: tuple[Search, ...] = tuple(searches)
+        """The searches over this grid; their recorded trials are among `instances`."""
+        if self.searches:
+            self._add_search_trials()
         self.steps: dict[str, Step] = {}
         self.track_code = track_code
         self._varying_keys: list[str] | None = None
         self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
         """What [`metrics`][phyper.Pipeline.metrics] named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
+
+    def _add_search_trials(self) -> None:
+        names = [search.name for search in self.searches]
+        if len(set(names)) != len(names):
+            raise PipelineDefinitionError(f"two searches share a name ({', '.join(names)}); give each a name=")
+        for search in self.searches:
+            if search.parser._phyper_shared is not self._shared:
+                raise PipelineDefinitionError(
+                    f"search `{search.name}` is over another parser than the grid's: give it the grid's parser"
+                )
+            search.bind(self.state)
+        self.add_instances([instance for search in self.searches for instance in search.recorded_instances()])
+
+    def add_instances(self, instances: Sequence[Any]) -> None:
+        """Add instances to the grid (a search's trials); those already in it are left out."""
+        known = set(self.instances.hash_index())
+        new = []
+        for instance in instances:
+            full_hash = instance.get_instance_hash()
+            if full_hash not in known:
+                known.add(full_hash)
+                new.append(instance)
+        if new:
+            self.instances = InstanceList([*self.instances, *new])
+            self._varying_keys = None
 
     # -- declaring steps -----------------------------------------------------------
 
@@ -287,9 +326,7 @@ class Pipeline:
             track_code=track_code,
         )
         self.steps[step_name] = step
-        from phyper._code_store import register_step  # plain data; no fingerprint is computed here
-
-        register_step(self.state_folder, step_name, function, track=self.track_code and track_code)
+        self.codes.add(step_name, function, track=self.track_code and track_code)  # plain data: nothing computed
         return step
 
     def metrics(
@@ -372,7 +409,7 @@ class Pipeline:
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (step, key) lives."""
-        return record_path(self.state_folder, step_name, key)
+        return self.state.record_path(step_name, key)
 
     def plan(self, *, cache: bool = False) -> Plan:
         """The jobs, their files and dependencies, as plain data (see [`Plan`][phyper.Plan]).
