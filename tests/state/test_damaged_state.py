@@ -465,7 +465,7 @@ def test_a_record_in_a_newer_format_stops_every_tool_with_a_named_error(finished
             assert (
                 f"phyper: StateFormatError: {target.relative_to(project)} is a completion record in format 2, "
                 "written by phyper 9.0; this phyper (0.1.0) reads format 1 at most. Upgrade phyper (pip install "
-                "-U phyper) to use this project; nothing was run or deleted\n"
+                "-U phyper-core) to use this project; nothing was run or deleted\n"
             ) == err
     assert written == target.read_bytes()
     check_outputs_kept(finished, project, "after every command")

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from phyper._code import StepCode
+    from phyper._formats import CompletionRecord
     from phyper._state import StateStore
 
 __all__ = ["CodeSummary", "StepCodes", "recorded_digest"]
@@ -53,12 +54,9 @@ class _Tracked:
     track: bool
 
 
-def recorded_digest(record: dict[str, Any]) -> str | None:
+def recorded_digest(record: CompletionRecord) -> str | None:
     """The code digest a record holds, or None (an old record, or an untracked step)."""
-    field = record.get("code")
-    if isinstance(field, dict) and isinstance(field.get("digest"), str):
-        return str(field["digest"])
-    return None
+    return record.code.digest if record.code is not None else None
 
 
 class StepCodes:
@@ -132,18 +130,17 @@ class StepCodes:
         except (OSError, DamagedStateFile, UnicodeDecodeError):
             return None
 
-    def changes(self, step: str, record: dict[str, Any]) -> tuple[str, ...] | None:
+    def changes(self, step: str, record: CompletionRecord) -> tuple[str, ...] | None:
         """None when ``record`` (of ``step``) was made by today's code; else the names of what changed.
 
         The names are empty when the old code's manifest is gone (the state folder's
         code store removed): the code differs, what exactly is unknown.
         """
-        field = record.get("code")
-        if type(field) is not dict:
+        if record.code is None:
             return None  # a record of an older phyper, or of a step not tracked then: today's code
-        recorded = field.get("digest")
+        recorded = record.code.digest
         code = self.today(step)
-        if code is None or code.digest == recorded or not isinstance(recorded, str):
+        if code is None or recorded is None or code.digest == recorded:
             return None
         manifest = self.manifest(recorded)
         if manifest is None:
@@ -152,11 +149,10 @@ class StepCodes:
         new = code.functions
         return tuple(sorted(name for name in {*old, *new} if old.get(name) != new.get(name)))
 
-    def package_changes(self, step: str, record: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    def package_changes(self, step: str, record: CompletionRecord) -> dict[str, tuple[str, str | None]]:
         """Distribution -> (recorded version, today's) for the packages whose version differs."""
-        field = record.get("code")
-        recorded = field.get("packages") if type(field) is dict else None
-        if not recorded or type(recorded) is not dict:
+        recorded = record.code.packages if record.code is not None else None
+        if not recorded:
             return {}
         code = self.today(step)
         if code is None or code.packages == recorded:
@@ -168,13 +164,13 @@ class StepCodes:
             if current.get(name) != version
         }
 
-    def verdict_fields(self, step: str, record: dict[str, Any]) -> dict[str, Any]:
+    def verdict_fields(self, step: str, record: CompletionRecord) -> dict[str, Any]:
         """The code fields of a job's verdict (``code_changes``, ``package_changes``), where not default."""
-        field = record.get("code")
-        if type(field) is not dict:
+        field = record.code
+        if field is None:
             return {}
         code = self.today(step)
-        if code is None or (field.get("digest") == code.digest and field.get("packages") == code.packages):
+        if code is None or (field.digest == code.digest and field.packages == code.packages):
             return {}  # the usual case, in a dictionary lookup and two comparisons
         fields: dict[str, Any] = {}
         changes = self.changes(step, record)
@@ -185,7 +181,7 @@ class StepCodes:
             fields["package_changes"] = packages
         return fields
 
-    def accept(self, step: str, record_path: str, record: dict[str, Any]) -> bool:
+    def accept(self, step: str, record_path: str, record: CompletionRecord) -> bool:
         """Rewrite ``record`` as made by today's code (keeping the file's times); whether it changed.
 
         Only the ``code`` field changes; the caller decides that the job passes every
@@ -195,17 +191,16 @@ class StepCodes:
         if today is None or recorded_digest(record) in (None, today.digest):
             return False
         info = os.stat(record_path)
-        updated = {**record, "code": self.field(today)}
+        updated = {**record.to_json(), "code": self.field(today)}
         atomic_write_text(record_path, json.dumps(updated, indent=1, sort_keys=True) + "\n")
         # engines compare record times (Snakemake): the accepted record keeps its own
         os.utime(record_path, ns=(info.st_atime_ns, info.st_mtime_ns))
         return True
 
-    def describe(self, step: str, record: dict[str, Any]) -> dict[str, Any]:
+    def describe(self, step: str, record: CompletionRecord) -> dict[str, Any]:
         """Which code made a result: its digest, whether it is today's, what changed, packages."""
         recorded = recorded_digest(record)
-        field = record.get("code")
-        packages = field.get("packages", {}) if isinstance(field, dict) else {}
+        packages = record.code.packages if record.code is not None else None
         if recorded is None:
             return {"digest": None, "today": True, "changed": [], "packages": {}}
         changes = self.changes(step, record)
@@ -213,10 +208,10 @@ class StepCodes:
             "digest": recorded,
             "today": changes is None,
             "changed": list(changes or ()),
-            "packages": packages if isinstance(packages, dict) else {},
+            "packages": packages if packages is not None else {},
         }
 
-    def diff(self, step: str, record: dict[str, Any]) -> list[str]:
+    def diff(self, step: str, record: CompletionRecord) -> list[str]:
         """A unified diff, piece by piece, from the code that made ``record`` to today's code.
 
         Sources are the stored normalised ones (``ast.unparse``: no comments, no docstrings).

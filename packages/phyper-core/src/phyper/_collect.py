@@ -25,6 +25,7 @@ from phyper._verdict import Verdicts
 if TYPE_CHECKING:
     import pandas
 
+    from phyper._formats import CompletionRecord
     from phyper._parser import Parser
 
 __all__ = ["MetricsLoader", "collect", "collect_rows"]
@@ -36,7 +37,7 @@ BOOKKEEPING_COLUMNS = ("folder", "complete", "status")
 
 
 def _latest_complete(
-    records: list[tuple[Job, dict[str, Any]]], verdicts: Verdicts | Records
+    records: list[tuple[Job, CompletionRecord | None]], verdicts: Verdicts | Records
 ) -> tuple[bool, str, dict[str, Any] | None]:
     """(all complete, reason, non-keys of the most recent complete record) for one folder's jobs.
 
@@ -59,9 +60,9 @@ def _latest_complete(
             if complete:
                 complete, reason = False, f"{job.id}: {why}"
             continue
-        non_keys = record.get("non_keys") if record else None
-        finished = float(record.get("finished", 0.0)) if record else 0.0
-        if isinstance(non_keys, dict) and (best is None or finished >= best[0]):
+        non_keys = record.non_keys if record else None
+        finished = float(record.finished or 0.0) if record else 0.0
+        if non_keys is not None and (best is None or finished >= best[0]):
             best = (finished, non_keys)
     return complete, reason, best[1] if best else None
 
@@ -89,23 +90,23 @@ class _Writers:
         self.checks: Verdicts | Records = self.verdicts if self.verdicts is not None else Records(self.state)
         self.steps = self.state.record_steps()
 
-    def records(self, resource: str, key: str, folder: str) -> tuple[list[tuple[Job, dict[str, Any]]], bool]:
-        """(job, record or {}) pairs of the jobs writing ``folder``, and whether any job should."""
+    def records(self, resource: str, key: str, folder: str) -> tuple[list[tuple[Job, CompletionRecord | None]], bool]:
+        """(job, record or None) pairs of the jobs writing ``folder``, and whether any job should."""
         if self.by_folder is not None and self.verdicts is not None:
             jobs = self.by_folder.get((resource, key), [])
             read = self.verdicts.records.read  # the verdicts' own reads: a record is read once
-            return [(job, read(job.record)[0] or {}) for job in jobs], resource in self.has_steps
-        found = []
+            return [(job, read(job.record)[0]) for job in jobs], resource in self.has_steps
+        found: list[tuple[Job, CompletionRecord | None]] = []
         prefix = os.path.join(os.path.normpath(folder), "")
         for step in self.steps:
             path = self.state.record_path(step, key)
             record = read_record(path) if os.path.isfile(path) else None
             if record is None:
                 continue
-            outputs = [str(p) for p in record.get("outputs", {})]
+            outputs = list(record.outputs)
             if not any(os.path.normpath(p).startswith(prefix) for p in outputs):
                 continue
-            inputs = [str(p) for p in record.get("inputs", {})]
+            inputs = list(record.inputs)
             found.append((StepJobs(step, self.state).job(key, inputs, outputs), record))
         return found, True
 

@@ -40,7 +40,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from phyper._errors import JobFailedError
-from phyper._formats import RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_record_file, remove_record
+from phyper._formats import (
+    RECORD_FORMAT_VERSION,
+    CompletionRecord,
+    DamagedStateFile,
+    phyper_version,
+    read_record_file,
+    remove_record,
+)
 from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
 from phyper._state import state_of_record
 
@@ -104,7 +111,7 @@ def stat_fingerprint(path: str) -> list[int]:
     return [info.st_size, info.st_mtime_ns]
 
 
-def read_record(path: str) -> dict[str, Any] | None:
+def read_record(path: str) -> CompletionRecord | None:
     """The valid record at ``path``, or None if it is missing or unreadable.
 
     What is wrong with an unreadable one: `read_record_checked`.
@@ -115,7 +122,7 @@ def read_record(path: str) -> dict[str, Any] | None:
     return read_record_checked(path)[0]
 
 
-def read_record_checked(path: str, *, batch: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+def read_record_checked(path: str, *, batch: bool = False) -> tuple[CompletionRecord | None, str | None]:
     """``(record, None)``, ``(None, None)`` if there is no record, or ``(None, why it is unusable)``.
 
     The reason reads ``unreadable completion record (<file>: <what>)``: the job is not
@@ -130,7 +137,7 @@ def read_record_checked(path: str, *, batch: bool = False) -> tuple[dict[str, An
         return None, f"unreadable completion record ({error})"
 
 
-def _unchanged(path: str, recorded: list[Any], current: list[int], hashes: _ContentHashes) -> bool:
+def _unchanged(path: str, recorded: tuple[int, int] | tuple[int, int, str], current: list[int], hashes: _ContentHashes) -> bool:
     """Whether a file is as recorded: same size and time, or same size and content.
 
     ``recorded`` is ``[size, mtime_ns]`` or ``[size, mtime_ns, sha256]``; without a
@@ -173,9 +180,9 @@ class _UpstreamRecords:
     def __init__(self, state: StateStore) -> None:
         self.state = state
         self.steps = state.record_steps()
-        self.records: dict[str, dict[str, Any] | None] = {}
+        self.records: dict[str, CompletionRecord | None] = {}
 
-    def fingerprint(self, path: str) -> list[Any] | None:
+    def fingerprint(self, path: str) -> tuple[int, int, str] | None:
         """``[size, mtime_ns, sha256]`` of ``path`` as the record of its writer lists it."""
         keys = [part for part in path.split(os.sep) if _KEY_PART.fullmatch(part)]
         for step in self.steps:
@@ -184,8 +191,8 @@ class _UpstreamRecords:
                 if record_path not in self.records:
                     self.records[record_path] = read_record(record_path)
                 record = self.records[record_path]
-                listed = record.get("outputs", {}).get(path) if record else None
-                if isinstance(listed, list) and len(listed) == 3:
+                listed = record.outputs.get(path) if record else None
+                if listed is not None:
                     return listed
         return None
 
@@ -246,7 +253,7 @@ def timing(started: float, finished: float) -> dict[str, Any]:
 class JobRecords(Protocol):
     """What the runner asks of the completion records (`Records` on a state folder)."""
 
-    def check(self, job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
+    def check(self, job: Job) -> tuple[JobStatus, CompletionRecord | None]:
         """Whether ``job``'s record checks out, and the record."""
         ...
 
@@ -290,9 +297,9 @@ class Records:
         self.state = state
         self.codes = codes
         self._hashes = _ContentHashes()
-        self._kept: dict[str, tuple[dict[str, Any] | None, str | None]] | None = {} if keep else None
+        self._kept: dict[str, tuple[CompletionRecord | None, str | None]] | None = {} if keep else None
 
-    def read(self, path: str) -> tuple[dict[str, Any] | None, str | None]:
+    def read(self, path: str) -> tuple[CompletionRecord | None, str | None]:
         """The record at ``path`` and what is wrong with it (see `read_record_checked`)."""
         kept = self._kept
         if kept is None:
@@ -304,7 +311,7 @@ class Records:
 
     # -- checking -----------------------------------------------------------------------
 
-    def check(self, job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
+    def check(self, job: Job) -> tuple[JobStatus, CompletionRecord | None]:
         """Whether ``job`` is complete (see the module docstring), and its record (None if there is none)."""
         record, problem = self.read(job.record)
         if record is None:
@@ -328,10 +335,10 @@ class Records:
     def batch_record_is_current(self, batch: Job) -> bool:
         """Whether the batch record exists and lists the batch's current members."""
         record = read_record(batch.record)
-        return record is not None and record.get("members") == sorted(batch.members)
+        return record is not None and record.members is not None and list(record.members) == sorted(batch.members)
 
-    def _check_files(self, job: Job, record: dict[str, Any]) -> JobStatus:
-        outputs: dict[str, list[Any]] = record.get("outputs", {})
+    def _check_files(self, job: Job, record: CompletionRecord) -> JobStatus:
+        outputs = record.outputs
         if sorted(outputs) != sorted(job.outputs):
             return _changed("the step's outputs changed since the job ran")
         for path, (size, mtime_ns, sha256) in outputs.items():
@@ -341,9 +348,9 @@ class Records:
                 return _changed(f"output {path} is missing")
             if current[0] != size:
                 return _changed(f"output {path} changed size")
-            if not _unchanged(path, [size, mtime_ns, sha256], current, self._hashes):
+            if not _unchanged(path, (size, mtime_ns, sha256), current, self._hashes):
                 return _changed(f"output {path} changed content")
-        inputs: dict[str, list[Any]] = record.get("inputs", {})
+        inputs = record.inputs
         if sorted(inputs) != sorted(job.inputs):
             return _changed("the job's inputs changed (grid or step definition)")
         upstream: _UpstreamRecords | None = None
@@ -358,7 +365,7 @@ class Records:
                 # what follows a rerun runs again, whatever bytes it wrote); a copy keeps the old.
                 upstream = upstream or _UpstreamRecords(self.state)
                 listed = upstream.fingerprint(path)
-                if listed is not None and listed[:2] == current:
+                if listed is not None and list(listed[:2]) == current:
                     return _changed(f"input {path} was rewritten after the job ran")
             if not _unchanged(path, fingerprint, current, self._hashes):
                 return _changed(f"input {path} was rewritten after the job ran")
@@ -455,7 +462,7 @@ class Records:
                 fingerprints[path] = [size, mtime_ns]
                 continue
             listed = upstream.fingerprint(path)
-            if listed is not None and listed[:2] == current:
+            if listed is not None and list(listed[:2]) == current:
                 fingerprints[path] = [size, mtime_ns, listed[2]]
             else:
                 fingerprints[path] = [size, mtime_ns, self._hashes.sha256(path, size, mtime_ns)]

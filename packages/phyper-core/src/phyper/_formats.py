@@ -25,6 +25,7 @@ checked, because the readers use them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -39,6 +40,8 @@ from phyper._version import __version__
 
 __all__ = [
     "BATCH_RECORD",
+    "CompletionRecord",
+    "RecordCode",
     "JOB_LOG_FORMAT_VERSION",
     "JOB_LOG_LINE",
     "LOCK",
@@ -434,7 +437,93 @@ def read_json_file(path: str, kind: FileFormat) -> dict[str, Any]:
     return kind.validate(parse_json(read_state_bytes(path), path), path)
 
 
-def read_record_file(path: str, *, batch: bool = False) -> dict[str, Any] | None:
+Fingerprint = tuple[int, int, str]
+"""An output as a record lists it: ``(size, mtime_ns, sha256)``."""
+InputFingerprint = tuple[int, int] | tuple[int, int, str]
+"""An input as a record lists it: ``(size, mtime_ns)`` (an older record) or ``(size, mtime_ns, sha256)``."""
+
+
+@dataclass(frozen=True)
+class RecordCode:
+    """A record's ``code`` field: the fingerprint of the code that made it (an object; anything else is ignored)."""
+
+    digest: str | None
+    """The step's code digest (None: not a string, taken as today's code)."""
+    packages: dict[str, Any] | None
+    """Distribution -> version the job ran with (None: absent or not an object)."""
+    field: dict[str, Any]
+    """The field as written."""
+
+
+@dataclass(frozen=True)
+class CompletionRecord:
+    """A completion (or batch) record as read from disk, made by `CompletionRecord.of` once it is validated.
+
+    The on-disk form is ``RECORD``'s (``docs/state-files.md``); `to_json` gives it back,
+    unknown keys included.
+    """
+
+    step: str
+    key: str
+    outputs: dict[str, Fingerprint]
+    inputs: dict[str, InputFingerprint]
+    started: float | None = None
+    finished: float | None = None
+    duration_s: float | None = None
+    engine: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    phyper_version: str | None = None
+    scheduler_job_id: str | None = None
+    non_keys: dict[str, Any] | None = None
+    members: tuple[str, ...] | None = None
+    """A batch record: its members' keys (None: not a batch record)."""
+    ran: tuple[str, ...] | None = None
+    migrated_from: str | None = None
+    code: RecordCode | None = None
+    """The code field (None: absent or not an object, as in a record of an older phyper)."""
+    data: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    """The JSON object as read (unknown keys included)."""
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> CompletionRecord:
+        """The record of ``data``, a JSON object that `RECORD` (or `BATCH_RECORD`) validated."""
+        code = data.get("code")
+        members, ran = data.get("members"), data.get("ran")
+        return cls(
+            step=data["step"],
+            key=data["key"],
+            outputs={path: (entry[0], entry[1], entry[2]) for path, entry in data["outputs"].items()},
+            inputs={path: tuple(entry) for path, entry in data["inputs"].items()},
+            started=data.get("started"),
+            finished=data.get("finished"),
+            duration_s=data.get("duration_s"),
+            engine=data.get("engine"),
+            host=data.get("host"),
+            pid=data.get("pid"),
+            phyper_version=data.get("phyper_version"),
+            scheduler_job_id=data.get("scheduler_job_id"),
+            non_keys=data.get("non_keys"),
+            members=tuple(members) if members is not None else None,
+            ran=tuple(ran) if ran is not None else None,
+            migrated_from=data.get("migrated_from"),
+            code=(
+                RecordCode(
+                    code["digest"] if isinstance(code.get("digest"), str) else None,
+                    code["packages"] if type(code.get("packages")) is dict else None,
+                    code,
+                )
+                if type(code) is dict else None
+            ),
+            data=data,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of this record (a copy of the one read: the on-disk format)."""
+        return dict(self.data)
+
+
+def read_record_file(path: str, *, batch: bool = False) -> CompletionRecord | None:
     """The completion (or batch) record at ``path``; None if there is none.
 
     Raises:
@@ -442,7 +531,7 @@ def read_record_file(path: str, *, batch: bool = False) -> dict[str, Any] | None
         StateFormatError: it is in a newer format.
     """
     try:
-        return read_json_file(path, BATCH_RECORD if batch else RECORD)
+        return CompletionRecord.of(read_json_file(path, BATCH_RECORD if batch else RECORD))
     except FileNotFoundError:
         return None
 

@@ -22,6 +22,7 @@ from phyper._hashing import HASH_HEX_DIGITS
 from phyper._manifest import MANIFEST_NAME, Manifest, read_manifest
 
 if TYPE_CHECKING:
+    from phyper._formats import CompletionRecord
     from phyper._pipeline import Pipeline
     from phyper._plan import Plan
 
@@ -61,7 +62,7 @@ class RecordFile:
     path: str
     step: str
     key: str
-    record: dict[str, Any] | None
+    record: CompletionRecord | None
     """The parsed record, or None when the file is not a readable record."""
     owned: bool
     """Whether a job of the current plan has this record path."""

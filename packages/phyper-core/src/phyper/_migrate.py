@@ -22,6 +22,7 @@ from phyper._fs import atomic_write_text
 from phyper._manifest import MigrationPlan, apply_migration, plan_migration
 
 if TYPE_CHECKING:
+    from phyper._formats import CompletionRecord
     from phyper._pipeline import Pipeline
 
 __all__ = ["Migration", "RecordMove", "apply_pipeline_migration", "plan_pipeline_migration"]
@@ -66,12 +67,10 @@ def _replace_prefix(path: str, folders: Mapping[str, str]) -> str:
     return path
 
 
-def _rewrite(record: dict[str, Any], folders: Mapping[str, str]) -> dict[str, Any]:
-    rewritten = dict(record)
+def _rewrite(record: CompletionRecord, folders: Mapping[str, str]) -> dict[str, Any]:
+    rewritten = record.to_json()
     for field in ("outputs", "inputs"):
-        value = record.get(field)
-        if isinstance(value, dict):
-            rewritten[field] = {_replace_prefix(path, folders): entry for path, entry in value.items()}
+        rewritten[field] = {_replace_prefix(path, folders): entry for path, entry in rewritten[field].items()}
     return rewritten
 
 
@@ -90,7 +89,7 @@ def plan_pipeline_migration(
         StateFormatError: a record is in a newer format (nothing is planned).
     """
     folders = plan_migration(pipeline.instances[0], renames=renames, on_folder=on_item)
-    found: list[tuple[str, str, str, dict[str, Any]]] = []
+    found: list[tuple[str, str, str, CompletionRecord]] = []
     unreadable: list[tuple[str, str]] = []
     unreadable_keys: set[str] = set()
     existing: set[str] = set()
@@ -120,7 +119,7 @@ def plan_pipeline_migration(
         if target_key != key:
             rewritten["key"] = target_key
             rewritten["migrated_from"] = key
-        if rewritten != record:
+        if rewritten != record.to_json():
             records.append(RecordMove(path, state.record_path(step, target_key), rewritten))
     leaving = {os.path.normpath(move.old_path) for move in records}
     collisions = [

@@ -43,6 +43,7 @@ from phyper._keys import batch_index, batch_key, parse_batch_key
 from phyper._state import Outcome, state_of_record
 
 if TYPE_CHECKING:
+    from phyper._formats import CompletionRecord
     from phyper._plan import Job, Plan, PlannedStep
     from phyper._state import LogEntry, StateStore
 
@@ -414,10 +415,8 @@ class SummaryFold:
         return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code)
 
 
-def _non_key_changes(record: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    recorded = record.get("non_keys", {}) if record else {}
-    if not isinstance(recorded, dict):
-        return {}
+def _non_key_changes(record: CompletionRecord | None, current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    recorded = record.non_keys if record is not None and record.non_keys is not None else {}
     return {
         name: (recorded[name], value)
         for name, value in current.items()

@@ -9,7 +9,7 @@ import os
 import re
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from phyper._cli._command import JSON, Command, option
@@ -36,6 +36,9 @@ from phyper._pipeline import Pipeline
 from phyper._plan import Plan
 from phyper._status import JobVerdict, job_verdicts
 from phyper._verdict import Verdicts
+
+if TYPE_CHECKING:
+    from phyper._formats import CompletionRecord
 
 __all__ = ["COMMANDS", "collect", "ls", "report", "show", "view"]
 
@@ -212,7 +215,7 @@ def _identity(pipeline: Pipeline, resource: str, resource_hash: str, folder: str
 
 def _jobs_and_records(
     pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
-) -> tuple[list[dict[str, Any]], list[tuple[bool, dict[str, Any]]]]:
+) -> tuple[list[dict[str, Any]], list[tuple[bool, CompletionRecord]]]:
     """The jobs writing the folder (with orphaned records of its hash) and their records."""
     jobs = []
     records = []
@@ -239,15 +242,15 @@ def _jobs_and_records(
     return jobs, records
 
 
-def _recorded_non_keys(records: list[tuple[bool, dict[str, Any]]]) -> tuple[dict[str, Any] | None, str | None]:
+def _recorded_non_keys(records: list[tuple[bool, CompletionRecord]]) -> tuple[dict[str, Any] | None, str | None]:
     """The non-key values of the most recent complete record (of a record of a job to run if none is)."""
     non_keys: dict[str, Any] | None = None
     recorded_by = None
-    for _, record in sorted(records, key=lambda item: (item[0], float(item[1].get("finished", 0)))):
-        if isinstance(record.get("non_keys"), dict):
-            non_keys = record["non_keys"]
-            finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(record.get("finished", 0))))
-            recorded_by = f"{record.get('step')}:{record.get('key')} (engine {record.get('engine')}, finished {finished})"
+    for _, record in sorted(records, key=lambda item: (item[0], float(item[1].finished or 0))):
+        if record.non_keys is not None:
+            non_keys = record.non_keys
+            finished = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(record.finished or 0)))
+            recorded_by = f"{record.step}:{record.key} (engine {record.engine}, finished {finished})"
     return non_keys, recorded_by
 
 
@@ -258,7 +261,7 @@ def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
     jobs, records = _jobs_and_records(pipeline, built, resource, resource_hash)
     non_keys, recorded_by = _recorded_non_keys(records)
     # a migrated folder's jobs were logged under its old hash
-    former = {str(record["migrated_from"]) for _, record in records if record.get("migrated_from")}
+    former = {record.migrated_from for _, record in records if record.migrated_from}
     log = [entry for entry in pipeline.state.iter_log() if entry.key in {resource_hash, *former}]
     return {
         "hash": resource_hash,
