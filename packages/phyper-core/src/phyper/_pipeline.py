@@ -15,7 +15,8 @@ files: see :mod:`phyper._plan`.
 Every step may also say what one of its jobs needs, engine-free: ``threads`` (CPU
 cores, default 1), ``mem_mb`` (memory in megabytes) and ``runtime`` (wall time in
 minutes). Engines that schedule resources (Snakemake, and through it a cluster) size
-each job with them; see :class:`Step`.
+each job with them; see :class:`Step`. ``gpus`` (devices, or a share of one such as
+``0.25``) is handed out by phyper itself, machine-wide: see :mod:`phyper._devices`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phyper._declaration import PathFunction, Step, StepKind
+from phyper._devices import check_gpus
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
 from phyper._keys import AGGREGATE_KEY, is_batch_key, record_path
@@ -139,18 +141,19 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job per distinct hash of ``resource_name``.
 
-        ``threads``, ``mem_mb`` and ``runtime`` (minutes) are what one job needs (see
-        :meth:`add_step`); ``batch=N`` runs about ``N`` of them per engine job (see
+        ``threads``, ``mem_mb``, ``runtime`` (minutes) and ``gpus`` are what one job needs
+        (see :meth:`add_step`); ``batch=N`` runs about ``N`` of them per engine job (see
         :mod:`phyper._batches`).
         """
         self._shared.check_resource(resource_name)
         return self._decorator(
-            "resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, batch, track_code
+            "resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, gpus, batch, track_code
         )
 
     def per_instance(
@@ -162,6 +165,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
@@ -169,7 +173,9 @@ class Pipeline:
 
         ``batch=N`` runs about ``N`` of them per engine job (see :mod:`phyper._batches`).
         """
-        return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime, batch, track_code)
+        return self._decorator(
+            "instance", None, inputs, outputs, name, threads, mem_mb, runtime, gpus, batch, track_code
+        )
 
     def aggregate(
         self,
@@ -180,6 +186,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job over all instances; the function receives the list.
@@ -187,7 +194,7 @@ class Pipeline:
         Resources as in :meth:`add_step`.
         """
         return self._decorator(
-            "aggregate", None, inputs, outputs, name, threads, mem_mb, runtime, track_code=track_code
+            "aggregate", None, inputs, outputs, name, threads, mem_mb, runtime, gpus, track_code=track_code
         )
 
     def _decorator(
@@ -200,13 +207,14 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
             self.add_step(
                 function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name,
-                threads=threads, mem_mb=mem_mb, runtime=runtime, batch=batch, track_code=track_code,
+                threads=threads, mem_mb=mem_mb, runtime=runtime, gpus=gpus, batch=batch, track_code=track_code,
             )
             return function
 
@@ -224,6 +232,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Step:
@@ -236,10 +245,16 @@ class Pipeline:
             mem_mb: memory one job needs, in megabytes (default: the engine's or
                 cluster profile's default).
             runtime: wall time one job needs, in minutes (default: as ``mem_mb``).
+            gpus: GPUs one job needs: a whole number of devices, or a share of one
+                below 1 (``0.25``: four such jobs share a device); default none.
+                ``PHYPER_STEP_GPUS`` changes it for one run. phyper hands the devices
+                out machine-wide and sets ``CUDA_VISIBLE_DEVICES`` for the job (see
+                ``docs/gpus.md``).
 
         Raises:
             PipelineDefinitionError: a bad name, no outputs, a path function of the
-                wrong arity, or a resource that is not a positive whole number.
+                wrong arity, a resource that is not a positive whole number, or a
+                ``gpus`` that is negative, below 1/100, or above 1 and not whole.
         """
         step_name = name or function.__name__
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 0):
@@ -281,6 +296,7 @@ class Pipeline:
             threads=_positive(step_name, "threads", threads),
             mem_mb=None if mem_mb is None else _positive(step_name, "mem_mb", mem_mb),
             runtime=None if runtime is None else _positive(step_name, "runtime", runtime),
+            gpus=check_gpus(gpus, f"step `{step_name}`: gpus"),
             batch=batch or None,
             track_code=track_code,
         )

@@ -26,6 +26,7 @@ from typing import Any
 from phyper._batch_jobs import batch_record_is_current, write_batch_record
 from phyper._code_store import code_field, today_code
 from phyper._completion import stat_fingerprint, write_record
+from phyper._devices import gpu_needs, job_devices
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError
 from phyper._formats import remove_record
 from phyper._fs import leftover_temporaries
@@ -134,16 +135,19 @@ def _run_batch(
     started = time.time()
     ran: list[str] = []
     failures: list[tuple[str, BaseException]] = []
-    for member in members:
-        if not force and job_status(member).complete:
-            continue
-        try:
-            record = _run_one(pipeline, member, engine, force)
-        except Exception as error:  # reported below, after the other members ran
-            failures.append((member.key, error))
-        else:
-            if record is not None:  # None: another process completed it meanwhile
-                ran.append(member.key)
+    # the batch holds its devices for all its members (each member's `with` reuses them)
+    need = gpu_needs(pipeline.steps).get(step_name)
+    with job_devices(need, label=f"{step_name}({key})", state_folder=pipeline.state_folder, step=step_name, key=key):
+        for member in members:
+            if not force and job_status(member).complete:
+                continue
+            try:
+                record = _run_one(pipeline, member, engine, force)
+            except Exception as error:  # reported below, after the other members ran
+                failures.append((member.key, error))
+            else:
+                if record is not None:  # None: another process completed it meanwhile
+                    ran.append(member.key)
     if failures:
         first_key, first_error = failures[0]
         raise JobFailedError(
@@ -196,8 +200,14 @@ def _run_locked(
             print(f"phyper: {label}: already complete ({why}); nothing to do", flush=True)
             _append_log(pipeline, {"step": step_name, "key": key, "status": "skipped", "time": started, **context})
             return None
-        print(f"phyper: {label}: running", flush=True)
-        record = _execute(pipeline, step, subject, job, context)
+        need = gpu_needs(pipeline.steps).get(step_name)
+        with job_devices(need, label=label, state_folder=pipeline.state_folder, step=step_name, key=key) as held:
+            if held is not None:  # CUDA_VISIBLE_DEVICES names them while the step runs
+                context["devices"] = list(held.devices)
+                if held.waited_s:
+                    context["device_wait_s"] = held.waited_s
+            print(f"phyper: {label}: running" + (f" on device {','.join(held.devices)}" if held else ""), flush=True)
+            record = _execute(pipeline, step, subject, job, context)
     except BaseException as error:
         message = _error_line(error)
         _append_log(
