@@ -33,7 +33,7 @@ MODEL = {
 # The pipeline runtime: steps, plans, batches, records, verdicts, running, what is on disk.
 RUNTIME = {
     "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
-    "phyper._batches", "phyper._batch_jobs",
+    "phyper._batches", "phyper._batch_jobs", "phyper._devices",
     "phyper._completion", "phyper._status", "phyper._verdict", "phyper._runner", "phyper._inventory",
     "phyper._migrate", "phyper._collect",
 }

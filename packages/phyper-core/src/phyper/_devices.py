@@ -63,6 +63,7 @@ __all__ = [
     "parse_gpu_overrides",
     "pool_folder",
     "waiting_jobs",
+    "waiting_lines",
 ]
 
 DEVICES_ENVIRONMENT_VARIABLE = "PHYPER_GPUS"
@@ -502,3 +503,15 @@ def _live_marker(path: str) -> dict[str, object] | None:
         return entry if isinstance(entry, dict) else None
     finally:
         os.close(descriptor)
+
+
+def waiting_lines(state_folder: str) -> list[str]:
+    """What ``phyper status -v`` adds: the project's jobs waiting for a device now (none: no line)."""
+    jobs = waiting_jobs(state_folder)
+    if not jobs:
+        return []
+    return [f"waiting for a device ({len(jobs)}):"] + [
+        f"  {job.label}: needs {_describe(job.gpus if job.gpus < 1 else int(job.gpus))}, pid {job.pid} on {job.host}, "
+        f"since {time.strftime('%H:%M:%S', time.localtime(job.since))}"
+        for job in jobs
+    ]

@@ -7,6 +7,7 @@ import json
 
 from phyper._cli._command import PIPELINE_SPEC, Command, option
 from phyper._cli._output import Output
+from phyper._devices import waiting_lines
 from phyper._pipeline import Pipeline
 from phyper._runner import run_job
 from phyper._status import job_verdicts, status_lines
@@ -36,7 +37,9 @@ RUN = Command(
 
 def status(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are to run."""
-    return Output(lines=status_lines(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose))
+    lines = status_lines(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose)
+    # -v: the jobs whose process waits for a GPU now (the machine's device pool)
+    return Output(lines=lines + waiting_lines(pipeline.state_folder) if arguments.verbose else lines)
 
 
 STATUS = Command(
@@ -44,7 +47,7 @@ STATUS = Command(
     "For each step, how many of its jobs are complete according to their completion records.",
     (
         PIPELINE_SPEC,
-        option("-v", "--verbose", action="store_true", help="list every job to run and why (at most 20 are listed otherwise)"),
+        option("-v", "--verbose", action="store_true", help="list every job to run and why (at most 20 are listed otherwise), and the jobs waiting for a GPU"),
     ),
 )
 
