@@ -10,8 +10,10 @@ job processes, real locks; each test has a pool folder of its own
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from phyper._report import SHORT_HASH
 
 from engines import REPO, copy_project, engine_command, environment, job_log, run
 
@@ -199,6 +203,14 @@ def test_a_batch_holds_its_device_for_all_its_members(project: Path, pool: Path)
     (first, first_devices), (second, second_devices) = [(holds[pid], devices) for pid, devices in by_process.items()]
     if first_devices == second_devices:  # one device each at a time: the batches did not overlap
         assert first[1] <= second[0] or second[1] <= first[0]
+
+    # the report's run-time table says which device each job used
+    run([sys.executable, "-m", "phyper", "report", "-o", "report.html"], project, gpu_environment(pool))
+    page = (project / "report.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="phyper-data">(.*?)</script>', page, re.S)[1])
+    table = data["times"]["jobs"]
+    shown = dict(zip(table["hash"], table["devices"]))
+    assert {job.key[:SHORT_HASH]: ",".join(job.devices) for job in jobs} | {"all": None} == shown
 
 
 def wait_for(condition: object, what: str, timeout: float = 60) -> None:

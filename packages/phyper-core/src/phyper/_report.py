@@ -206,7 +206,7 @@ def _job_times(log: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[st
     per_step: dict[str, list[float]] = {}
     jobs: dict[str, list[Any]] = {
         name: [] for name in ("step", "hash", "status", "duration_s", "started", "engine", "host", "scheduler_job_id",
-                              "attempts", "error")
+                              "devices", "attempts", "error")
     }
     for job_id, entry in last.items():
         duration = entry.get("duration_s")
@@ -228,6 +228,8 @@ def _job_times(log: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[st
         jobs["engine"].append(_plain(entry.get("engine")))
         jobs["host"].append(_plain(entry.get("host")))
         jobs["scheduler_job_id"].append(_plain(entry.get("scheduler_job_id")))
+        devices = entry.get("devices")  # the GPUs phyper gave the job (CUDA_VISIBLE_DEVICES), if any
+        jobs["devices"].append(",".join(map(str, devices)) if isinstance(devices, list) and devices else None)
         jobs["attempts"].append(attempts[job_id])
         jobs["error"].append(_plain(entry.get("error")))
     steps = [
