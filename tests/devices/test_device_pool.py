@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from phyper._report import SHORT_HASH
-
 from engines import REPO, copy_project, engine_command, environment, job_log, run
+from phyper._report import SHORT_HASH
 
 GPUS = REPO / "tests" / "fixtures" / "gpus"
 TRAIN_JOBS = 8
