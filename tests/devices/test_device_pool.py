@@ -268,7 +268,7 @@ def test_a_gpu_step_on_a_machine_without_gpus_is_one_named_error_before_it_runs(
     assert (
         f"GpuUnavailableError: job train(seed=0 width=1) {key[:8]} needs 1 GPU but this machine has none "
         "(devices found: none, from PHYPER_GPUS=none); name the devices in PHYPER_GPUS (e.g. PHYPER_GPUS=0,1), "
-        "or run the step without a GPU for this run with PHYPER_STEP_GPUS='<step>=0'"
+        "or run the step without a GPU for this run with PHYPER_STEP_GPUS='train=0'"
     ) in failed.stderr
     assert not (project / "device_lines.txt").exists()  # the step never ran
     assert not any((project / "derived_data" / ".phyper" / "done").rglob("*.json"))

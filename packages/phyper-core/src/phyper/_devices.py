@@ -296,13 +296,15 @@ def _describe(need: float | int) -> str:
     return f"{need} of a GPU" if need < 1 else f"{need} GPU{'s' if need > 1 else ''}"
 
 
-def _no_devices_error(label: str, need: float | int, devices: tuple[str, ...], source: str) -> GpuUnavailableError:
+def _no_devices_error(
+    label: str, step: str, need: float | int, devices: tuple[str, ...], source: str
+) -> GpuUnavailableError:
     found = f"{len(devices)} ({', '.join(devices)})" if devices else "none"
     return GpuUnavailableError(
         f"job {label} needs {_describe(need)} but this machine has {'too few for it' if devices else 'none'} "
         f"(devices found: {found}, from {source}); name the devices in {DEVICES_ENVIRONMENT_VARIABLE} "
         f"(e.g. {DEVICES_ENVIRONMENT_VARIABLE}=0,1), or run the step without a GPU for this run with "
-        f"{STEP_GPUS_ENVIRONMENT_VARIABLE}='<step>=0'"
+        f"{STEP_GPUS_ENVIRONMENT_VARIABLE}='{step}=0'"
     )
 
 
@@ -339,7 +341,7 @@ def acquire(
     """
     devices, source = discover_devices()
     if not devices or (need >= 1 and len(devices) < need):
-        raise _no_devices_error(label, need, devices, source)
+        raise _no_devices_error(label, step, need, devices, source)
     folder = pool_folder(source)
     os.makedirs(folder, exist_ok=True)
     started = time.monotonic()
