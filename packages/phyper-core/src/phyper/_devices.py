@@ -56,6 +56,7 @@ __all__ = [
     "STEP_GPUS_ENVIRONMENT_VARIABLE",
     "Allocation",
     "WaitingJob",
+    "acquire",
     "check_gpus",
     "discover_devices",
     "gpu_needs",
