@@ -223,18 +223,24 @@ def wait_for(condition: object, what: str, timeout: float = 60) -> None:
 def test_a_killed_job_frees_its_device_and_a_waiting_job_is_listed(
     project: Path, pool: Path, started: list[subprocess.Popen[str]]
 ) -> None:
-    holder_key, waiter_key, *_ = train_keys(project)
+    holder_key, waiter_key, doomed_key, *_ = train_keys(project)
     env = gpu_environment(pool, PHYPER_GPUS="0", GPU_TEST_HOLD=holder_key)
     phyper = [sys.executable, "-m", "phyper"]
 
     holder = start([*phyper, "run", "pipeline:pipeline", "train", holder_key], project, env, started)
     wait_for(lambda: (project / "holding").exists(), "the first job to hold device 0")
     waiter = start([*phyper, "run", "pipeline:pipeline", "train", waiter_key], project, env, started)
-    wait_for(lambda: any(pool.joinpath("jobs").glob("*.json")) if pool.joinpath("jobs").exists() else False,
-             "the second job to wait for a device")
+    doomed = start([*phyper, "run", "pipeline:pipeline", "train", doomed_key], project, env, started)
+    wait_for(lambda: len(list(pool.joinpath("jobs").glob("*.json"))) == 2 if pool.joinpath("jobs").exists() else False,
+             "two jobs to wait for a device")
+    # a waiter killed while it waits leaves its marker behind, and is not listed
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    assert 2 == len(list(pool.joinpath("jobs").glob("*.json")))
     status = run([*phyper, "status", "-v"], project, env).stdout
 
     assert "waiting for a device (1):" in status
+    assert 1 == len(list(pool.joinpath("jobs").glob("*.json")))  # the dead waiter's marker, removed
     assert "train(seed=" in status.split("waiting for a device (1):")[1]
     assert f"{waiter_key[:8]}: needs 1 GPU, pid {waiter.pid} on {os.uname().nodename}" in status
     assert waiter.poll() is None
