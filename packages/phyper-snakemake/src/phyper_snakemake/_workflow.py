@@ -39,7 +39,6 @@ import contextlib
 import errno
 import fcntl
 import gc
-import math
 import os
 import shlex
 import sys
@@ -161,7 +160,7 @@ class SnakemakeWorkflow:
         if step.name in self.gpu_needs:
             # devices a job (a batch: all its members, one after the other) holds; a share of one
             # counts one here (what a cluster node must have), phyper's pool packs the shares
-            resources["gpu"] = math.ceil(self.gpu_needs[step.name])
+            resources["gpu"] = max(1, int(self.gpu_needs[step.name]))
         return Rule(
             step.name,
             output,
