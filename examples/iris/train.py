@@ -81,7 +81,7 @@ def train(instance: Instance, train_also_on_validation_set: bool = False,
     Deterministic: the weights come from ``torch.manual_seed(instance.seed)`` and the
     mini-batch order from a ``torch.Generator`` seeded with ``instance.seed``, on one
     CPU thread, so every run gives bitwise the same model and metrics. On a GPU (when
-    the job was given one, :func:`job_device`) the same seeds are used; the saved
+    the job was given one, `job_device`) the same seeds are used; the saved
     weights are moved back to the CPU, so any machine loads them.
 
     Args:

@@ -40,7 +40,7 @@ class Step:
     runtime: int | None = None
     gpus: float | int | None = None
     """GPUs one job needs as declared (a whole number, or a share of one device below 1);
-    :func:`phyper._devices.gpu_needs` applies ``PHYPER_STEP_GPUS``."""
+    `phyper.gpu_needs` applies ``PHYPER_STEP_GPUS``."""
     batch: int | None = None
     """Jobs per engine job as declared (``batch=``); :func:`phyper._batches.batch_sizes` applies ``PHYPER_BATCH``."""
     track_code: bool = True

@@ -15,7 +15,7 @@ every project and every manual ``phyper run`` of the user on the machine. Under 
 when the devices came from the scheduler's ``CUDA_VISIBLE_DEVICES``, the pool is the
 scheduler job's (a subfolder per ``SLURM_JOB_ID``): the numbers are the allocation's own.
 
-Each device is a file of :data:`SLOTS` one-byte slots; a job holds its slots with POSIX
+Each device is a file of `SLOTS` one-byte slots; a job holds its slots with POSIX
 record locks (``fcntl.lockf`` on byte ranges), which the kernel drops when the process
 exits for any reason: a job killed with SIGKILL frees its device, no stale slot blocks
 the next one. A fraction ``f`` takes ``round(f * SLOTS)`` slots of one device (the one
@@ -120,7 +120,7 @@ def check_gpus(value: object, culprit: str) -> float | int | None:
 
 
 class _DeclaredStep(Protocol):
-    """What :func:`gpu_needs` reads of a step (a :class:`phyper.Step`)."""
+    """What `gpu_needs` reads of a step (a `phyper.Step`)."""
 
     @property
     def gpus(self) -> float | int | None: ...
@@ -130,7 +130,7 @@ def parse_gpu_overrides(text: str, steps: Mapping[str, object]) -> dict[str, flo
     """Parse ``"step=N,step=N"`` (commas or spaces) of ``PHYPER_STEP_GPUS``; None: no GPU.
 
     Raises:
-        GpuOverrideError: malformed text, an unknown step, or a need :func:`check_gpus` refuses.
+        GpuOverrideError: malformed text, an unknown step, or a need `check_gpus` refuses.
     """
     needs: dict[str, float | int | None] = {}
     for assignment in (part for part in re.split(r"[,\s]+", text.strip()) if part):
@@ -212,7 +212,7 @@ def _discover(phyper_gpus: str | None, visible: str | None) -> tuple[tuple[str, 
 def pool_folder(source: str | None = None) -> str:
     """The pool's folder: ``PHYPER_DEVICE_POOL``, else ``/tmp/phyper-devices-<uid>``.
 
-    ``source`` is where the devices came from (:func:`discover_devices`): devices a SLURM
+    ``source`` is where the devices came from (`discover_devices`): devices a SLURM
     job was given (its ``CUDA_VISIBLE_DEVICES``) have a pool of their own, per job.
     """
     base = os.environ.get(POOL_ENVIRONMENT_VARIABLE) or os.path.join("/tmp", f"phyper-devices-{os.getuid()}")
@@ -335,7 +335,7 @@ class _Marker:
 def acquire(
     need: float | int, *, label: str, state_folder: str, step: str, key: str
 ) -> Allocation:
-    """Wait until ``need`` is free in the pool, then hold it (see :class:`Allocation`).
+    """Wait until ``need`` is free in the pool, then hold it (see `Allocation`).
 
     Raises:
         GpuUnavailableError: the machine has no device, or fewer than ``need``.

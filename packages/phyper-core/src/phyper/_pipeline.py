@@ -18,7 +18,7 @@ minutes). Engines that schedule resources (Snakemake, and through it a cluster) 
 each job with them; see :class:`Step`.
 
 ``gpus`` (whole devices, or a share of one such as ``0.25``) is handed out by phyper
-itself, machine-wide, whatever the engine: see :mod:`phyper._devices`.
+itself, machine-wide, whatever the engine: see `phyper._devices`.
 """
 
 from __future__ import annotations
@@ -149,8 +149,8 @@ class Pipeline:
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job per distinct hash of ``resource_name``.
 
-        ``threads``, ``mem_mb``, ``runtime`` (minutes) and ``gpus`` are what one job needs
-        (see :meth:`add_step`); ``batch=N`` runs about ``N`` of them per engine job (see
+        ``threads``, ``mem_mb`` and ``runtime`` (minutes) are what one job needs (see
+        :meth:`add_step`); ``batch=N`` runs about ``N`` of them per engine job (see
         :mod:`phyper._batches`).
         """
         self._shared.check_resource(resource_name)
