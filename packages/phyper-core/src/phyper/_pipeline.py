@@ -16,9 +16,6 @@ Every step may also say what one of its jobs needs, engine-free: ``threads`` (CP
 cores, default 1), ``mem_mb`` (memory in megabytes) and ``runtime`` (wall time in
 minutes). Engines that schedule resources (Snakemake, and through it a cluster) size
 each job with them; see :class:`Step`.
-
-``gpus`` (whole devices, or a share of one such as ``0.25``) is handed out by phyper
-itself, machine-wide, whatever the engine: see `phyper._devices`.
 """
 
 from __future__ import annotations
