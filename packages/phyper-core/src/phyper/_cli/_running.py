@@ -47,7 +47,7 @@ STATUS = Command(
     "For each step, how many of its jobs are complete according to their completion records.",
     (
         PIPELINE_SPEC,
-        option("-v", "--verbose", action="store_true", help="list every job to run and why (at most 20 are listed otherwise), and the jobs waiting for a GPU"),
+        option("-v", "--verbose", action="store_true", help="list every job to run and why (at most 20 are listed otherwise)"),
     ),
 )
 
