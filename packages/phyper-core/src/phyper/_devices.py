@@ -373,28 +373,20 @@ def acquire(
             marker.remove()
 
 
-_held: Allocation | None = None
-"""What this job process holds: a batch holds its devices for all its members (one job at a time per process)."""
-
-
 @contextlib.contextmanager
 def job_devices(
-    need: float | int | None, *, label: str, state_folder: str, step: str, key: str
+    need: float | int | None, *, label: str, state_folder: str, step: str, key: str, held: Allocation | None = None
 ) -> Iterator[Allocation | None]:
     """Hold devices for one job (or a whole batch), with ``CUDA_VISIBLE_DEVICES`` set to them.
 
-    Nothing happens when ``need`` is None (the step needs no GPU). Inside a ``with`` of
-    the same process (a batch's members), the devices already held are reused.
+    Nothing happens when ``need`` is None (the step needs no GPU). ``held`` is what the
+    caller already holds (a batch, for its members): it is reused, nothing more is taken.
 
     Raises:
         GpuUnavailableError: the machine has fewer devices than ``need`` (before the step runs).
     """
-    global _held
-    if not need:
-        yield None
-        return
-    if _held is not None:
-        yield _held
+    if not need or held is not None:
+        yield held if need else None
         return
     allocation = acquire(need, label=label, state_folder=state_folder, step=step, key=key)
     if allocation.waited_s:
@@ -402,11 +394,9 @@ def job_devices(
     _warn_if_cuda_started()
     previous = os.environ.get("CUDA_VISIBLE_DEVICES")
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(allocation.devices)
-    _held = allocation
     try:
         yield allocation
     finally:
-        _held = None
         if previous is None:
             os.environ.pop("CUDA_VISIBLE_DEVICES", None)
         else:

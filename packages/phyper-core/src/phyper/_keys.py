@@ -1,32 +1,25 @@
-"""Job keys and where a job's state lives: the leaf every runtime module may import.
+"""Job keys: the leaf every runtime module may import.
 
 A job is named by its step and its *key*: a hash (``3f2a...``, one per resource value
 or instance), :data:`AGGREGATE_KEY` for an aggregate's single job, or a batch key
 ``batch-<i>-of-<n>`` for a batch job (see :mod:`phyper._batches` for how members are
-chosen). Its completion record lives at ``<state folder>/done/<step>/<key>.json`` and
-every attempt is a line of ``<state folder>/jobs.jsonl``.
+chosen). Where a job's state lives is :mod:`phyper._state`'s business.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 
 __all__ = [
     "AGGREGATE_KEY",
     "BATCH_KEY_PATTERN",
-    "JOB_LOG_NAME",
-    "RECORDS_FOLDER",
     "batch_count",
     "batch_index",
     "batch_key",
     "group_into_batches",
     "is_batch_key",
-    "job_log_path",
     "parse_batch_key",
-    "record_folder",
-    "record_path",
 ]
 
 AGGREGATE_KEY = "all"
@@ -35,31 +28,10 @@ AGGREGATE_KEY = "all"
 BATCH_KEY_PATTERN = r"batch-[0-9]+-of-[0-9]+"
 """A regular expression matching every batch key (a Snakemake wildcard constraint)."""
 
-RECORDS_FOLDER = "done"
-"""The folder of the state folder holding one folder of completion records per step."""
-
-JOB_LOG_NAME = "jobs.jsonl"
-"""The job log, in the state folder: one JSON line per attempt (done, skipped, failed)."""
-
 _BATCH_KEY = re.compile(r"batch-([0-9]+)-of-([0-9]+)")
 # bits of the hash read to choose a batch: 2**64 batches is more than any grid
 _PREFIX_HEX_DIGITS = 16
 _PREFIX_BITS = 4 * _PREFIX_HEX_DIGITS
-
-
-def record_folder(state_folder: str, step: str) -> str:
-    """The folder of step ``step``'s completion records (with a trailing separator)."""
-    return os.path.join(state_folder, RECORDS_FOLDER, step, "")
-
-
-def record_path(state_folder: str, step: str, key: str) -> str:
-    """Where the completion record of job (``step``, ``key``) lives."""
-    return record_folder(state_folder, step) + key + ".json"
-
-
-def job_log_path(state_folder: str) -> str:
-    """The job log of a state folder."""
-    return os.path.join(state_folder, JOB_LOG_NAME)
 
 
 def batch_count(n_jobs: int, batch_size: int) -> int:

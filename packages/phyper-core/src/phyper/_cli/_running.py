@@ -39,7 +39,7 @@ def status(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are to run."""
     lines = status_lines(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose)
     # -v: the jobs whose process waits for a GPU now (the machine's device pool)
-    return Output(lines=lines + waiting_lines(pipeline.state_folder) if arguments.verbose else lines)
+    return Output(lines=lines + waiting_lines(pipeline.state.root) if arguments.verbose else lines)
 
 
 STATUS = Command(
