@@ -3,7 +3,7 @@
 ``python -m phyper COMMAND`` or ``phyper COMMAND``, from the folder holding
 ``pipeline.py`` (or with ``--pipeline MODULE:ATTRIBUTE``). The commands live by
 family, each declared next to its function: `._running` (run, status, plan),
-`._results` (ls, show, view, collect), `._maintenance` (gc, migrate). This
+`._results` (ls, show, view, collect), `._maintenance` (gc, migrate), `._search` (search run, search show). This
 module assembles the argument parser from those declarations, loads the pipeline,
 renders what the command returns and turns errors into one line and an exit status.
 The hyperparameter model and the pipeline runtime never import it.
@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from phyper._cli import _maintenance, _results, _running
+from phyper._cli import _maintenance, _results, _running, _search
 from phyper._cli._command import Command
 from phyper._cli._loading import DEFAULT_PIPELINE, PipelineImportError, load
 from phyper._cli._output import render
@@ -24,7 +24,7 @@ from phyper._errors import PhyperError
 
 __all__ = ["COMMANDS", "DEFAULT_PIPELINE", "PipelineImportError", "build_parser", "main"]
 
-COMMANDS: tuple[Command, ...] = (*_running.COMMANDS, *_results.COMMANDS, *_maintenance.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*_running.COMMANDS, *_results.COMMANDS, *_maintenance.COMMANDS, *_search.COMMANDS)
 """Every subcommand, in the order ``phyper --help`` lists them."""
 
 EXIT_ERROR = 2
@@ -71,9 +71,24 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
+    """Parse ``words``; for a command that takes them, the words after ``--`` go to its passthrough."""
+    if "--" in words:
+        at = words.index("--")
+        head, tail = words[:at], words[at + 1:]
+        known, _ = parser.parse_known_args(head)
+        declared: Command | None = getattr(known, "command_declaration", None)
+        if declared is not None and declared.passthrough is not None:
+            arguments = parser.parse_args(head)
+            setattr(arguments, declared.passthrough, tail)
+            return arguments
+    return parser.parse_args(words)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
-    arguments = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    arguments = _parse(build_parser(), words)
     command: Command = arguments.command_declaration
     try:
         pipeline = load(getattr(arguments, "spec", None), arguments.pipeline)
