@@ -16,9 +16,9 @@ the step's job count crosses ``N * 2 ** k``) and puts the new jobs in the batche
 their hashes name: only those batches run again, and in them only the new members
 (members with a valid completion record are skipped). When the count does double,
 every old batch splits into two new ones whose members are all complete: a batch is
-complete when its current members are (see :mod:`phyper._verdict`), so nothing runs.
+complete when its current members are (see `phyper._verdict`), so nothing runs.
 
-The key helpers live in :mod:`phyper._keys` (re-exported here); this module adds the
+The key helpers live in `phyper._keys` (re-exported here); this module adds the
 batch sizes a pipeline asks for (``batch=``, ``PHYPER_BATCH``).
 
 A batch's key is ``batch-<i>-of-<2**k>`` (``i`` zero-padded): it names its members by
@@ -62,7 +62,7 @@ BATCH_ENVIRONMENT_VARIABLE = "PHYPER_BATCH"
 
 
 class _DeclaredStep(Protocol):
-    """What :func:`batch_sizes` reads of a step (a :class:`phyper.Step`)."""
+    """What `batch_sizes` reads of a step (a [`phyper.Step`][phyper.Step])."""
 
     @property
     def kind(self) -> str: ...
@@ -75,7 +75,7 @@ def batch_sizes(steps: Mapping[str, _DeclaredStep]) -> dict[str, int]:
     """Step -> jobs per engine job, for the batched steps: ``batch=``, then ``PHYPER_BATCH``.
 
     Args:
-        steps: the pipeline's steps by name (:attr:`phyper.Pipeline.steps`).
+        steps: the pipeline's steps by name (`phyper.Pipeline.steps`).
 
     Raises:
         BatchOverrideError: ``PHYPER_BATCH`` is malformed or names a step that is not
@@ -118,6 +118,6 @@ def parse_batch_overrides(text: str, steps: Mapping[str, str]) -> dict[str, int]
 
 
 def batch_overrides_from_environment(steps: Mapping[str, str]) -> dict[str, int]:
-    """The sizes ``PHYPER_BATCH`` sets (see :func:`parse_batch_overrides`); {} when unset."""
+    """The sizes ``PHYPER_BATCH`` sets (see `parse_batch_overrides`); {} when unset."""
     text = os.environ.get(BATCH_ENVIRONMENT_VARIABLE, "")
     return parse_batch_overrides(text, steps) if text.strip() else {}

@@ -1,9 +1,9 @@
 """Job keys: the leaf every runtime module may import.
 
 A job is named by its step and its *key*: a hash (``3f2a...``, one per resource value
-or instance), :data:`AGGREGATE_KEY` for an aggregate's single job, or a batch key
-``batch-<i>-of-<n>`` for a batch job (see :mod:`phyper._batches` for how members are
-chosen). Where a job's state lives is :mod:`phyper._state`'s business.
+or instance), `AGGREGATE_KEY` for an aggregate's single job, or a batch key
+``batch-<i>-of-<n>`` for a batch job (see `phyper._batches` for how members are
+chosen). Where a job's state lives is `phyper._state`'s business.
 """
 
 from __future__ import annotations

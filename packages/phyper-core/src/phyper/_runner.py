@@ -1,17 +1,17 @@
 """Running one job: the single entry point every backend calls.
 
-``python -m phyper run MODULE:ATTRIBUTE STEP KEY`` (or :func:`run_job`) imports the
+``python -m phyper run MODULE:ATTRIBUTE STEP KEY`` (or `run_job`) imports the
 user's pipeline, finds the instance by hash through an index, writes the hashed
 folder's manifest, runs the step and, only once every output is fully written,
 writes the job's completion record and appends a line to the job log. A job killed
 at any point leaves no record, so no engine takes it for done.
 
 One job is a straight line, each part a call into the module that owns it: the lock
-(:mod:`phyper._state`), the verdict on its records, begin, the step, finish
-(:mod:`phyper._completion`), the log line (:mod:`phyper._state`). A step that needs
-GPUs holds its devices (:mod:`phyper._devices`) from begin to finish. A batch job is a
+(`phyper._state`), the verdict on its records, begin, the step, finish
+(`phyper._completion`), the log line (`phyper._state`). A step that needs
+GPUs holds its devices (`phyper._devices`) from begin to finish. A batch job is a
 loop over its members through the same line, holding its devices for all of them,
-then the batch record. The jobs come from :mod:`phyper._plan`.
+then the batch record. The jobs come from `phyper._plan`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def run_job(
 ) -> dict[str, Any] | None:
     """Run job (``step_name``, ``key``) of ``pipeline``; return its new completion record.
 
-    The job runs under its lock (:mod:`phyper._locks`): if another process is running
+    The job runs under its lock (`phyper._locks`): if another process is running
     it, this one waits. Then, unless ``force``, a job whose completion record is valid
     does nothing and returns None: another process (or an earlier run whose engine
     died) already did it. Otherwise the record is removed first, the step runs, and
@@ -106,7 +106,7 @@ class _Runner:
         """Step -> GPUs one of its jobs needs (`phyper._devices.gpu_needs`), for the steps that need any."""
 
     def one(self, to_run: JobToRun, held: Allocation | None = None) -> dict[str, Any] | None:
-        """One job (not a batch) as a line: lock, verdict, devices, begin, the step, finish, log (see :func:`run_job`).
+        """One job (not a batch) as a line: lock, verdict, devices, begin, the step, finish, log (see `run_job`).
 
         ``held``: the devices its batch holds for it, if any.
         """
@@ -136,7 +136,7 @@ class _Runner:
         return record
 
     def batch(self, batch: Job, members: list[JobToRun]) -> dict[str, Any] | None:
-        """Run every member of ``batch`` that is not complete (each through :meth:`one`), then its record.
+        """Run every member of ``batch`` that is not complete (each through `one`), then its record.
 
         A member that fails does not stop the others (their work is kept); the batch then
         raises after trying them all and writes no record, so the engine reruns it and only

@@ -246,7 +246,7 @@ def _check_default_supported(name: str, default: Any) -> None:
 
 
 def type_from_annotation(name: str, annotation: Any) -> ValueType:
-    """Translate a type annotation into a :class:`ValueType`."""
+    """Translate a type annotation into a `ValueType`."""
     if annotation in _SCALARS:
         return ScalarType(annotation)
     origin = typing.get_origin(annotation)
