@@ -7,6 +7,7 @@ import json
 
 from phyper._cli._command import PIPELINE_SPEC, Command, option
 from phyper._cli._output import Output
+from phyper._devices import waiting_lines
 from phyper._pipeline import Pipeline
 from phyper._runner import run_job
 from phyper._status import job_verdicts, status_lines
@@ -36,7 +37,9 @@ RUN = Command(
 
 def status(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are to run."""
-    return Output(lines=status_lines(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose))
+    lines = status_lines(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose)
+    # -v: the jobs whose process waits for a GPU now (the machine's device pool)
+    return Output(lines=lines + waiting_lines(pipeline.state.root) if arguments.verbose else lines)
 
 
 STATUS = Command(
