@@ -36,7 +36,11 @@ from phyper._pipeline import Pipeline, Step
 from phyper._plan import Job, batch_for, job_for
 from phyper._verdict import job_status
 
-__all__ = ["JOB_LOG_NAME", "job_command", "load_pipeline", "read_job_log", "run_job"]
+__all__ = ["JOB_LOG_NAME", "RUNNING_JOB_VARIABLE", "job_command", "load_pipeline", "read_job_log", "run_job"]
+
+RUNNING_JOB_VARIABLE = "PHYPER_JOB"
+"""Set to ``<step>:<key>`` while a step's function runs: the job the process is running
+(a report written by a step counts that job as complete, the page being its result)."""
 
 
 def load_pipeline(spec: str) -> Pipeline:
@@ -257,7 +261,15 @@ def _execute(pipeline: Pipeline, step: Step, subject: Any, job: Job, context: di
     before = {path: _file_identity(path) for path in job.outputs}
     input_fingerprints = {path: stat_fingerprint(path) for path in job.inputs}
     started = time.time()
-    step.function(subject)
+    outer = os.environ.get(RUNNING_JOB_VARIABLE)
+    os.environ[RUNNING_JOB_VARIABLE] = f"{step.name}:{job.key}"
+    try:
+        step.function(subject)
+    finally:
+        if outer is None:
+            os.environ.pop(RUNNING_JOB_VARIABLE, None)
+        else:
+            os.environ[RUNNING_JOB_VARIABLE] = outer
     finished = time.time()
     not_written = [path for path in job.outputs if not os.path.isfile(path)]
     unchanged = [path for path in job.outputs if path not in not_written and _file_identity(path) == before[path]]
