@@ -7,6 +7,7 @@ the names it had here are kept for the command line.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from phyper._code_store import CodeSummary
 from phyper._verdict import (
@@ -20,7 +21,10 @@ from phyper._verdict import (
     last_attempts,
 )
 
-__all__ = ["JobVerdict", "job_verdicts", "last_attempts", "status_lines", "summarise"]
+__all__ = [
+    "JobVerdict", "job_verdicts", "last_attempts", "status_data", "status_lines", "status_summary", "summarise",
+    "summary_lines",
+]
 
 _SHOWN = 20
 """Jobs to run listed without ``-v``."""
@@ -49,12 +53,8 @@ def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Sum
     return Summary(steps, pending, pending_total, drifted, code)
 
 
-def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = False) -> list[str]:
-    """What ``phyper status`` prints: per step counts, then the jobs to run and why.
-
-    Jobs to run are always listed with their reason when there are at most 20 of them
-    (all of them with ``verbose``); complete jobs made with other non-key values are
-    listed as a warning with the values.
+def status_summary(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = False) -> Summary:
+    """The :class:`~phyper._verdict.Summary` ``phyper status`` prints (20 jobs to run listed, all with ``verbose``).
 
     Given a :class:`Verdicts` (or what :func:`job_verdicts` returns), only the jobs that
     have a completion record are built: a grid of a million counts in seconds.
@@ -62,7 +62,36 @@ def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = Fals
     limit = None if verbose else _SHOWN
     if isinstance(verdicts, JobVerdicts):
         verdicts = verdicts.verdicts
-    summary = verdicts.summary(limit) if isinstance(verdicts, Verdicts) else summarise(verdicts, limit)
+    return verdicts.summary(limit) if isinstance(verdicts, Verdicts) else summarise(verdicts, limit)
+
+
+def status_data(summary: Summary, verbose: bool = False) -> dict[str, Any]:
+    """What ``phyper status --json`` prints (the schema is in docs/cli.md)."""
+    return {
+        "steps": [
+            {"step": step, "jobs": counts.total, "complete": counts.total - counts.to_run, "to_run": counts.to_run,
+             "failed": counts.failed}
+            for step, counts in summary.steps.items()
+        ],
+        "to_run": summary.pending_total,
+        "listed": [{"job": job_id, "reason": reason} for job_id, reason in summary.pending],
+        "drifted": [{"non_keys": values, "jobs": ids} for values, ids in summary.drifted.items()],
+        "code": summary.code.lines(verbose),
+    }
+
+
+def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = False) -> list[str]:
+    """What ``phyper status`` prints: per step counts, then the jobs to run and why.
+
+    Jobs to run are always listed with their reason when there are at most 20 of them
+    (all of them with ``verbose``); complete jobs made with other non-key values are
+    listed as a warning with the values.
+    """
+    return summary_lines(status_summary(verdicts, verbose), verbose)
+
+
+def summary_lines(summary: Summary, verbose: bool = False) -> list[str]:
+    """The lines of :func:`status_lines`, from a summary already made."""
     lines = []
     for step, counts in summary.steps.items():
         line = f"{step}: {counts.total - counts.to_run}/{counts.total} complete"

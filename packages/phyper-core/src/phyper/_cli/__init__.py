@@ -20,7 +20,7 @@ from phyper._cli import _maintenance, _results, _running
 from phyper._cli._command import Command
 from phyper._cli._loading import DEFAULT_PIPELINE, PipelineImportError, load
 from phyper._cli._output import render
-from phyper._errors import PhyperError
+from phyper._errors import PhyperError, did_you_mean
 from phyper._job_log import forget_warnings
 
 __all__ = ["COMMANDS", "DEFAULT_PIPELINE", "PipelineImportError", "build_parser", "main"]
@@ -39,7 +39,7 @@ def _version() -> str:
 
 def _common_options() -> argparse.ArgumentParser:
     """The options every command takes."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument(
         "--pipeline",
         metavar="MODULE:ATTRIBUTE",
@@ -52,8 +52,10 @@ def _common_options() -> argparse.ArgumentParser:
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
     """The argument parser of every command (``--help`` describes each argument)."""
+    # allow_abbrev=False everywhere: `phyper gc --delet` must not be taken for --delete
     parser = argparse.ArgumentParser(
         prog="phyper",
+        allow_abbrev=False,
         description="Run and inspect a phyper pipeline's results: "
         f"{', '.join(command.name for command in commands)}.",
         epilog="Run from the folder holding pipeline.py, or pass --pipeline MODULE:ATTRIBUTE. "
@@ -64,17 +66,45 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     common = _common_options()
     for command in commands:
         sub = subparsers.add_parser(
-            command.name, parents=[common], help=command.summary, description=command.description
+            command.name, parents=[common], help=command.summary, description=command.description,
+            allow_abbrev=False,
         )
         for declared in command.options:
             declared.add_to(sub)
-        sub.set_defaults(command_declaration=command)
+        sub.set_defaults(command_declaration=command, command_parser=sub)
     return parser
+
+
+COMMON_FLAGS = ("--pipeline", "--debug", "--help", "-h")
+"""The options every command takes (see :func:`_common_options`), for "did you mean"."""
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str], commands: Sequence[Command]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, with "did you mean" for a mistyped command or option.
+
+    argparse exits with status 2 and its usage on a mistake; these say what was meant
+    (Python 3.11's argparse has no ``suggest_on_error``).
+    """
+    names = [command.name for command in commands]
+    given = next((word for word in argv if not word.startswith("-")), None)
+    if given is not None and given not in names:
+        parser.error(f"unknown command `{given}`{did_you_mean(given, names)} (commands: {', '.join(names)})")
+    arguments, extras = parser.parse_known_args(argv)
+    if extras:
+        command: Command = arguments.command_declaration
+        flags = [flag for declared in command.options for flag in declared.flags if flag.startswith("-")]
+        first = extras[0]
+        hint = did_you_mean(first.partition("=")[0], [*flags, *COMMON_FLAGS]) if first.startswith("-") else ""
+        more = f" (and {' '.join(extras[1:])})" if len(extras) > 1 else ""
+        arguments.command_parser.error(
+            f"unrecognized argument `{first}`{more}{hint} (`phyper {command.name} --help` lists the options)"
+        )
+    return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
-    arguments = build_parser().parse_args(argv)
+    arguments = _parse(build_parser(), sys.argv[1:] if argv is None else list(argv), COMMANDS)
     command: Command = arguments.command_declaration
     forget_warnings()  # each command warns once about a damaged job log
     try:

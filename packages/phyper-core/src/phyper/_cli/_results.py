@@ -557,6 +557,8 @@ def collect(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     columns, rows = collect_rows(pipeline, loader, arguments.resource)
     output = arguments.output
     if not output:
+        if arguments.json:  # the table itself: its columns, then one object per row
+            return Output(data={"columns": columns, "rows": [{name: row.get(name) for name in columns} for row in rows]})
         text = io.StringIO()
         _write_csv(text, columns, rows)
         return Output(lines=[text.getvalue().removesuffix("\n")])
@@ -568,7 +570,8 @@ def collect(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
         with open(output, "w", newline="", encoding="utf-8") as handle:
             _write_csv(handle, columns, rows)
     complete = sum(bool(row["complete"]) for row in rows)
-    return Output(lines=[f"wrote {len(rows)} rows ({complete} complete) to {output}"])
+    return Output(data={"path": output, "rows": len(rows), "complete": complete},
+                  lines=[f"wrote {len(rows)} rows ({complete} complete) to {output}"])
 
 
 COLLECT = Command(
@@ -583,6 +586,7 @@ COLLECT = Command(
         option("--metrics", metavar="MODULE:FUNCTION", default=None,
                help="a loader: FUNCTION(instance) returns a dict of metrics read from the result's folder "
                     "(default: the pipeline's own, named with pipeline.metrics(loader))"),
+        JSON,
     ),
 )
 
