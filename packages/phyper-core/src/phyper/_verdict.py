@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from phyper._code_store import CodeSummary, code_verdict
 from phyper._completion import JobStatus, check_job, check_job_record
 from phyper._job_log import iter_job_log
-from phyper._keys import batch_index, batch_key, parse_batch_key
+from phyper._keys import batch_finder
 
 if TYPE_CHECKING:
     from phyper._plan import Job, Plan, PlannedStep
@@ -341,8 +341,7 @@ class Verdicts:
                     found = self._memo[job.id] = self._decide(job, None if job.key + ".json" in names else False)
                 yield job.id, found, found.to_run, found.reason, found.failed
             return
-        parsed = parse_batch_key(step.batch_keys[0])
-        count = parsed[1] if parsed is not None else 1
+        batch_of = batch_finder({batch.key: batch.members for batch in plan.engine_jobs_of(step.name)})
         forced = step.name in self.forced
         first_to_run: dict[str, tuple[str, str, bool]] = {}  # batch key -> its first member to run
         for key in jobs.keys_of(step.name):
@@ -356,7 +355,7 @@ class Verdicts:
                 to_run = True
                 reason, failed = self._incomplete(job_id, NO_RECORD)
             if to_run:
-                first_to_run.setdefault(batch_key(batch_index(key, count), count), (key, reason, failed))
+                first_to_run.setdefault(batch_of(key), (key, reason, failed))
             yield job_id, verdict, to_run, reason, failed
         for batch in plan.engine_jobs_of(step.name):
             if batch.id in self._memo:
