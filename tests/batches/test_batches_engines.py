@@ -203,3 +203,43 @@ def test_a_project_finished_with_the_old_membership_plans_nothing(backend: str, 
     assert ["transform: 2/2 complete", "train: 12/12 complete", "summarise: 1/1 complete"] == status.splitlines()[:3]
     assert Counter() == counts_since(project, before)
     assert nothing_to_run(backend, listed), listed
+
+
+def engine_counts(backend: str, listed: str) -> dict[str, int]:
+    """Engine jobs to run per step, read from ``snakemake -n``'s job stats or ``doit list --all --status``."""
+    counts: Counter[str] = Counter()
+    if backend == "snakemake":
+        lines = listed.splitlines()
+        start = lines.index("Job stats:") + 3  # the title, the header, the rule
+        for line in lines[start:]:
+            rule, count = line.split()
+            if rule == "total":
+                break
+            if rule != "all":  # the Snakefile's own target rule
+                counts[rule] = int(count)
+    else:
+        for line in listed.splitlines():
+            state, name = line.split()[:2]
+            if state == "R" and ":" in name:  # a sub-task, not the step's group task
+                counts[name.split(":")[0]] += 1
+    return dict(counts)
+
+
+def test_status_counts_the_engine_jobs_the_engines_list(backend: str, project: Path) -> None:
+    run_engine(backend, project)
+    models = sorted((project / "derived_data" / "all").iterdir())
+    for folder in models[:3]:
+        shutil.rmtree(folder)
+
+    status = json.loads(run([sys.executable, "-m", "phyper", "status", "--json"], project, environment()).stdout)
+    text = run([sys.executable, "-m", "phyper", "status"], project, environment()).stdout.splitlines()
+    listed = run(engine_dry_run(backend), project, environment()).stdout
+
+    engine = {row["step"]: row["engine_jobs_to_run"] for row in status["steps"] if row["engine_jobs_to_run"]}
+    train = next(row for row in status["steps"] if row["step"] == "train")
+    assert engine_counts(backend, listed) == engine
+    assert (9, 3, 4) == (train["complete"], train["to_run"], train["batch_size"])
+    assert 1 <= engine["train"] <= 3 and {"train", "summarise"} == set(engine)
+    assert (f"train: 9/12 complete, 3 to run in {engine['train']} of its {train['engine_jobs']} batch jobs"
+            == text[1])
+    assert text[3].startswith(f"engine jobs to run: {engine['train'] + 1} of {2 + train['engine_jobs'] + 1} ")

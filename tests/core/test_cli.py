@@ -132,7 +132,7 @@ def test_ls_counts_jobs_and_folders(project: Path) -> None:
         {"resource": "data", "in_grid": 2, "on_disk": 2, "missing": 0, "orphaned": 0, "no_manifest": 0},
         {"resource": "model", "in_grid": 6, "on_disk": 0, "missing": None, "orphaned": 0, "no_manifest": 0},
     ] == listed["folders"]
-    assert {"owned": JOBS, "orphaned": 0} == listed["records"]
+    assert {"jobs": JOBS, "batches": 0, "orphaned": 0} == listed["records"]
     assert ["train"] == [row["step"] for row in narrowed["steps"]]
     assert ["all"] == [row["resource"] for row in narrowed["folders"]]
     assert "train       instance    12         8       4       0" in text
@@ -465,3 +465,23 @@ def test_outside_a_project_the_error_names_the_projects_below(tmp_path: Path) ->
                               "examples/iris, ")
     assert "e.g. `cd examples/iris` first), or pass --pipeline MODULE:ATTRIBUTE" in at_root
     assert f"phyper: no pipeline.py in {tmp_path}: run phyper from the folder holding your pipeline.py" in empty
+
+
+def test_ls_counts_batch_records_apart_from_the_jobs(project: Path) -> None:
+    batched = environment(PHYPER_BATCH="train=3")
+
+    def command(*arguments: str) -> str:
+        completed = subprocess.run([sys.executable, "-m", "phyper", *arguments], cwd=project, env=batched,
+                                   capture_output=True, text=True, check=True)
+        return completed.stdout
+
+    plan = json.loads(command("plan", "--json"))
+    batches = sorted({job["batch"] for job in plan["jobs"] if job["step"] == "train"})
+    for key in batches:  # as an engine runs them: every member complete, each batch writes its own record
+        command("run", "train", key)
+    listed = json.loads(command("ls", "--json"))
+    text = command("ls")
+
+    assert 3 == len(batches)  # 8 models, at most 3 a batch
+    assert {"jobs": JOBS, "batches": 3, "orphaned": 0} == listed["records"]
+    assert f"completion records: {JOBS} of current jobs, 3 of batch jobs, 0 orphaned" == text.splitlines()[-1]

@@ -32,6 +32,7 @@ from phyper._errors import (
     did_you_mean,
 )
 from phyper._inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
+from phyper._keys import is_batch_key
 from phyper._manifest import read_manifest
 from phyper._pipeline import Pipeline
 from phyper._plan import Plan
@@ -120,7 +121,8 @@ def _ls_lines(step_rows: list[dict[str, Any]], folder_rows: list[dict[str, Any]]
         )
     if not narrowed:
         orphans = records["orphaned"] or any(r["orphaned"] for r in folder_rows)
-        lines.append(f"\ncompletion records: {records['owned']} of current jobs, {records['orphaned']} orphaned"
+        batches = f", {records['batches']} of batch jobs" if records["batches"] else ""
+        lines.append(f"\ncompletion records: {records['jobs']} of current jobs{batches}, {records['orphaned']} orphaned"
                      + (" (`phyper gc` lists them)" if orphans else ""))
     return lines
 
@@ -134,7 +136,12 @@ def ls(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     step_rows = _step_rows(pipeline, built, steps, resources)
     folder_rows = _folder_rows(pipeline, built, resources, step_rows, narrowed)
     records = list(scan_records(pipeline, built))
-    record_counts = {"owned": sum(r.owned for r in records), "orphaned": sum(not r.owned for r in records)}
+    # a batch job's own record is not one of the jobs: counted apart (90 models in 8 batches are 98 records)
+    record_counts = {
+        "jobs": sum(r.owned and not is_batch_key(r.key) for r in records),
+        "batches": sum(r.owned and is_batch_key(r.key) for r in records),
+        "orphaned": sum(not r.owned for r in records),
+    }
     return Output(
         data={"steps": step_rows, "folders": folder_rows, "records": record_counts},
         lines=_ls_lines(step_rows, folder_rows, record_counts, narrowed),

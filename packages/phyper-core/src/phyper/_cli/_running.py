@@ -46,13 +46,15 @@ RUN = Command(
 
 def status(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are to run."""
-    summary = status_summary(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose)
-    return Output(data=status_data(summary, arguments.verbose), lines=summary_lines(summary, arguments.verbose))
+    counted = status_summary(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose)
+    return Output(data=status_data(counted, arguments.verbose), lines=summary_lines(counted, arguments.verbose))
 
 
 STATUS = Command(
     "status", status, "how many jobs of each step are complete",
-    "For each step, how many of its jobs are complete according to their completion records.",
+    "For each step, how many of its jobs are complete according to their completion records, how "
+    "many are to run and, for a batched step, in how many batch jobs; then the engine jobs to run "
+    "(what snakemake -n and doit list --all --status count).",
     (
         PIPELINE_SPEC,
         option("-v", "--verbose", action="store_true", help="list every job to run and why (at most 20 are listed otherwise)"),
