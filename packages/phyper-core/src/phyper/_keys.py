@@ -133,7 +133,7 @@ def group_into_batches(keys: Iterable[str], batch_size: int) -> dict[str, list[s
     The keys are sorted (hashes are uniform, so this order owes nothing to the grid's)
     and cut into runs (see :func:`_batch_ends`): no batch has more than ``batch_size``
     members and, when there are more keys than ``batch_size``, none has fewer than
-    half of it. Batch ``i`` of ``n`` is the ``i``-th run in hash order.
+    half of it. Batch ``i`` of ``n`` is the ``i``-th batch in hash order.
     """
     given = list(keys)
     ordered = sorted(given)
