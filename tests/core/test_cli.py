@@ -485,3 +485,15 @@ def test_ls_counts_batch_records_apart_from_the_jobs(project: Path) -> None:
     assert 3 == len(batches)  # 8 models, at most 3 a batch
     assert {"jobs": JOBS, "batches": 3, "orphaned": 0} == listed["records"]
     assert f"completion records: {JOBS} of current jobs, 3 of batch jobs, 0 orphaned" == text.splitlines()[-1]
+
+
+def test_json_output_is_strict_json_even_with_nan_metrics(project: Path) -> None:
+    (project / "odd_metrics.py").write_text("def load(instance):\n    return {'loss': float('nan'), 'gain': float('inf')}\n")
+
+    text = ok(project, "collect", "--metrics", "odd_metrics:load", "--json")
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    rows = json.loads(text, parse_constant=refuse)["rows"]
+    assert [(None, None)] * 8 == [(row["loss"], row["gain"]) for row in rows]
