@@ -61,7 +61,7 @@ COMPLETE_PY = '''\
 import os, sys, time
 sys.path.insert(0, ".")
 import phyper._completion
-from phyper._completion import stat_fingerprint, write_record
+from phyper._completion import Records, stat_fingerprint
 
 
 def write_text(path, text):
@@ -71,12 +71,9 @@ def write_text(path, text):
 
 
 phyper._completion.atomic_write_text = write_text
-try:  # the code that made the result, as the runner records it (phyper >= code fingerprints)
-    from phyper._code_store import code_field, today_code
-except ImportError:
-    code_field = today_code = None
 from pipeline import pipeline
 plan = pipeline.plan()
+records = Records(pipeline.state, pipeline.codes)
 start = time.perf_counter()
 code_of_step = {}
 
@@ -86,10 +83,10 @@ def complete(job):
     for path in job.outputs:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     step.function(pipeline.subject(step, job.key))
-    if today_code is not None and job.step not in code_of_step:
-        code = today_code(job.record)
-        code_of_step[job.step] = {} if code is None else {"code": code_field(pipeline.state_folder, code)}
-    write_record(job, {path: stat_fingerprint(path) for path in job.inputs}, code_of_step.get(job.step, {}))
+    if job.step not in code_of_step:  # the code that made the result, as the runner records it
+        field = pipeline.codes.today_field(job.step)
+        code_of_step[job.step] = {} if field is None else {"code": field}
+    records.write(job, {path: stat_fingerprint(path) for path in job.inputs}, code_of_step[job.step])
 
 
 # in the order the engines would: a batch's record after its members', a step's after its upstream's
@@ -97,7 +94,7 @@ for engine_job in plan.engine_jobs():
     if engine_job.is_batch:
         for member in plan.members(engine_job):
             complete(member)
-        write_record(engine_job, {}, {"members": sorted(engine_job.members)})
+        records.write(engine_job, {}, {"members": sorted(engine_job.members)})
     else:
         complete(engine_job)
 print(f"completed {len(plan):,} jobs in {time.perf_counter() - start:.1f} s", file=sys.stderr)

@@ -24,19 +24,30 @@ PACKAGES = {
 }
 ENGINES = {"snakemake", "doit", "phyper_snakemake", "phyper_doit"}
 
-# The hyperparameter model: classes, values, hashes, instances, manifests, the 0.x API.
+# Every module of phyper has one layer; an import may point into its own layer or one below.
+# The hyperparameter model: classes, values, hashes, instances, manifests, the 0.x API, and the
+# ground they stand on (errors, atomic files, what each state file may hold).
 MODEL = {
-    "phyper._errors", "phyper._types", "phyper._hashing", "phyper._schema", "phyper._context",
+    "phyper._errors", "phyper._version", "phyper._fs", "phyper._formats",
+    "phyper._types", "phyper._hashing", "phyper._schema", "phyper._context",
     "phyper._overrides", "phyper._model", "phyper._instance", "phyper._instance_list",
     "phyper._manifest", "phyper._compat", "phyper._parser",
 }
-# The pipeline runtime: steps, plans, batches, records, verdicts, running, what is on disk.
+# The pipeline runtime: steps, plans, batches, the state folder and its records, code, verdicts, running.
 RUNTIME = {
     "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
-    "phyper._batches", "phyper._batch_jobs",
-    "phyper._completion", "phyper._status", "phyper._verdict", "phyper._runner", "phyper._inventory",
-    "phyper._migrate", "phyper._collect",
+    "phyper._batches", "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
+    "phyper._code_store", "phyper._verdict", "phyper._runner",
 }
+# The tools people look at and tend results with: status, what is on disk, migrate, collect, accept, report.
+TOOLS = {
+    "phyper._status", "phyper._inventory", "phyper._migrate", "phyper._collect", "phyper._accept", "phyper._report",
+}
+# The public API (the package's face), then the command line on top.
+API = {"phyper"}
+CLI = {"phyper.__main__", "phyper._cli", "phyper._cli._command", "phyper._cli._loading", "phyper._cli._maintenance",
+       "phyper._cli._output", "phyper._cli._results", "phyper._cli._running"}
+LAYERS = [("model", MODEL), ("runtime", RUNTIME), ("tools", TOOLS), ("api", API), ("command line", CLI)]
 
 
 def module_files(root: Path) -> dict[str, Path]:
@@ -235,3 +246,41 @@ def test_each_backend_depends_on_core_and_never_on_the_other() -> None:
 
     assert {"phyper"} <= imported["phyper_snakemake"] and {"phyper"} <= imported["phyper_doit"]
     assert ("phyper_doit" in imported["phyper_snakemake"], "phyper_snakemake" in imported["phyper_doit"]) == (False, False)
+
+
+def layer_of(module: str) -> int:
+    return next(index for index, (_, modules) in enumerate(LAYERS) if module in modules)
+
+
+def test_every_module_has_one_layer() -> None:
+    graph = import_graph(PACKAGES["phyper"])
+    named = [module for _, modules in LAYERS for module in modules]
+
+    assert sorted(graph) == sorted(named)
+    assert len(named) == len(set(named))
+
+
+def test_imports_point_down_the_layers() -> None:
+    graph = import_graph(PACKAGES["phyper"])
+
+    upward = sorted(
+        f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for module, targets in graph.items()
+        for target in targets
+        if layer_of(target) > layer_of(module)
+    )
+
+    assert [] == upward
+
+
+def test_the_runtime_never_imports_the_tools_even_for_type_checking() -> None:
+    modules = module_files(PACKAGES["phyper"])
+
+    found = sorted(
+        f"{module} imports {name}"
+        for module in RUNTIME
+        for name, _ in imports(module, modules[module], type_checking=True)
+        if name in TOOLS | API | CLI
+    )
+
+    assert [] == found

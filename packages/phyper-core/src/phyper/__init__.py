@@ -55,7 +55,8 @@ from phyper._overrides import NON_KEYS_ENVIRONMENT_VARIABLE
 from phyper._parser import Parser
 from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
-from phyper._runner import job_command, load_pipeline, read_job_log, run_job
+from phyper._runner import job_command, load_pipeline, run_job
+from phyper._state import read_job_log
 from phyper._verdict import JobVerdict, Verdicts, check_batch, job_verdicts
 from phyper._version import __version__ as __version__
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from phyper._code_store import OLDER_CODE, accept_code
-from phyper._completion import check_job_record
+from phyper._completion import Reason, Records
 
 if TYPE_CHECKING:
     from phyper._pipeline import Pipeline
@@ -33,12 +32,13 @@ def accept(pipeline: Pipeline, steps: Sequence[str] = ()) -> dict[str, int]:
     """
     names = [pipeline.step(name).name for name in steps] or list(pipeline.steps)
     plan = pipeline.plan(cache=True)
+    records = Records(pipeline.state, pipeline.codes)
     accepted: dict[str, int] = {}
     for name in names:
         count = 0
         for job in plan.jobs_of(name):
-            status, record = check_job_record(job)
-            if record is not None and not status.complete and status.reason.startswith(OLDER_CODE):
-                count += accept_code(job.record, record)
+            status, record = records.check(job)
+            if record is not None and status.kind is Reason.OLDER_CODE:
+                count += pipeline.codes.accept(job.step, job.record, record)
         accepted[name] = count
     return accepted

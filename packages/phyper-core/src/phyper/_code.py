@@ -686,10 +686,12 @@ def _attribute_chain(node: ast.Attribute) -> list[str] | None:
 # -- entry point ----------------------------------------------------------------------
 
 _CACHE: dict[int, tuple[Any, StepCode]] = {}
+"""A memo of :func:`step_code` by function object: the fingerprint of a function object never changes
+(editing a file makes new function objects when the module is imported again)."""
 
 
 def step_code(function: Callable[..., Any], step_name: str = "") -> StepCode:
-    """The code ``function`` reaches today (computed once per function per process)."""
+    """The code ``function`` reaches today (computed once per function object per process)."""
     cached = _CACHE.get(id(function))
     if cached is not None and cached[0] is function:
         return cached[1]
@@ -705,11 +707,7 @@ def step_code(function: Callable[..., Any], step_name: str = "") -> StepCode:
 
 
 def clear_code_cache() -> None:
-    """Forget every fingerprint computed in this process (after editing files in a test).
-
-    The code store keeps today's digest per record folder on top of these:
-    :func:`phyper._code_store.forget_today` clears both.
-    """
+    """Forget every fingerprint and parsed source kept in this process (after editing files in a test)."""
     _CACHE.clear()
     _parsed.cache_clear()
     _static_kind.cache_clear()

@@ -13,14 +13,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from phyper._completion import read_record
+from phyper._completion import Records, read_record
 from phyper._context import FULL_INSTANCE
 from phyper._errors import MetricsLoaderError, MissingDependencyError, PipelineDefinitionError
 from phyper._instance_list import InstanceList
-from phyper._keys import RECORDS_FOLDER
 from phyper._pipeline import Pipeline
-from phyper._plan import Job
-from phyper._verdict import Verdicts, job_status
+from phyper._plan import Job, StepJobs
+from phyper._state import LocalStateFolder, StateStore, default_state_folder
+from phyper._verdict import Verdicts
 
 if TYPE_CHECKING:
     import pandas
@@ -36,7 +36,7 @@ BOOKKEEPING_COLUMNS = ("folder", "complete", "status")
 
 
 def _latest_complete(
-    records: list[tuple[Job, dict[str, Any]]], verdicts: Verdicts | None
+    records: list[tuple[Job, dict[str, Any]]], verdicts: Verdicts | Records
 ) -> tuple[bool, str, dict[str, Any] | None]:
     """(all complete, reason, non-keys of the most recent complete record) for one folder's jobs.
 
@@ -49,11 +49,11 @@ def _latest_complete(
     complete, reason = True, "complete"
     best: tuple[float, dict[str, Any]] | None = None
     for job, record in records:
-        if verdicts is not None:
+        if isinstance(verdicts, Verdicts):
             verdict = verdicts.verdict(job)
             done, why = not verdict.to_run, verdict.reason
         else:
-            status = job_status(job)
+            status = verdicts.check(job)[0]
             done, why = status.complete, status.reason
         if not done:
             if complete:
@@ -82,21 +82,23 @@ class _Writers:
                 if step.kind != "aggregate":
                     self.by_folder.setdefault((step.folder_resource, job.key), []).append(job)
                     self.has_steps.add(step.folder_resource)
-            self.done = os.path.join(source.state_folder, RECORDS_FOLDER)
+            self.state: StateStore = source.state
         else:
             # no pipeline: the records of the default state folder, checked against themselves
-            self.done = os.path.join(root or ".", ".phyper", RECORDS_FOLDER)
-        self.steps = sorted(os.listdir(self.done)) if os.path.isdir(self.done) else []
+            self.state = LocalStateFolder(default_state_folder(root or "."))
+        self.checks: Verdicts | Records = self.verdicts if self.verdicts is not None else Records(self.state)
+        self.steps = self.state.record_steps()
 
     def records(self, resource: str, key: str, folder: str) -> tuple[list[tuple[Job, dict[str, Any]]], bool]:
         """(job, record or {}) pairs of the jobs writing ``folder``, and whether any job should."""
-        if self.by_folder is not None:
+        if self.by_folder is not None and self.verdicts is not None:
             jobs = self.by_folder.get((resource, key), [])
-            return [(job, read_record(job.record) or {}) for job in jobs], resource in self.has_steps
+            read = self.verdicts.records.read  # the verdicts' own reads: a record is read once
+            return [(job, read(job.record)[0] or {}) for job in jobs], resource in self.has_steps
         found = []
         prefix = os.path.join(os.path.normpath(folder), "")
         for step in self.steps:
-            path = os.path.join(self.done, step, key + ".json")
+            path = self.state.record_path(step, key)
             record = read_record(path) if os.path.isfile(path) else None
             if record is None:
                 continue
@@ -104,7 +106,7 @@ class _Writers:
             if not any(os.path.normpath(p).startswith(prefix) for p in outputs):
                 continue
             inputs = [str(p) for p in record.get("inputs", {})]
-            found.append((Job(step, key, tuple(inputs), tuple(outputs), path, ()), record))
+            found.append((StepJobs(step, self.state).job(key, inputs, outputs), record))
         return found, True
 
 
@@ -157,7 +159,7 @@ def rows_with_verdicts(
         if not written:
             complete, reason, non_keys = False, "no step of the pipeline writes this folder", None
         else:
-            complete, reason, non_keys = _latest_complete(records, writers.verdicts)
+            complete, reason, non_keys = _latest_complete(records, writers.checks)
         values = instance.to_dict()
         row: dict[str, Any] = {hash_column: resource_hash}
         row.update((name, values[name]) for name in keys)

@@ -30,34 +30,72 @@ and invalidates nothing.
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import json
 import os
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
-from phyper._code_store import code_changes, older_code_reason
-from phyper._formats import RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_record_file
-from phyper._fs import atomic_write_text, file_sha256
+from phyper._errors import JobFailedError
+from phyper._formats import RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_record_file, remove_record
+from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
+from phyper._state import state_of_record
 
 if TYPE_CHECKING:
+    from phyper._code_store import StepCodes
     from phyper._plan import Job
+    from phyper._state import StateStore
 
 __all__ = [
-    "RECORD_FORMAT_VERSION", "JobStatus", "check_job", "check_job_record", "input_fingerprints", "read_record",
-    "read_record_checked", "write_record",
+    "RECORD_FORMAT_VERSION", "JobRecords", "JobStatus", "Reason", "Records", "RunInfo", "Started", "check_job", "read_record",
+    "read_record_checked", "timing",
 ]
+
+
+class Reason(enum.Enum):
+    """What kind of reason a :class:`JobStatus` (and a verdict) gives; the words are in its ``reason``."""
+
+    COMPLETE = "complete"
+    NO_RECORD = "no record"
+    UNREADABLE = "unreadable record"
+    FILES_CHANGED = "files changed"
+    OLDER_CODE = "older code"
+    FAILED = "failed"
+    FORCED = "forced"
+    UPSTREAM = "upstream"
+    MEMBER = "member"
 
 
 @dataclass(frozen=True)
 class JobStatus:
-    """Whether a job is complete, and if not, why."""
+    """Whether a job is complete, and if not, why (``kind``: what kind of reason, for code to branch on)."""
 
     complete: bool
     reason: str
+    kind: Reason = field(default=Reason.COMPLETE, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return self.complete
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+COMPLETE = JobStatus(True, "complete", Reason.COMPLETE)
+NO_RECORD = JobStatus(False, "no completion record", Reason.NO_RECORD)
+OLDER_CODE = "made by older code"
+
+
+def older_code(changes: tuple[str, ...]) -> JobStatus:
+    """The status of a record made by older code (``changes``: what changed, if known)."""
+    return JobStatus(False, f"{OLDER_CODE} ({', '.join(changes)} changed)" if changes else OLDER_CODE, Reason.OLDER_CODE)
+
+
+def _changed(reason: str) -> JobStatus:
+    return JobStatus(False, reason, Reason.FILES_CHANGED)
 
 
 def stat_fingerprint(path: str) -> list[int]:
@@ -92,20 +130,7 @@ def read_record_checked(path: str, *, batch: bool = False) -> tuple[dict[str, An
         return None, f"unreadable completion record ({error})"
 
 
-_SHA256_BY_STAT: dict[tuple[str, int, int], str] = {}
-"""SHA-256 of files already hashed in this process, by (path, size, mtime_ns): after a
-copy, the data set that every job reads is hashed once, not once per job checked."""
-
-
-def _content_sha256(path: str, size: int, mtime_ns: int) -> str:
-    key = (path, size, mtime_ns)
-    digest = _SHA256_BY_STAT.get(key)
-    if digest is None:
-        digest = _SHA256_BY_STAT[key] = file_sha256(path)
-    return digest
-
-
-def _unchanged(path: str, recorded: list[Any], current: list[int]) -> bool:
+def _unchanged(path: str, recorded: list[Any], current: list[int], hashes: _ContentHashes) -> bool:
     """Whether a file is as recorded: same size and time, or same size and content.
 
     ``recorded`` is ``[size, mtime_ns]`` or ``[size, mtime_ns, sha256]``; without a
@@ -115,7 +140,22 @@ def _unchanged(path: str, recorded: list[Any], current: list[int]) -> bool:
         return False
     if current[1] == recorded[1]:
         return True
-    return len(recorded) > 2 and _content_sha256(path, current[0], current[1]) == recorded[2]
+    return len(recorded) > 2 and hashes.sha256(path, current[0], current[1]) == recorded[2]
+
+
+class _ContentHashes:
+    """SHA-256 of files already hashed by one :class:`Records`, by (path, size, mtime_ns): after a
+    copy, the data set that every job reads is hashed once, not once per job checked."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int, int], str] = {}
+
+    def sha256(self, path: str, size: int, mtime_ns: int) -> str:
+        key = (path, size, mtime_ns)
+        digest = self._known.get(key)
+        if digest is None:
+            digest = self._known[key] = file_sha256(path)
+        return digest
 
 
 _KEY_PART = re.compile(r"[0-9a-f]{32}")
@@ -126,16 +166,13 @@ class _UpstreamRecords:
     """Finds the record of the job that wrote a file, by the file's path.
 
     A file of a hashed step lives under a folder named by its job's key, and that
-    job's record is ``<state>/done/<step>/<key>.json``; an aggregate's key is
-    ``all``. The steps are the folders of ``<state>/done``.
+    job's record is the state's record of (step, key); an aggregate's key is ``all``.
+    The steps are those with a record folder.
     """
 
-    def __init__(self, done_folder: str) -> None:
-        self.done_folder = done_folder
-        try:
-            self.steps = sorted(os.listdir(done_folder))
-        except OSError:
-            self.steps = []
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+        self.steps = state.record_steps()
         self.records: dict[str, dict[str, Any] | None] = {}
 
     def fingerprint(self, path: str) -> list[Any] | None:
@@ -143,7 +180,7 @@ class _UpstreamRecords:
         keys = [part for part in path.split(os.sep) if _KEY_PART.fullmatch(part)]
         for step in self.steps:
             for key in (*keys, "all"):
-                record_path = os.path.join(self.done_folder, step, key + ".json")
+                record_path = self.state.record_path(step, key)
                 if record_path not in self.records:
                     self.records[record_path] = read_record(record_path)
                 record = self.records[record_path]
@@ -153,102 +190,296 @@ class _UpstreamRecords:
         return None
 
 
-def input_fingerprints(job: Job, before: dict[str, list[int]]) -> dict[str, list[Any]]:
-    """What a record notes about each input: ``[size, mtime_ns, sha256]``.
+@dataclass(frozen=True)
+class Started:
+    """What :meth:`Records.begin` noted before a job's step ran."""
 
-    ``before`` holds each input's ``[size, mtime_ns]`` when the job started. The
-    SHA-256 comes from the record of the job that wrote the input when that record
-    lists the same size and time (no hashing), else from hashing the file. An input
-    that changed while the job ran keeps only ``[size, mtime_ns]`` of the start: its
-    time has moved since, so the job reruns, as it should.
+    identities: dict[str, tuple[int, int, int] | None]
+    inputs: dict[str, list[int]]
+
+
+def _file_identity(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def remove_leftovers(paths: Iterable[str]) -> None:
+    """Remove the hidden temporaries a killed writer of ``paths`` left (see :mod:`phyper._fs`)."""
+    for path in paths:
+        for leftover in leftover_temporaries(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where and how a job runs: built once per job, written into its record and its log lines."""
+
+    label: str
+    engine: str | None
+    non_keys: dict[str, Any]
+    host: str = field(default_factory=lambda: os.uname().nodename)
+    pid: int = field(default_factory=os.getpid)
+    scheduler_job_id: str | None = field(default_factory=lambda: os.environ.get("SLURM_JOB_ID"))
+    """A cluster's id for the job (SLURM), else None."""
+
+    def record_fields(self) -> dict[str, Any]:
+        """What a completion record says of the run (besides its times)."""
+        return {
+            "engine": self.engine, "host": self.host, "pid": self.pid,
+            "scheduler_job_id": self.scheduler_job_id, "non_keys": self.non_keys,
+        }
+
+    def log_fields(self) -> dict[str, Any]:
+        """What every job-log line of the run says."""
+        return {**self.record_fields(), "label": self.label}
+
+
+def timing(started: float, finished: float) -> dict[str, Any]:
+    """``started``, ``finished`` and ``duration_s``, as records and log lines hold them."""
+    return {"started": started, "finished": finished, "duration_s": round(finished - started, 6)}
+
+
+class JobRecords(Protocol):
+    """What the runner asks of the completion records (:class:`Records` on a state folder)."""
+
+    def check(self, job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
+        """Whether ``job``'s record checks out, and the record."""
+        ...
+
+    def check_batch(self, batch: Job, members: Iterable[Job]) -> JobStatus:
+        """Whether every current member of ``batch`` is complete."""
+        ...
+
+    def batch_record_is_current(self, batch: Job) -> bool:
+        """Whether the batch record lists the batch's current members."""
+        ...
+
+    def clear(self, job: Job) -> None:
+        """Remove ``job``'s record."""
+        ...
+
+    def begin(self, job: Job, run: RunInfo) -> Started:
+        """Make ``job`` not done and ready to run."""
+        ...
+
+    def finish(self, job: Job, started: Started, run: RunInfo, times: dict[str, Any]) -> dict[str, Any]:
+        """Write ``job``'s record once the step wrote every output."""
+        ...
+
+    def finish_batch(self, batch: Job, ran: Sequence[str], times: dict[str, Any], engine: str | None) -> dict[str, Any]:
+        """Write the record of ``batch``."""
+        ...
+
+
+class Records:
+    """The completion records of one state folder: checked, begun, written.
+
+    One object per command (or job process): it keeps the content hashes it computed.
+
+    Args:
+        state: the state folder.
+        codes: the code each step is expected to have (None: code is not compared).
+        keep: keep every record read (each is then read from disk once for this object's life).
     """
-    upstream = _UpstreamRecords(os.path.dirname(os.path.dirname(job.record)))
-    fingerprints: dict[str, list[Any]] = {}
-    for path, (size, mtime_ns) in before.items():
-        try:
-            current = stat_fingerprint(path)
-        except OSError:
-            current = None
-        if current != [size, mtime_ns]:
-            fingerprints[path] = [size, mtime_ns]
-            continue
-        listed = upstream.fingerprint(path)
-        if listed is not None and listed[:2] == current:
-            fingerprints[path] = [size, mtime_ns, listed[2]]
-        else:
-            fingerprints[path] = [size, mtime_ns, _content_sha256(path, size, mtime_ns)]
-    return fingerprints
 
+    def __init__(self, state: StateStore, codes: StepCodes | None = None, *, keep: bool = False) -> None:
+        self.state = state
+        self.codes = codes
+        self._hashes = _ContentHashes()
+        self._kept: dict[str, tuple[dict[str, Any] | None, str | None]] | None = {} if keep else None
 
-def write_record(job: Job, input_fingerprints_before: dict[str, list[int]], extra: dict[str, Any]) -> dict[str, Any]:
-    """Fingerprint the outputs and inputs and write the record atomically; return it.
+    def read(self, path: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The record at ``path`` and what is wrong with it (see :func:`read_record_checked`)."""
+        kept = self._kept
+        if kept is None:
+            return read_record_checked(path)
+        found = kept.get(path)
+        if found is None:
+            found = kept[path] = read_record_checked(path)
+        return found
 
-    ``input_fingerprints_before`` is each input's ``[size, mtime_ns]`` taken before the
-    job's step ran (see :func:`input_fingerprints`).
-    """
-    outputs = {path: [*stat_fingerprint(path), file_sha256(path)] for path in job.outputs}
-    record = {
-        "phyper_record": RECORD_FORMAT_VERSION,
-        "phyper_version": phyper_version(),  # named by a later phyper that cannot read this format
-        "step": job.step,
-        "key": job.key,
-        "outputs": outputs,
-        "inputs": input_fingerprints(job, input_fingerprints_before),
-        **extra,
-    }
-    atomic_write_text(job.record, json.dumps(record, indent=1, sort_keys=True) + "\n")
-    return record
+    # -- checking -----------------------------------------------------------------------
+
+    def check(self, job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
+        """Whether ``job`` is complete (see the module docstring), and its record (None if there is none)."""
+        record, problem = self.read(job.record)
+        if record is None:
+            return (JobStatus(False, problem, Reason.UNREADABLE) if problem else NO_RECORD), None
+        status = self._check_files(job, record)
+        if status.complete and self.codes is not None:
+            # the code last: a record made by other code is otherwise valid (phyper accept)
+            changes = self.codes.changes(job.step, record)
+            if changes is not None:
+                return older_code(changes), record
+        return status, record
+
+    def check_batch(self, batch: Job, members: Iterable[Job]) -> JobStatus:
+        """Whether a batch job is complete: every one of its current members is (the first incomplete decides)."""
+        for member in members:
+            status = self.check(member)[0]
+            if not status.complete:
+                return JobStatus(False, f"member {member.key}: {status.reason}", status.kind)
+        return COMPLETE
+
+    def batch_record_is_current(self, batch: Job) -> bool:
+        """Whether the batch record exists and lists the batch's current members."""
+        record = read_record(batch.record)
+        return record is not None and record.get("members") == sorted(batch.members)
+
+    def _check_files(self, job: Job, record: dict[str, Any]) -> JobStatus:
+        outputs: dict[str, list[Any]] = record.get("outputs", {})
+        if sorted(outputs) != sorted(job.outputs):
+            return _changed("the step's outputs changed since the job ran")
+        for path, (size, mtime_ns, sha256) in outputs.items():
+            try:
+                current = stat_fingerprint(path)
+            except OSError:
+                return _changed(f"output {path} is missing")
+            if current[0] != size:
+                return _changed(f"output {path} changed size")
+            if not _unchanged(path, [size, mtime_ns, sha256], current, self._hashes):
+                return _changed(f"output {path} changed content")
+        inputs: dict[str, list[Any]] = record.get("inputs", {})
+        if sorted(inputs) != sorted(job.inputs):
+            return _changed("the job's inputs changed (grid or step definition)")
+        upstream: _UpstreamRecords | None = None
+        for path, fingerprint in inputs.items():
+            try:
+                current = stat_fingerprint(path)
+            except OSError:
+                return _changed(f"input {path} is missing")
+            if current[0] == fingerprint[0] and current[1] != fingerprint[1] and len(fingerprint) > 2:
+                # the time moved: a copy that lost times, or the job that writes the input ran
+                # again. Its record tells which: after a rerun it lists the file's new time (and
+                # what follows a rerun runs again, whatever bytes it wrote); a copy keeps the old.
+                upstream = upstream or _UpstreamRecords(self.state)
+                listed = upstream.fingerprint(path)
+                if listed is not None and listed[:2] == current:
+                    return _changed(f"input {path} was rewritten after the job ran")
+            if not _unchanged(path, fingerprint, current, self._hashes):
+                return _changed(f"input {path} was rewritten after the job ran")
+        return COMPLETE
+
+    # -- writing --------------------------------------------------------------------------
+
+    def clear(self, job: Job) -> None:
+        """Remove ``job``'s record (first: from here until a new one is written, the job is not done)."""
+        remove_record(job.record)
+
+    def remove_leftovers(self, job: Job) -> None:
+        """Remove what a killed writer of ``job``'s record or outputs left (hidden temporaries)."""
+        remove_leftovers((job.record, *job.outputs))
+
+    def begin(self, job: Job, run: RunInfo) -> Started:
+        """Make ``job`` not done and ready to run: its inputs exist, its record is gone, its folders are made.
+
+        Raises:
+            JobFailedError: an input is missing.
+        """
+        missing = [path for path in job.inputs if not os.path.exists(path)]
+        if missing:
+            raise JobFailedError(
+                f"job {run.label} cannot start: input {missing[0]} does not exist"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + "; run the steps upstream of it first (an engine does this for you)"
+            )
+        self.clear(job)
+        self.remove_leftovers(job)
+        for path in job.outputs:
+            folder = os.path.dirname(path)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+        return Started(
+            {path: _file_identity(path) for path in job.outputs},
+            {path: stat_fingerprint(path) for path in job.inputs},
+        )
+
+    def finish(self, job: Job, started: Started, run: RunInfo, times: dict[str, Any]) -> dict[str, Any]:
+        """Check that the step wrote every output, then write ``job``'s record (last, atomically); return it.
+
+        ``times``: when the step ran (see :func:`timing`).
+
+        Raises:
+            JobFailedError: an output was not written.
+        """
+        not_written = [path for path in job.outputs if not os.path.isfile(path)]
+        unchanged = [
+            path for path in job.outputs if path not in not_written and _file_identity(path) == started.identities[path]
+        ]
+        if not_written or unchanged:
+            raise JobFailedError(
+                f"job {run.label} finished without writing {', '.join(not_written + unchanged)}; step "
+                f"`{job.step}` declares it as an output"
+            )
+        extra = {**times, **run.record_fields()}
+        code = self.codes.today_field(job.step) if self.codes is not None else None
+        if code is not None:
+            extra["code"] = code
+        return self._write(job, self.input_fingerprints(started.inputs), extra)
+
+    def finish_batch(self, batch: Job, ran: Sequence[str], times: dict[str, Any], engine: str | None) -> dict[str, Any]:
+        """Write the record of ``batch`` (its members, those that ran, when, where); return it."""
+        return self._write(batch, {}, {
+            "members": sorted(batch.members), "ran": list(ran), **times,
+            "engine": engine, "host": os.uname().nodename, "pid": os.getpid(),
+        })
+
+    def write(self, job: Job, inputs_before: dict[str, list[int]], extra: dict[str, Any]) -> dict[str, Any]:
+        """Write ``job``'s record from its files as they are (what :meth:`finish` writes, without checks).
+
+        ``inputs_before``: each input's ``[size, mtime_ns]`` when the step started.
+        """
+        return self._write(job, self.input_fingerprints(inputs_before), extra)
+
+    def input_fingerprints(self, before: dict[str, list[int]]) -> dict[str, list[Any]]:
+        """What a record notes about each input: ``[size, mtime_ns, sha256]``.
+
+        ``before`` holds each input's ``[size, mtime_ns]`` when the job started. The
+        SHA-256 comes from the record of the job that wrote the input when that record
+        lists the same size and time (no hashing), else from hashing the file. An input
+        that changed while the job ran keeps only ``[size, mtime_ns]`` of the start: its
+        time has moved since, so the job reruns, as it should.
+        """
+        upstream = _UpstreamRecords(self.state)
+        fingerprints: dict[str, list[Any]] = {}
+        for path, (size, mtime_ns) in before.items():
+            try:
+                current = stat_fingerprint(path)
+            except OSError:
+                current = None
+            if current != [size, mtime_ns]:
+                fingerprints[path] = [size, mtime_ns]
+                continue
+            listed = upstream.fingerprint(path)
+            if listed is not None and listed[:2] == current:
+                fingerprints[path] = [size, mtime_ns, listed[2]]
+            else:
+                fingerprints[path] = [size, mtime_ns, self._hashes.sha256(path, size, mtime_ns)]
+        return fingerprints
+
+    def _write(self, job: Job, inputs: dict[str, list[Any]], extra: dict[str, Any]) -> dict[str, Any]:
+        outputs = {path: [*stat_fingerprint(path), file_sha256(path)] for path in job.outputs}
+        record = {
+            "phyper_record": RECORD_FORMAT_VERSION,
+            "phyper_version": phyper_version(),  # named by a later phyper that cannot read this format
+            "step": job.step,
+            "key": job.key,
+            "outputs": outputs,
+            "inputs": inputs,
+            **extra,
+        }
+        atomic_write_text(job.record, json.dumps(record, indent=1, sort_keys=True) + "\n")
+        return record
 
 
 def check_job(job: Job) -> JobStatus:
-    """Whether ``job`` is complete (see the module docstring)."""
-    return check_job_record(job)[0]
+    """Whether ``job``'s record checks out: its files are as recorded (see the module docstring).
 
-
-def check_job_record(job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
-    """Whether ``job`` is complete, and its record (None if there is none)."""
-    record, problem = read_record_checked(job.record)
-    if record is None:
-        return JobStatus(False, problem or "no completion record"), None
-    status = _check(job, record)
-    if status.complete:
-        # the code last: a record made by other code is otherwise valid (phyper accept)
-        changes = code_changes(job.record, record)
-        if changes is not None:
-            return JobStatus(False, older_code_reason(changes)), record
-    return status, record
-
-
-def _check(job: Job, record: dict[str, Any]) -> JobStatus:
-    outputs: dict[str, list[Any]] = record.get("outputs", {})
-    if sorted(outputs) != sorted(job.outputs):
-        return JobStatus(False, "the step's outputs changed since the job ran")
-    for path, (size, mtime_ns, sha256) in outputs.items():
-        try:
-            current = stat_fingerprint(path)
-        except OSError:
-            return JobStatus(False, f"output {path} is missing")
-        if current[0] != size:
-            return JobStatus(False, f"output {path} changed size")
-        if not _unchanged(path, [size, mtime_ns, sha256], current):
-            return JobStatus(False, f"output {path} changed content")
-    inputs: dict[str, list[Any]] = record.get("inputs", {})
-    if sorted(inputs) != sorted(job.inputs):
-        return JobStatus(False, "the job's inputs changed (grid or step definition)")
-    upstream: _UpstreamRecords | None = None
-    for path, fingerprint in inputs.items():
-        try:
-            current = stat_fingerprint(path)
-        except OSError:
-            return JobStatus(False, f"input {path} is missing")
-        if current[0] == fingerprint[0] and current[1] != fingerprint[1] and len(fingerprint) > 2:
-            # the time moved: a copy that lost times, or the job that writes the input ran
-            # again. Its record tells which: after a rerun it lists the file's new time (and
-            # what follows a rerun runs again, whatever bytes it wrote); a copy keeps the old.
-            upstream = upstream or _UpstreamRecords(os.path.dirname(os.path.dirname(job.record)))
-            listed = upstream.fingerprint(path)
-            if listed is not None and listed[:2] == current:
-                return JobStatus(False, f"input {path} was rewritten after the job ran")
-        if not _unchanged(path, fingerprint, current):
-            return JobStatus(False, f"input {path} was rewritten after the job ran")
-    return JobStatus(True, "complete")
+    The record alone: the step's code, upstream jobs and forcing are the verdict's
+    (:class:`phyper.Verdicts`), which knows the pipeline.
+    """
+    return Records(state_of_record(job.record)).check(job)[0]

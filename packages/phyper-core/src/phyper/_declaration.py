@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from phyper._context import FULL_INSTANCE
 
 if TYPE_CHECKING:
+    from phyper._code_store import StepCodes
     from phyper._instance_list import InstanceList
+    from phyper._state import StateStore
 
 __all__ = ["PathFunction", "PipelineDeclaration", "Step", "StepKind"]
 
@@ -95,6 +97,16 @@ class PipelineDeclaration(Protocol):
         ...
 
     @property
+    def state(self) -> StateStore:
+        """The state folder's owner."""
+        ...
+
+    @property
+    def codes(self) -> StepCodes:
+        """The code each step is expected to have."""
+        ...
+
+    @property
     def instances(self) -> InstanceList[Any]:
         """The instances of the grid."""
         ...
@@ -113,4 +125,8 @@ class PipelineDeclaration(Protocol):
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (``step_name``, ``key``) lives."""
+        ...
+
+    def job_label(self, step_name: str, key: str) -> str:
+        """A job named for people."""
         ...

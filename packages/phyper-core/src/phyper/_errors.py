@@ -9,6 +9,7 @@ Messages name the culprit and say how to fix it.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "UnknownResourceError",
     "UnknownStepError",
     "UnsupportedValueError",
+    "describe_os_error",
 ]
 
 
@@ -139,3 +141,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return ``"; did you mean `x`?"`` for the closest candidate, or ``""``."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean `{matches[0]}`?" if matches else ""
+
+
+def describe_os_error(error: OSError, paths: tuple[str, ...] = ()) -> str:
+    """What a job's failed file operation means and what to do (a failed ``write()`` names no file: ``paths``)."""
+    where = f" at {error.filename}" if error.filename else (f" while writing {', '.join(paths)}" if paths else "")
+    what = error.strerror or str(error)
+    if error.errno == errno.ENOSPC:
+        advice = "free space on that filesystem, then run the job again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "make that folder writable, then run the job again"
+    else:
+        advice = "fix the cause, then run the job again"
+    return f"{what}{where}; no completion record was written and earlier results are untouched; {advice}"

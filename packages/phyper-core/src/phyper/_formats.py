@@ -30,7 +30,7 @@ import math
 import os
 import stat
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -353,6 +353,26 @@ CODE_MANIFEST = FileFormat(
 # -- reading -----------------------------------------------------------------------------
 
 
+def _open_regular(path: str) -> tuple[int, int]:
+    """``(descriptor, size)`` of a state file opened for reading, once it is known to be a regular file."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise DamagedStateFile(path, f"cannot be read ({error.strerror or error})") from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise DamagedStateFile(
+                path, "is a folder, not a file" if stat.S_ISDIR(info.st_mode) else "is not a regular file"
+            )
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor, info.st_size
+
+
 def open_state_file(path: str) -> BinaryIO:
     """A state file opened for reading in binary, once it is known to be a regular file.
 
@@ -361,16 +381,8 @@ def open_state_file(path: str) -> BinaryIO:
         DamagedStateFile: it is something else than a regular file (a folder, a FIFO:
             opened without blocking, never waited on) or cannot be opened.
     """
+    descriptor, _ = _open_regular(path)
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise
-    except OSError as error:
-        raise DamagedStateFile(path, f"cannot be read ({error.strerror or error})") from None
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise DamagedStateFile(path, "is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file")
         return open(descriptor, "rb")
     except BaseException:
         os.close(descriptor)
@@ -378,12 +390,23 @@ def open_state_file(path: str) -> BinaryIO:
 
 
 def read_state_bytes(path: str) -> bytes:
-    """The bytes of a state file (see :func:`open_state_file` for what it raises)."""
-    with open_state_file(path) as handle:
-        try:
-            return handle.read()
-        except OSError as error:
-            raise DamagedStateFile(path, f"cannot be read ({error.strerror or error})") from None
+    """The bytes of a state file (see :func:`open_state_file` for what it raises).
+
+    Read with plain system calls: a report reads a hundred thousand records.
+    """
+    descriptor, size = _open_regular(path)
+    try:
+        chunks: list[bytes] = []
+        while True:
+            wanted = max(size + 1, 65536)
+            chunk = os.read(descriptor, wanted)
+            chunks.append(chunk)
+            if len(chunk) < wanted:  # a regular file reads short only at its end: no second call
+                return b"".join(chunks)
+    except OSError as error:
+        raise DamagedStateFile(path, f"cannot be read ({error.strerror or error})") from None
+    finally:
+        os.close(descriptor)
 
 
 def parse_json(raw: bytes, path: str) -> Any:
@@ -476,8 +499,9 @@ def parse_job_log(
             yield entry
 
 
-PLAN_CACHE_FORMAT_VERSION = 2
-"""The plan-cache entries' format (1: a marshalled ``(fingerprint, plan data)``, no check sum)."""
+PLAN_CACHE_FORMAT_VERSION = 3
+"""The plan-cache entries' format (1: a marshalled ``(fingerprint, plan data)``, no check sum; 2: record
+prefixes in the data)."""
 _PLAN_CACHE_MAGIC = b"phyper-plan-cache"
 
 
@@ -532,8 +556,3 @@ def remove_record(path: str) -> None:
                 f"{path} is a folder ({error.strerror}) where the job's completion record goes; "
                 "move it out of the state folder, then run the job again"
             ) from None
-
-
-def describe(kind: FileFormat) -> Mapping[str, str]:
-    """``{key: meaning}`` of a format (what the docs list)."""
-    return {field.name: field.meaning for field in kind.fields}

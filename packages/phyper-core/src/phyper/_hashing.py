@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from phyper._errors import HyperparameterValueError, UnsupportedValueError
@@ -108,11 +108,6 @@ def digest(preimage: bytes) -> str:
 def hash_key_values(key_values: Mapping[str, Any]) -> str:
     """Hash a mapping of normalised key values (names sorted, ``None`` left out)."""
     return digest(encode_preimage(key_values))
-
-
-def join_items(items: Iterable[bytes]) -> str:
-    """Hash pre-encoded items that are already in name order (the fast path)."""
-    return digest(PREFIX + b"".join(items))
 
 
 def decode_preimage(preimage: bytes) -> dict[str, Any]:

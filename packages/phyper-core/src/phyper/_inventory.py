@@ -56,7 +56,7 @@ class HashedFolder:
 
 @dataclass(frozen=True)
 class RecordFile:
-    """One (non-hidden) file under ``<state_folder>/done/<step>/``."""
+    """One (non-hidden) file of a step's record folder."""
 
     path: str
     step: str
@@ -96,13 +96,11 @@ def _resource_folder_names(root: str, registered: list[str]) -> list[str]:
     return names
 
 
-def scan_folders(
-    pipeline: Pipeline, *, read_reached: bool = False, on_folder: Callable[[], None] | None = None
-) -> Iterator[HashedFolder]:
+def scan_folders(pipeline: Pipeline, *, on_folder: Callable[[], None] | None = None) -> Iterator[HashedFolder]:
     """Every hashed folder under the pipeline's hashed_resources_folder.
 
-    Manifests are read for folders the grid does not reach (and for all of them when
-    ``read_reached``): for a reached folder the grid already says what it holds.
+    Manifests are read for folders the grid does not reach: for a reached folder the
+    grid already says what it holds.
     """
     shared = pipeline.instances[0]._phyper_shared
     root = shared.folder
@@ -123,7 +121,7 @@ def scan_folders(
             is_reached = entry in hashes
             manifest: Manifest | None = None
             problem: str | None = None
-            if read_reached or not is_reached:
+            if not is_reached:
                 manifest, problem = _checked_manifest(path, name, entry)
             yield HashedFolder(name, entry, path, is_reached, manifest, problem)
 
@@ -140,29 +138,15 @@ def _checked_manifest(path: str, resource: str, hash_: str) -> tuple[Manifest | 
     return manifest, None
 
 
-def scan_records(pipeline: Pipeline, plan: Plan, *, on_record: Callable[[], None] | None = None) -> Iterator[RecordFile]:
-    """Every file under the state folder's ``done/<step>/`` folders but hidden temporaries."""
-    done = os.path.join(pipeline.state_folder, "done")
-    if not os.path.isdir(done):
-        return
+def scan_records(pipeline: Pipeline, plan: Plan) -> Iterator[RecordFile]:
+    """Every file of the state folder's record folders but hidden temporaries (see :meth:`StateStore.iter_records`)."""
+    state = pipeline.state
     owned = {os.path.normpath(record) for record in plan.record_paths()}
-    for step in sorted(os.listdir(done)):
-        step_folder = os.path.join(done, step)
-        if not os.path.isdir(step_folder):
-            continue
-        for entry in sorted(os.listdir(step_folder)):
-            path = os.path.join(step_folder, entry)
-            # hidden files are records being written (atomic_output's temporaries): a
-            # running job owns them, and the runner removes those a killed job left
-            if entry.startswith("."):
-                continue
-            if on_record is not None:
-                on_record()
-            key = entry[: -len(".json")] if entry.endswith(".json") else entry
-            is_owned = os.path.normpath(path) in owned
+    for step in state.record_steps():
+        for key, path in state.iter_records(step):
             # a folder in a record's place is listed too, as unreadable: gc leaves it alone
             record, problem = read_record_checked(path)
-            yield RecordFile(path, step, key, record, is_owned, problem)
+            yield RecordFile(path, step, key, record, os.path.normpath(path) in owned, problem)
 
 
 def folder_size(path: str) -> int:

@@ -1,16 +1,14 @@
-"""Job keys and where a job's state lives: the leaf every runtime module may import.
+"""Job keys: the leaf every runtime module may import.
 
 A job is named by its step and its *key*: a hash (``3f2a...``, one per resource value
 or instance), :data:`AGGREGATE_KEY` for an aggregate's single job, or a batch key
 ``batch-<i>-of-<n>`` for a batch job (see :mod:`phyper._batches` for how members are
-chosen). Its completion record lives at ``<state folder>/done/<step>/<key>.json`` and
-every attempt is a line of ``<state folder>/jobs.jsonl``.
+chosen). Where a job's state lives is :mod:`phyper._state`'s business.
 """
 
 from __future__ import annotations
 
 import bisect
-import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,16 +17,11 @@ __all__ = [
     "AGGREGATE_KEY",
     "BATCH_KEY_PATTERN",
     "BATCH_MEMBERSHIP",
-    "JOB_LOG_NAME",
-    "RECORDS_FOLDER",
     "batch_finder",
     "batch_key",
     "group_into_batches",
     "is_batch_key",
-    "job_log_path",
     "parse_batch_key",
-    "record_folder",
-    "record_path",
 ]
 
 AGGREGATE_KEY = "all"
@@ -37,32 +30,11 @@ AGGREGATE_KEY = "all"
 BATCH_KEY_PATTERN = r"batch-[0-9]+-of-[0-9]+"
 """A regular expression matching every batch key (a Snakemake wildcard constraint)."""
 
-RECORDS_FOLDER = "done"
-"""The folder of the state folder holding one folder of completion records per step."""
-
-JOB_LOG_NAME = "jobs.jsonl"
-"""The job log, in the state folder: one JSON line per attempt (done, skipped, failed)."""
-
 BATCH_MEMBERSHIP = 2
 """The rule grouping a step's keys into batches (1: by the hash's first bits; 2: runs of the sorted
 keys, :func:`group_into_batches`); part of the plan cache's key, so a cached plan never mixes them."""
 
 _BATCH_KEY = re.compile(r"batch-([0-9]+)-of-([0-9]+)")
-
-
-def record_folder(state_folder: str, step: str) -> str:
-    """The folder of step ``step``'s completion records (with a trailing separator)."""
-    return os.path.join(state_folder, RECORDS_FOLDER, step, "")
-
-
-def record_path(state_folder: str, step: str, key: str) -> str:
-    """Where the completion record of job (``step``, ``key``) lives."""
-    return record_folder(state_folder, step) + key + ".json"
-
-
-def job_log_path(state_folder: str) -> str:
-    """The job log of a state folder."""
-    return os.path.join(state_folder, JOB_LOG_NAME)
 
 
 def _anchor(key: str, every: int) -> bool:

@@ -1,7 +1,7 @@
 """Per-job locks: a job never runs twice at once, whoever starts it.
 
 The runner holds an exclusive POSIX record lock (``fcntl.lockf``, i.e. ``F_SETLK``)
-on ``<state_folder>/locks/<step>/<key>.lock`` while a job runs. What this relies on:
+on the job's lock file (its path is :mod:`phyper._state`'s business) while a job runs. What this relies on:
 
 * on one machine, the kernel releases the lock when the holding process exits for
   any reason (SIGKILL, OOM, crash), so a lock of a dead process never blocks;
@@ -28,9 +28,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from phyper._errors import JobFailedError, describe_os_error
 from phyper._formats import LOCK, parse_json
 
-__all__ = ["JobLock", "job_lock", "lock_path"]
+__all__ = ["JobLock", "hold_lock"]
 
 
 @dataclass
@@ -40,11 +41,6 @@ class JobLock:
     path: str
     waited: bool
     holder: str | None
-
-
-def lock_path(state_folder: str, step: str, key: str) -> str:
-    """Where the lock of job (``step``, ``key``) lives."""
-    return os.path.join(state_folder, "locks", step, key + ".lock")
 
 
 def _holder(path: str, descriptor: int) -> str | None:
@@ -71,35 +67,48 @@ def _open_lock_file(path: str) -> int:
 
 
 @contextlib.contextmanager
-def job_lock(state_folder: str, step: str, key: str, *, label: str | None = None) -> Iterator[JobLock]:
-    """Hold the lock of job (``step``, ``key``) for the duration of the ``with`` block.
+def hold_lock(path: str, label: str) -> Iterator[JobLock]:
+    """Hold the lock file ``path`` of job ``label`` for the duration of the ``with`` block.
 
     If another process holds it, print who (to stderr) and wait until it is released.
+
+    Raises:
+        JobFailedError: the lock cannot be taken (a read-only state folder, say).
     """
-    path = lock_path(state_folder, step, key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    descriptor = _open_lock_file(path)
     try:
-        waited = False
-        holder = None
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        descriptor = _open_lock_file(path)
+    except OSError as error:
+        raise JobFailedError(f"job {label} cannot take its lock: {describe_os_error(error)}") from error
+    try:
         try:
-            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock = _take(path, descriptor, label)
         except OSError as error:
-            if error.errno not in (errno.EACCES, errno.EAGAIN):
-                raise
-            waited = True
-            holder = _holder(path, descriptor)
-            print(
-                f"phyper: job {label or f'{step}:{key}'} is being run by another process"
-                f"{f' ({holder})' if holder else ''}; waiting for it to finish",
-                file=sys.stderr,
-                flush=True,
-            )
-            fcntl.lockf(descriptor, fcntl.LOCK_EX)
-        info = json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "since": time.time()})
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, info.encode("utf-8"), 0)
-        yield JobLock(path, waited, holder)
+            raise JobFailedError(f"job {label} cannot take its lock: {describe_os_error(error)}") from error
+        yield lock
     finally:
         # closing the descriptor releases the lock
         os.close(descriptor)
+
+
+def _take(path: str, descriptor: int, label: str) -> JobLock:
+    waited = False
+    holder = None
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EAGAIN):
+            raise
+        waited = True
+        holder = _holder(path, descriptor)
+        print(
+            f"phyper: job {label} is being run by another process"
+            f"{f' ({holder})' if holder else ''}; waiting for it to finish",
+            file=sys.stderr,
+            flush=True,
+        )
+        fcntl.lockf(descriptor, fcntl.LOCK_EX)
+    info = json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "since": time.time()})
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, info.encode("utf-8"), 0)
+    return JobLock(path, waited, holder)

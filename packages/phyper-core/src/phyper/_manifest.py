@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from phyper._context import FULL_INSTANCE
 from phyper._errors import ManifestError, ManifestMismatchError, PhyperError
 from phyper._formats import MANIFEST, DamagedStateFile, read_json_file
-from phyper._fs import atomic_write_text
+from phyper._fs import atomic_write_text, leftover_temporaries
 from phyper._hashing import HASH_FORMAT_VERSION, hash_key_values
 
 if TYPE_CHECKING:
@@ -126,6 +127,9 @@ def write_manifest(instance: Instance, resource_name: str | None) -> str:
     expected = manifest_for(instance, resource_name)
     folder = instance.get_resources_path(resource_name)
     path = os.path.join(folder, MANIFEST_NAME)
+    for leftover in leftover_temporaries(path):  # a process killed while writing one left its temporary
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(leftover)
     if os.path.exists(path):
         found = read_manifest(path)
         if found.resource != expected.resource or _typed_values(found.key_values) != _typed_values(

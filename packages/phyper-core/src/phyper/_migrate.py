@@ -93,27 +93,21 @@ def plan_pipeline_migration(
     found: list[tuple[str, str, str, dict[str, Any]]] = []
     unreadable: list[tuple[str, str]] = []
     unreadable_keys: set[str] = set()
-    done = os.path.join(pipeline.state_folder, "done")
     existing: set[str] = set()
-    if os.path.isdir(done):
-        for step in sorted(os.listdir(done)):
-            step_folder = os.path.join(done, step)
-            if not os.path.isdir(step_folder):
+    state = pipeline.state
+    for step in state.record_steps():
+        for key, path in state.iter_records(step):
+            if not state.is_record_file(path):
                 continue
-            for entry in sorted(os.listdir(step_folder)):
-                path = os.path.join(step_folder, entry)
-                if not entry.endswith(".json") or entry.startswith("."):
-                    continue
-                existing.add(os.path.normpath(path))
-                if on_item is not None:
-                    on_item()
-                key = entry[: -len(".json")]
-                record, problem = read_record_checked(path)
-                if record is None:
-                    unreadable.append((path, problem or "not a completion record"))
-                    unreadable_keys.add(key)
-                else:
-                    found.append((path, step, key, record))
+            existing.add(os.path.normpath(path))
+            if on_item is not None:
+                on_item()
+            record, problem = read_record_checked(path)
+            if record is None:
+                unreadable.append((path, problem or "not a completion record"))
+                unreadable_keys.add(key)
+            else:
+                found.append((path, step, key, record))
     if unreadable:
         folders = _leave_alone(folders, unreadable, unreadable_keys)
     moved = {os.path.normpath(m.old_folder): os.path.normpath(m.new_folder) for m in folders.moves}
@@ -127,7 +121,7 @@ def plan_pipeline_migration(
             rewritten["key"] = target_key
             rewritten["migrated_from"] = key
         if rewritten != record:
-            records.append(RecordMove(path, os.path.join(os.path.dirname(path), target_key + ".json"), rewritten))
+            records.append(RecordMove(path, state.record_path(step, target_key), rewritten))
     leaving = {os.path.normpath(move.old_path) for move in records}
     collisions = [
         move.new_path

@@ -25,10 +25,12 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from phyper._code_store import StepCodes
 from phyper._declaration import PathFunction, Step, StepKind
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
-from phyper._keys import AGGREGATE_KEY, is_batch_key, record_path
+from phyper._keys import AGGREGATE_KEY, is_batch_key
+from phyper._state import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:
     from phyper._parser import Parser
@@ -119,8 +121,12 @@ class Pipeline:
                 raise PipelineDefinitionError(
                     "the parser has no hashed_resources_folder; give one, or pass state_folder="
                 )
-            state_folder = os.path.join(self._shared.folder, ".phyper")
+            state_folder = default_state_folder(self._shared.folder)
         self.state_folder = os.fspath(state_folder)
+        self.state: StateStore = LocalStateFolder(self.state_folder)
+        """The state folder's owner: every path under it, its records, log, locks and code store."""
+        self.codes = StepCodes(self.state)
+        """The code each step is expected to have (what the verdicts compare records with)."""
         self.steps: dict[str, Step] = {}
         self.track_code = track_code
         self._varying_keys: list[str] | None = None
@@ -285,9 +291,7 @@ class Pipeline:
             track_code=track_code,
         )
         self.steps[step_name] = step
-        from phyper._code_store import register_step  # plain data; no fingerprint is computed here
-
-        register_step(self.state_folder, step_name, function, track=self.track_code and track_code)
+        self.codes.add(step_name, function, track=self.track_code and track_code)  # plain data: nothing computed
         return step
 
     def metrics(
@@ -370,7 +374,7 @@ class Pipeline:
 
     def record_path(self, step_name: str, key: str) -> str:
         """Where the completion record of job (step, key) lives."""
-        return record_path(self.state_folder, step_name, key)
+        return self.state.record_path(step_name, key)
 
     def plan(self, *, cache: bool = False) -> Plan:
         """The jobs, their files and dependencies, as plain data (see :class:`Plan`).

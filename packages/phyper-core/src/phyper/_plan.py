@@ -36,14 +36,19 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from phyper._batches import batch_sizes
-from phyper._errors import PipelineDefinitionError, UnknownStepError
+from phyper._errors import PhyperError, PipelineDefinitionError, UnknownStepError
 from phyper._hashing import HASH_HEX_DIGITS
-from phyper._keys import AGGREGATE_KEY, batch_finder, group_into_batches, parse_batch_key
+from phyper._keys import AGGREGATE_KEY, batch_finder, group_into_batches, is_batch_key, parse_batch_key
 
 if TYPE_CHECKING:
+    from phyper._code_store import StepCodes
     from phyper._declaration import PipelineDeclaration, Step
+    from phyper._state import StateStore
 
-__all__ = ["HASH_PLACEHOLDER", "Job", "JobTable", "Plan", "PlannedStep", "batch_for", "build_plan", "job_for"]
+__all__ = [
+    "HASH_PLACEHOLDER", "Job", "JobTable", "JobToRun", "Plan", "PlannedStep", "StepJobs", "batch_for", "build_plan",
+    "job_for", "jobs_to_run",
+]
 
 HASH_PLACEHOLDER = "{hash}"
 """Stands for the job key in :attr:`PlannedStep.output_templates` (``str.format`` style)."""
@@ -107,6 +112,55 @@ class PlannedStep:
         return self.kind != "aggregate"
 
 
+class StepJobs:
+    """The one builder of one step's :class:`Job` objects: planning, batches, the plan cache and a job process.
+
+    Args:
+        step: the step's name.
+        state: the state folder (where each job's record lives).
+    """
+
+    def __init__(self, step: str, state: StateStore) -> None:
+        self.step = step
+        self._record_path = state.record_path
+
+    def record(self, key: str) -> str:
+        """Where job ``key``'s completion record lives."""
+        return self._record_path(self.step, key)
+
+    def job(
+        self, key: str, inputs: Sequence[str], outputs: Sequence[str], dependencies: Sequence[str] = (),
+        batch: str | None = None,
+    ) -> Job:
+        """Job ``key`` (``batch``: the key of the batch job that runs it, for a batched step)."""
+        return Job(
+            self.step, key, tuple(inputs), tuple(outputs), self._record_path(self.step, key), tuple(dependencies),
+            batch=batch,
+        )
+
+    def batch(self, key: str, members: Sequence[str], dependencies: Sequence[str] = ()) -> Job:
+        """Batch job ``key``, running ``members`` (their keys, in grid order)."""
+        return Job(
+            self.step, key, (), (), self._record_path(self.step, key), tuple(dependencies), members=tuple(members)
+        )
+
+    def stored(
+        self, key: str, inputs: tuple[str, ...], outputs: tuple[str, ...], record: str, dependencies: tuple[str, ...]
+    ) -> Job:
+        """Job ``key`` from trusted stored data (the plan cache), as :meth:`job` made it.
+
+        A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
+        filling the instance dictionary at once is several times faster, and a cached plan
+        makes one per job of the grid at every engine start.
+        """
+        job = object.__new__(Job)
+        job.__dict__.update(
+            step=self.step, key=key, inputs=inputs, outputs=outputs, record=record, dependencies=dependencies,
+            members=(), batch=None,
+        )
+        return job
+
+
 def _escape(path: str) -> str:
     return path.replace("{", "{{").replace("}", "}}")
 
@@ -165,7 +219,7 @@ class _BatchedStep:
     """
 
     def __init__(
-        self, pipeline: PipelineDeclaration, step: Step, size: int, templates: tuple[str, ...], record_prefix: str,
+        self, pipeline: PipelineDeclaration, step: Step, size: int, templates: tuple[str, ...],
         batches: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -177,7 +231,7 @@ class _BatchedStep:
         # the same templates on normalised paths, to recognise files named either way
         sample = "f" * HASH_HEX_DIGITS
         self.normal_parts = tuple(tuple(_normalised(sample.join(parts)).split(sample)) for parts in self.outputs.parts)
-        self.record_prefix = record_prefix
+        self.jobs = StepJobs(step.name, pipeline.state)
 
     @property
     def subjects(self) -> dict[str, Any]:
@@ -222,10 +276,7 @@ class _BatchedStep:
         dependencies: dict[str, None] = {}
         if producers is not None:
             producers.resolve(step.name, inputs, dependencies, None)
-        return Job(
-            step.name, key, tuple(inputs), tuple(outputs), self.record_prefix + key + ".json",
-            tuple(dependencies), batch=self.batch_of(key),
-        )
+        return self.jobs.job(key, inputs, outputs, tuple(dependencies), batch=self.batch_of(key))
 
 
 class _Producers:
@@ -383,8 +434,8 @@ class JobTable(Mapping[str, Job]):
         if stored is not None:
             yield from (job.record for job in stored.values())
         else:
-            batched = self._batched[step]
-            yield from (batched.record_prefix + key + ".json" for key in batched.subjects)
+            record = self._batched[step].jobs.record
+            yield from (record(key) for key in self._batched[step].subjects)
 
 
 class Plan:
@@ -394,16 +445,21 @@ class Plan:
         self,
         steps: list[PlannedStep],
         jobs: JobTable,
-        state_folder: str,
+        state: StateStore,
         batches: dict[str, Job],
         non_keys: dict[str, Any] | None = None,
+        codes: StepCodes | None = None,
     ) -> None:
         self.steps = tuple(steps)
         self.jobs = jobs
         """Every job by id; a batched step's jobs are built on lookup (see :class:`JobTable`)."""
         self.batches = batches
         """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in :attr:`jobs`."""
-        self.state_folder = state_folder
+        self.state = state
+        """The state folder's owner (see :mod:`phyper._state`)."""
+        self.state_folder = state.root
+        self.codes = codes
+        """The code each step is expected to have (None: code is left out of the verdicts)."""
         self.non_keys = non_keys or {}
         """The grid's current non-key values (records made with others are reported, never rerun)."""
         self._batches_by_step: dict[str, list[Job]] = {}
@@ -474,16 +530,13 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
     steps = list(pipeline.steps.values())
     subjects_of = {step.name: pipeline.job_subjects(step) for step in steps}
     templates_of: dict[str, tuple[str, ...]] = {}
-    record_prefix_of: dict[str, str] = {}
+    state = pipeline.state
     batched: dict[str, _BatchedStep] = {}
     for step in steps:
         subjects = subjects_of[step.name]
         templates_of[step.name] = step_templates(pipeline, step)
-        record_prefix_of[step.name] = pipeline.record_path(step.name, "")[: -len(".json")]
         if step.name in sizes:
-            batched[step.name] = _BatchedStep(
-                pipeline, step, sizes[step.name], templates_of[step.name], record_prefix_of[step.name]
-            )
+            batched[step.name] = _BatchedStep(pipeline, step, sizes[step.name], templates_of[step.name])
     producers = _Producers(list(batched.values()))
 
     # every file of every unbatched job, each checked against its step's templates
@@ -508,18 +561,16 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
     upstream_of: dict[str, list[str]] = {}
     for step in steps:
         subjects = subjects_of[step.name]
-        record_prefix = record_prefix_of[step.name]
         upstream: list[str] = []
         batched_step = batched.get(step.name)
+        builder = StepJobs(step.name, state)
         if batched_step is None:
             step_jobs: dict[str, Job] = {}
             for (key, subject), outputs in zip(subjects.items(), outputs_of[step.name]):
                 inputs = step.input_paths(subject)
                 dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
                 producers.resolve(step.name, inputs, dependencies, upstream)
-                step_jobs[f"{step.name}:{key}"] = Job(
-                    step.name, key, tuple(inputs), tuple(outputs), record_prefix + key + ".json", tuple(dependencies)
-                )
+                step_jobs[f"{step.name}:{key}"] = builder.job(key, inputs, outputs, tuple(dependencies))
             stored[step.name] = step_jobs
         else:
             # one batch job per non-empty batch: its dependencies are its members'
@@ -528,10 +579,7 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
                 batch_dependencies: dict[str, None] = {}
                 for member in members:
                     producers.resolve(step.name, step.input_paths(subjects[member]), batch_dependencies, upstream)
-                step_batches[f"{step.name}:{batch}"] = Job(
-                    step.name, batch, (), (), record_prefix + batch + ".json", tuple(batch_dependencies),
-                    members=tuple(members),
-                )
+                step_batches[f"{step.name}:{batch}"] = builder.batch(batch, members, tuple(batch_dependencies))
             batches_by_step[step.name] = step_batches
         upstream_of[step.name] = upstream
         planned[step.name] = PlannedStep(
@@ -541,9 +589,9 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
             doc=(step.function.__doc__ or "").strip().splitlines()[0] if step.function.__doc__ else step.name,
             keys=tuple(subjects),
             output_templates=templates_of[step.name],
-            record_template=_escape(pipeline.record_path(step.name, AGGREGATE_KEY))
+            record_template=_escape(state.record_path(step.name, AGGREGATE_KEY))
             if step.kind == "aggregate"
-            else os.path.join(_escape(os.path.dirname(pipeline.record_path(step.name, "x"))), HASH_PLACEHOLDER + ".json"),
+            else _escape(state.record_template(step.name, "\0")).replace("\0", HASH_PLACEHOLDER),
             upstream=tuple(upstream),
             threads=step.threads,
             resources=step.resources,
@@ -568,9 +616,10 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
     return Plan(
         [planned[name] for name in order],
         JobTable(order, stored, batched, producers),
-        pipeline.state_folder,
+        state,
         all_batches,
         current_non_keys(pipeline),
+        pipeline.codes,
     )
 
 
@@ -595,10 +644,7 @@ def job_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> Job:
     """
     step = pipeline.step(step_name)
     subject = pipeline.subject(step, key)
-    return Job(
-        step.name, key, tuple(step.input_paths(subject)), tuple(step.output_paths(subject)),
-        pipeline.record_path(step.name, key), (),
-    )
+    return StepJobs(step.name, pipeline.state).job(key, step.input_paths(subject), step.output_paths(subject))
 
 
 def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job, list[Job]]:
@@ -624,16 +670,43 @@ def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[
             f"step `{step.name}` runs in no batches now (no batch= nor PHYPER_BATCH): `{key}` is from another plan; "
             "start the engine again"
         )
-    record_prefix = pipeline.record_path(step.name, "")[: -len(".json")]
-    batched = _BatchedStep(pipeline, step, size, step_templates(pipeline, step), record_prefix)
+    batched = _BatchedStep(pipeline, step, size, step_templates(pipeline, step))
     if parsed[1] != len(batched.batches):
         raise UnknownStepError(
             f"step `{step.name}` has {len(batched.batches)} batches of at most {size} now, so `{key}` is from "
             "another plan (another grid or batch size); start the engine again"
         )
     members = [batched.member(member, None) for member in batched.batches[key]]
-    batch = Job(step.name, key, (), (), pipeline.record_path(step.name, key), (), members=tuple(m.key for m in members))
-    return batch, members
+    return batched.jobs.batch(key, [member.key for member in members]), members
+
+
+@dataclass(frozen=True)
+class JobToRun:
+    """A job as a job process runs it: the job, its step, what its function receives, its name for people."""
+
+    job: Job
+    step: Step
+    subject: Any
+    label: str
+
+
+def jobs_to_run(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job | None, list[JobToRun]]:
+    """What ``phyper run STEP KEY`` runs: ``(None, [the job])``, or for a batch key ``(the batch, its members)``.
+
+    Raises:
+        UnknownStepError, UnknownHashError: no such step, or no such job.
+        PipelineDefinitionError: a member's outputs do not follow the step's templates.
+    """
+    batch, jobs = batch_for(pipeline, step_name, key) if is_batch_key(key) else (None, [job_for(pipeline, step_name, key)])
+    step = pipeline.step(step_name)
+    return batch, [JobToRun(job, step, pipeline.subject(step, job.key), _label(pipeline, job)) for job in jobs]
+
+
+def _label(pipeline: PipelineDeclaration, job: Job) -> str:
+    try:
+        return pipeline.job_label(job.step, job.key)
+    except PhyperError:
+        return job.id
 
 
 # -- plain data for the plan cache (see phyper._plan_cache) ----------------------------
@@ -654,52 +727,38 @@ def plan_data(plan: Plan) -> tuple[Any, ...]:
     batches: dict[str, list[tuple[Any, ...]]] = {}
     for batch in plan.batches.values():
         batches.setdefault(batch.step, []).append((batch.key, batch.record, batch.dependencies, batch.members))
-    batched = {name: (one.size, one.outputs.templates, one.record_prefix) for name, one in jobs._batched.items()}
+    batched = {name: (one.size, one.outputs.templates) for name, one in jobs._batched.items()}
     steps = [tuple(getattr(step, name) for name in _STEP_FIELDS) for step in plan.steps]
-    return (steps, jobs._order, stored, batches, batched, plan.state_folder)
-
-
-def _stored_job(
-    step: str, key: str, inputs: tuple[str, ...], outputs: tuple[str, ...], record: str, dependencies: tuple[str, ...]
-) -> Job:
-    """``Job(step, key, inputs, outputs, record, dependencies)`` from trusted stored data.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
-    filling the instance dictionary at once is several times faster, and a cached plan
-    makes one per job of the grid at every engine start.
-    """
-    job = object.__new__(Job)
-    job.__dict__.update(
-        step=step, key=key, inputs=inputs, outputs=outputs, record=record, dependencies=dependencies,
-        members=(), batch=None,
-    )
-    return job
+    return (steps, jobs._order, stored, batches, batched)
 
 
 def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan:
     """The plan :func:`plan_data` stored, for ``pipeline`` (whose steps build the members)."""
-    steps_data, order, stored_data, batches_data, batched_data, state_folder = data
+    steps_data, order, stored_data, batches_data, batched_data = data
     steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
     stored = {
         step: {
-            f"{step}:{key}": _stored_job(step, key, inputs, outputs, record, dependencies)
+            f"{step}:{key}": builder.stored(key, inputs, outputs, record, dependencies)
+            for builder in [StepJobs(step, pipeline.state)]
             for key, inputs, outputs, record, dependencies in jobs
         }
         for step, jobs in stored_data.items()
     }
     batches = {
-        f"{step}:{key}": Job(step, key, (), (), record, dependencies, members=members)
+        f"{step}:{key}": builder.batch(key, members, dependencies)
         for step in order
-        for key, record, dependencies, members in batches_data.get(step, ())
+        for builder in [StepJobs(step, pipeline.state)]
+        for key, _, dependencies, members in batches_data.get(step, ())
     }
     batched = {
         name: _BatchedStep(
-            pipeline, pipeline.step(name), size, tuple(templates), record_prefix,
+            pipeline, pipeline.step(name), size, tuple(templates),
             {key: members for key, _, _, members in batches_data.get(name, ())},
         )
-        for name, (size, templates, record_prefix) in batched_data.items()
+        for name, (size, templates) in batched_data.items()
     }
     producers = _Producers(list(batched.values()), stored)
     return Plan(
-        steps, JobTable(list(order), stored, batched, producers), state_folder, batches, current_non_keys(pipeline)
+        steps, JobTable(list(order), stored, batched, producers), pipeline.state, batches, current_non_keys(pipeline),
+        pipeline.codes,
     )

@@ -70,7 +70,6 @@ PLAN_CACHE_VARIABLE = "PHYPER_PLAN_CACHE"
 
 _FORMAT = PLAN_CACHE_FORMAT_VERSION
 _KEEP = 4
-_FOLDER = "plan-cache"
 
 
 def cached_plan(pipeline: PipelineDeclaration) -> Plan:
@@ -78,7 +77,7 @@ def cached_plan(pipeline: PipelineDeclaration) -> Plan:
     if os.environ.get(PLAN_CACHE_VARIABLE, "1").strip() == "0":
         return build_plan(pipeline)
     fingerprint = plan_fingerprint(pipeline)
-    folder = os.path.join(pipeline.state_folder, _FOLDER)
+    folder = pipeline.state.plan_cache_folder()
     path = os.path.join(folder, fingerprint[:40] + ".marshal")
     plan = _read(path, pipeline, fingerprint)
     if plan is not None:
@@ -91,7 +90,7 @@ def cached_plan(pipeline: PipelineDeclaration) -> Plan:
             file=sys.stderr,
         )
     plan = build_plan(pipeline)
-    if os.path.isdir(pipeline.state_folder):  # a dry run of a project that never ran writes nothing
+    if pipeline.state.exists():  # a dry run of a project that never ran writes nothing
         _write(folder, path, fingerprint, plan)
     return plan
 

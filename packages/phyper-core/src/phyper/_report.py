@@ -33,12 +33,14 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from phyper._errors import MissingDependencyError, PipelineDefinitionError, UnknownResourceError, did_you_mean
 from phyper._fs import atomic_write_text
+from phyper._keys import AGGREGATE_KEY
 from phyper._pipeline import Pipeline
+from phyper._state import LogEntry, Outcome
 
 if TYPE_CHECKING:
     from phyper._parser import Parser
@@ -91,12 +93,19 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _marker(value: Any) -> Any:
+    """A value as JSON tells values apart (``1``, ``1.0``, ``true`` and ``"1"`` differ), hashable and cheap."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value), value)
+    return json.dumps(value, sort_keys=True)
+
+
 def _mean(values: list[Any]) -> Any:
     numbers = [value for value in values if isinstance(value, (int, float)) and not isinstance(value, bool)]
     numbers = [value for value in numbers if math.isfinite(value)]
     if numbers and len(numbers) == len([value for value in values if value is not None]):
         return sum(numbers) / len(numbers)
-    distinct = {json.dumps(_plain(value)) for value in values}
+    distinct = {_marker(_plain(value)) for value in values}
     return values[0] if len(distinct) == 1 else None
 
 
@@ -193,43 +202,37 @@ def _group_rows(
     return grouped
 
 
-def _job_times(log: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
+def _job_times(log: Iterable[LogEntry]) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
     """(per step figures, per job columns) from the job log: the last attempt of each job."""
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, LogEntry] = {}
     attempts: Counter[str] = Counter()
     for entry in log:
-        if not isinstance(entry, dict) or entry.get("status", "done") not in ("done", "failed"):
+        if not entry.attempted:
             continue
-        job_id = f"{entry.get('step')}:{entry.get('key')}"
-        attempts[job_id] += 1
-        last[job_id] = entry
+        attempts[entry.id] += 1
+        last[entry.id] = entry
     per_step: dict[str, list[float]] = {}
     jobs: dict[str, list[Any]] = {
         name: [] for name in ("step", "hash", "status", "duration_s", "started", "engine", "host", "scheduler_job_id",
                               "attempts", "error")
     }
     for job_id, entry in last.items():
-        duration = entry.get("duration_s")
-        if not isinstance(duration, (int, float)) and isinstance(entry.get("finished"), (int, float)) \
-                and isinstance(entry.get("started"), (int, float)):
-            duration = entry["finished"] - entry["started"]
-        step = str(entry.get("step"))
-        if isinstance(duration, (int, float)) and entry.get("status", "done") == "done":
-            per_step.setdefault(step, []).append(float(duration))
-        started = entry.get("started")
-        jobs["step"].append(step)
-        jobs["hash"].append(str(entry.get("key"))[:SHORT_HASH] if entry.get("key") != "all" else "all")
-        jobs["status"].append(entry.get("status", "done"))
-        jobs["duration_s"].append(_plain(round(float(duration), 3)) if isinstance(duration, (int, float)) else None)
+        duration = entry.duration
+        if duration is not None and entry.outcome is Outcome.DONE:
+            per_step.setdefault(entry.step, []).append(duration)
+        jobs["step"].append(entry.step)
+        jobs["hash"].append(entry.key[:SHORT_HASH] if entry.key != AGGREGATE_KEY else AGGREGATE_KEY)
+        jobs["status"].append(entry.status)
+        jobs["duration_s"].append(_plain(round(duration, 3)) if duration is not None else None)
         jobs["started"].append(
-            datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds")
-            if isinstance(started, (int, float)) else None
+            datetime.datetime.fromtimestamp(entry.started).isoformat(timespec="seconds")
+            if entry.started is not None else None
         )
-        jobs["engine"].append(_plain(entry.get("engine")))
-        jobs["host"].append(_plain(entry.get("host")))
-        jobs["scheduler_job_id"].append(_plain(entry.get("scheduler_job_id")))
+        jobs["engine"].append(_plain(entry.text("engine")))
+        jobs["host"].append(_plain(entry.text("host")))
+        jobs["scheduler_job_id"].append(_plain(entry.text("scheduler_job_id")))
         jobs["attempts"].append(attempts[job_id])
-        jobs["error"].append(_plain(entry.get("error")))
+        jobs["error"].append(_plain(entry.error))
     steps = [
         {"step": step, "jobs": len(durations), "total_s": round(sum(durations), 3),
          "mean_s": round(sum(durations) / len(durations), 3), "max_s": round(max(durations), 3)}
@@ -266,7 +269,7 @@ def _page_data(
     title: str | None,
 ) -> dict[str, Any]:
     from phyper._collect import BOOKKEEPING_COLUMNS, rows_with_verdicts
-    from phyper._runner import RUNNING_JOB_VARIABLE, read_job_log
+    from phyper._runner import RUNNING_JOB_VARIABLE
     from phyper._verdict import Verdicts
 
     pipeline = source if isinstance(source, Pipeline) else None
@@ -284,7 +287,7 @@ def _page_data(
     if metrics is None and pipeline is not None:
         metrics = pipeline.metrics_loader
     # one plan and one set of verdicts for the results table and the status below
-    verdicts = Verdicts(pipeline.plan()) if pipeline is not None else None
+    verdicts = Verdicts(pipeline.plan(), remember=True) if pipeline is not None else None
     columns, rows = rows_with_verdicts(source, metrics, verdicts=verdicts)
     schema = shared.schema
     keys = list(first.key_names())
@@ -298,7 +301,7 @@ def _page_data(
     seen: dict[str, set[str]] = {name: set() for name in keys}
     for row in rows:
         for name in keys:
-            marker = json.dumps(_plain(row[name]), sort_keys=True)
+            marker = _marker(_plain(row[name]))
             if marker not in seen[name]:
                 seen[name].add(marker)
                 values[name].append(_plain(row[name]))
@@ -406,7 +409,7 @@ def _page_data(
                       "failed": sum(1 for state in pending["state"] if state == "failed"), "pending": pending,
                       "left_out": pending_left_out, "writer": writer}
     data["stale"] = stale
-    step_times, job_times = _job_times(read_job_log(pipeline))
+    step_times, job_times = _job_times(pipeline.state.iter_log())
     data["times"] = {"steps": step_times, "jobs": job_times}
     data["figures"], data["figures_left_out"] = _figures(plan)
     return data

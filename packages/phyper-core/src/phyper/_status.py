@@ -11,17 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from phyper._code_store import CodeSummary
-from phyper._verdict import (
-    JobVerdict,
-    JobVerdicts,
-    StepCount,
-    Summary,
-    Verdicts,
-    describe_changes,
-    job_verdicts,
-    last_attempts,
-)
+from phyper._verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts, last_attempts
 
 __all__ = [
     "EngineCount", "JobVerdict", "Status", "job_verdicts", "last_attempts", "status_data", "status_lines", "status_summary", "summarise",
@@ -33,26 +23,11 @@ _SHOWN = 20
 
 
 def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Summary:
-    """The :class:`~phyper._verdict.Summary` of verdicts already made (see :meth:`Verdicts.summary`)."""
-    steps: dict[str, StepCount] = {}
-    pending: list[tuple[str, str]] = []
-    pending_total = 0
-    drifted: dict[str, list[str]] = {}
-    code = CodeSummary()
+    """The :class:`~phyper._verdict.Summary` of verdicts already made (the fold :meth:`Verdicts.summary` uses)."""
+    fold = SummaryFold(limit)
     for verdict in verdicts:
-        code.add_step(verdict.job.step, verdict.job.record)
-        code.add(verdict)
-        count = steps.setdefault(verdict.job.step, StepCount())
-        count.total += 1
-        if verdict.to_run:
-            count.to_run += 1
-            count.failed += verdict.failed
-            pending_total += 1
-            if limit is None or len(pending) < limit:
-                pending.append((verdict.job.id, verdict.reason))
-        if verdict.non_key_changes:
-            drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(verdict.job.id)
-    return Summary(steps, pending, pending_total, drifted, code)
+        fold.add_verdict(verdict)
+    return fold.summary()
 
 
 @dataclass(frozen=True)

@@ -33,35 +33,32 @@ its key alone, and builds (calls the path functions of) only the jobs that have 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from phyper._code_store import CodeSummary, code_verdict
-from phyper._completion import JobStatus, check_job, check_job_record
-from phyper._job_log import iter_job_log
+from phyper._code_store import CodeSummary
+from phyper._completion import NO_RECORD, JobStatus, Reason, Records
 from phyper._keys import batch_finder
+from phyper._state import Outcome, state_of_record
 
 if TYPE_CHECKING:
     from phyper._plan import Job, Plan, PlannedStep
+    from phyper._state import LogEntry, StateStore
 
 __all__ = [
     "JobVerdict",
     "JobVerdicts",
+    "Reason",
     "StepCount",
     "Summary",
     "Verdicts",
     "check_batch",
     "describe_changes",
     "failed_attempts",
-    "job_status",
     "job_verdicts",
     "last_attempts",
 ]
-
-NO_RECORD = "no completion record"
-_NO_RECORD_STATUS = JobStatus(False, NO_RECORD)
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,8 @@ class JobVerdict:
     """None: made by today's code (or code not tracked); else what changed since (:mod:`phyper._code_store`)."""
     package_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
+    kind: Reason = field(default=Reason.COMPLETE, compare=False, repr=False)
+    """What kind of reason :attr:`reason` words (for code to branch on; the words are for people)."""
 
 
 @dataclass
@@ -104,63 +103,42 @@ class Summary:
     """Jobs made by older code or with other package versions, per step (see :mod:`phyper._code_store`)."""
 
 
-# -- the record rule alone, for one job ------------------------------------------------
-
-
-def job_status(job: Job, members: Iterable[Job] = ()) -> JobStatus:
-    """Whether ``job``'s own records check out (no upstream rule, no forcing).
-
-    What the runner asks under the job's lock, once the engine ran what the job depends
-    on. For a batch job, ``members`` are its members' jobs (see :func:`check_batch`).
-    """
-    return check_batch(job, members) if job.is_batch else check_job(job)
-
-
 def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
-    """Whether a batch job is complete: every one of its current members is.
+    """Whether a batch job's members' records check out: every one of its current members' does.
 
     ``members`` are the jobs named by ``batch.members``; the batch record's own list of
     members does not matter (see the module docstring). It is consumed lazily: the
-    first incomplete member decides.
+    first incomplete member decides. The records alone: code, upstream jobs and forcing
+    are :class:`Verdicts`' business.
     """
-    for member in members:
-        status = check_job(member)
-        if not status.complete:
-            return JobStatus(False, f"member {member.key}: {status.reason}")
-    return JobStatus(True, "complete")
+    return Records(state_of_record(batch.record)).check_batch(batch, members)
 
 
 # -- the job log: why a job without a record is to run ----------------------------------
 
 
-def last_attempts(state_folder: str) -> dict[str, dict[str, Any]]:
-    """The last job-log entry of each job id (``step:key``) that ran or failed."""
-    attempts: dict[str, dict[str, Any]] = {}
-    for entry in _log_entries(state_folder, only_failures=False):
-        if entry.get("status", "done") in ("done", "failed"):
-            attempts[f"{entry.get('step')}:{entry.get('key')}"] = entry
-    return attempts
+def last_attempts(state: StateStore) -> dict[str, dict[str, Any]]:
+    """The last job-log entry (as written) of each job id (``step:key``) that ran or failed."""
+    return {entry.id: dict(entry.fields) for entry in _log_entries(state, only_failures=False) if entry.attempted}
 
 
-def failed_attempts(state_folder: str) -> dict[str, str]:
+def failed_attempts(state: StateStore) -> dict[str, str]:
     """Job id -> error line, for the jobs whose last attempt (done or failed) failed."""
     failures: dict[str, str] = {}
-    for entry in _log_entries(state_folder, only_failures=True, seen=failures):
-        status = entry.get("status", "done")
-        job_id = f"{entry.get('step')}:{entry.get('key')}"
-        if status == "failed":
-            failures[job_id] = str(entry.get("error", ""))
-        elif status == "done":
-            failures.pop(job_id, None)
+    for entry in _log_entries(state, only_failures=True, seen=failures):
+        if entry.outcome is Outcome.FAILED:
+            failures[entry.id] = entry.error or ""
+        elif entry.outcome is Outcome.DONE:
+            failures.pop(entry.id, None)
     return failures
 
 
-def _log_entries(state_folder: str, *, only_failures: bool, seen: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+def _log_entries(state: StateStore, *, only_failures: bool, seen: Collection[str] = ()) -> Iterator[LogEntry]:
     """The job log's entries; with ``only_failures``, lines that cannot matter are not parsed.
 
-    A log of a million jobs is mostly ``done`` lines: until a failure is ``seen``, only a
-    line holding ``"failed"`` can matter (the runner writes ``"status": "failed"``).
-    Damaged lines are skipped and counted in one warning (see :mod:`phyper._job_log`).
+    A log of a million jobs is mostly lines of jobs done: until a failure is ``seen``, only
+    a line holding ``"failed"`` can matter (the runner writes ``"status": "failed"``).
+    Damaged lines are skipped and counted in one warning (see :mod:`phyper._state`).
     """
 
     def worth_parsing(line: bytes | str) -> bool:
@@ -168,7 +146,7 @@ def _log_entries(state_folder: str, *, only_failures: bool, seen: Collection[str
             return True
         return b'"failed"' in line if isinstance(line, bytes) else '"failed"' in line
 
-    yield from iter_job_log(state_folder, worth_parsing)
+    yield from state.iter_log(worth_parsing)
 
 
 # -- the verdicts over a plan -------------------------------------------------------------
@@ -178,21 +156,28 @@ class Verdicts:
     """The verdict on each job of one plan, memoised: what every tool asks.
 
     Records are read when a verdict is first asked for; a long-lived process that
-    runs jobs meanwhile makes a new :class:`Verdicts` to see them.
+    runs jobs meanwhile makes a new :class:`Verdicts` to see them. The code each step
+    is expected to have comes with the plan (:attr:`phyper.Plan.codes`).
 
     Args:
         plan: the plan (see :meth:`phyper.Pipeline.plan`).
         forced: names of steps whose jobs run even if complete (with what follows them).
+        remember: keep every verdict and every record read (a report that asks about
+            each job more than once reads each record once); by default the verdicts
+            on members of batches and the records are not kept (a million of them).
 
     Raises:
         UnknownStepError: a forced step is not in the plan.
     """
 
-    def __init__(self, plan: Plan, *, forced: Collection[str] = ()) -> None:
+    def __init__(self, plan: Plan, *, forced: Collection[str] = (), remember: bool = False) -> None:
         for name in forced:
             plan.step(name)
         self.plan = plan
         self.forced = frozenset(forced)
+        self.remember = remember
+        self.records = Records(plan.state, plan.codes, keep=remember)
+        """The records' owner this object checks with (it keeps the content hashes it computed)."""
         # engine jobs (unbatched jobs and batch jobs) by id: what other jobs depend on.
         # Members of batches are not kept: nothing depends on them, and there may be a million
         self._memo: dict[str, JobVerdict] = {}
@@ -202,12 +187,20 @@ class Verdicts:
 
     def verdict(self, job: Job) -> JobVerdict:
         """The verdict on ``job``: a single job, a batch job, or a member of a batch."""
-        if job.batch is not None:
+        if job.batch is not None and not self.remember:
             return self._decide(job, None)
         found = self._memo.get(job.id)
         if found is None:
             found = self._memo[job.id] = self._batch_verdict(job) if job.is_batch else self._decide(job, None)
         return found
+
+    def records_check_out(self, job: Job, members: Iterable[Job] = ()) -> JobStatus:
+        """Whether ``job``'s own records check out now (no upstream rule, no forcing; nothing memoised).
+
+        What the runner asks under the job's lock, once the engine ran what the job depends
+        on. For a batch job, ``members`` are its members' jobs.
+        """
+        return self.records.check_batch(job, members) if job.is_batch else self.records.check(job)[0]
 
     def engine_jobs_to_run(self) -> list[Job]:
         """The engine jobs (batch jobs for batched steps) to run, in plan order.
@@ -217,14 +210,14 @@ class Verdicts:
         """
         to_run = []
         for step in self.plan.steps:
-            names = self._names(step)
+            recorded = self.plan.state.record_names(step.name)
             for job in self.plan.engine_jobs_of(step.name):
                 verdict = self._memo.get(job.id)
                 if verdict is None:
                     if job.is_batch:
-                        verdict = self._batch_verdict(job, names)
+                        verdict = self._batch_verdict(job, recorded)
                     else:
-                        verdict = self._decide(job, None if job.key + ".json" in names else False)
+                        verdict = self._decide(job, None if job.key in recorded else False)
                     self._memo[job.id] = verdict
                 if verdict.to_run:
                     to_run.append(job)
@@ -245,55 +238,60 @@ class Verdicts:
 
         Builds only the jobs that have a record (see the module docstring).
         """
-        steps: dict[str, StepCount] = {}
-        pending: list[tuple[str, str]] = []
-        pending_total = 0
-        drifted: dict[str, list[str]] = {}
-        code = CodeSummary()
+        fold = SummaryFold(limit, CodeSummary(self.plan.codes))
         for step in self.plan.steps:
-            count = steps[step.name] = StepCount()
-            code.add_step(step.name, next(self.plan.jobs.records_of(step.name), None))
+            fold.add_step(step.name)
             for job_id, verdict, to_run, reason, failed in self._walk(step, build=False):
-                count.total += 1
-                if to_run:
-                    count.to_run += 1
-                    count.failed += failed
-                    pending_total += 1
-                    if limit is None or len(pending) < limit:
-                        pending.append((job_id, reason))
-                if verdict is not None and verdict.non_key_changes:
-                    drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(job_id)
-                if verdict is not None:
-                    code.add(verdict)
-        return Summary(steps, pending, pending_total, drifted, code)
+                fold.add(step.name, job_id, verdict, to_run, reason, failed)
+        return fold.summary()
 
-    # -- how -----------------------------------------------------------------------------
+    # -- how: each rule once -----------------------------------------------------------------
 
     def _failure(self, job_id: str) -> str | None:
         if self._failures is None:
-            self._failures = failed_attempts(self.plan.state_folder)
+            self._failures = failed_attempts(self.plan.state)
         return self._failures.get(job_id)
 
-    def _incomplete(self, job_id: str, reason: str) -> tuple[str, bool]:
-        """The reason shown for an incomplete job, and whether its last attempt failed."""
+    def _incomplete(self, job_id: str, status: JobStatus) -> tuple[str, bool, Reason]:
+        """The reason shown for an incomplete job, whether its last attempt failed, and the reason's kind."""
         error = self._failure(job_id)
         if error is None:
-            return reason, False
-        return (f"failed: {error}" if reason == NO_RECORD else reason), True
+            return status.reason, False, status.kind
+        if status.kind is Reason.NO_RECORD:
+            return f"failed: {error}", True, Reason.FAILED
+        return status.reason, True, status.kind
+
+    def _forced(self, job: Job) -> JobVerdict | None:
+        """The forcing rule: a job of a forced step is to run."""
+        if job.step in self.forced:
+            return JobVerdict(job, True, f"step `{job.step}` is forced", kind=Reason.FORCED)
+        return None
+
+    @staticmethod
+    def _batch_of(batch: Job, member: str | None, reason: str = "", failed: bool = False,
+                  kind: Reason = Reason.COMPLETE) -> JobVerdict:
+        """The batch rule: a batch job is to run when a member is (its first, ``member``), else complete."""
+        if member is None:
+            return JobVerdict(batch, False, "complete")
+        return JobVerdict(batch, True, f"member {member}: {reason}", failed, kind=kind)
 
     def _decide(self, job: Job, recorded: bool | None) -> JobVerdict:
         """The verdict on one job that is not a batch job (``recorded`` False: its record is known absent)."""
-        status, record = (_NO_RECORD_STATUS, None) if recorded is False else check_job_record(job)
-        code = code_verdict(job.record, record) if record is not None else {}  # the code rule is in the record check
+        status, record = (NO_RECORD, None) if recorded is False else self.records.check(job)
+        codes = self.plan.codes
+        code = codes.verdict_fields(job.step, record) if record is not None and codes is not None else {}
         if not status.complete:
-            reason, failed = self._incomplete(job.id, status.reason)
-            return JobVerdict(job, True, reason, failed, **code)
+            reason, failed, kind = self._incomplete(job.id, status)
+            return JobVerdict(job, True, reason, failed, **code, kind=kind)
         changes = _non_key_changes(record, self.plan.non_keys)
-        if job.step in self.forced:
-            return JobVerdict(job, True, f"step `{job.step}` is forced", False, changes, **code)
+        forced = self._forced(job)
+        if forced is not None:
+            return JobVerdict(job, True, forced.reason, False, changes, **code, kind=Reason.FORCED)
         for dependency in job.dependencies:
             if self._engine_verdict(dependency).to_run:
-                return JobVerdict(job, True, f"upstream job {dependency} is to run", False, changes, **code)
+                return JobVerdict(
+                    job, True, f"upstream job {dependency} is to run", False, changes, **code, kind=Reason.UPSTREAM
+                )
         return JobVerdict(job, False, "complete", False, changes, **code)
 
     def _engine_verdict(self, job_id: str) -> JobVerdict:
@@ -303,26 +301,30 @@ class Verdicts:
         batch = self.plan.batches.get(job_id)
         return self.verdict(batch if batch is not None else self.plan.jobs[job_id])
 
-    def _batch_verdict(self, batch: Job, names: frozenset[str] | None = None) -> JobVerdict:
+    def _batch_verdict(self, batch: Job, recorded: frozenset[str] | None = None) -> JobVerdict:
         """A batch job is to run when one of its members is: the first one decides.
 
-        With ``names`` (the step's record folder), a member with no record is not built.
+        With ``recorded`` (the keys with a record now), a member with no record is not built.
         """
-        if batch.step in self.forced:
-            return JobVerdict(batch, True, f"step `{batch.step}` is forced")
+        forced = self._forced(batch)
+        if forced is not None:
+            return forced
         for key in batch.members:
-            if names is not None and key + ".json" not in names:
-                reason, failed = self._incomplete(f"{batch.step}:{key}", NO_RECORD)
-                return JobVerdict(batch, True, f"member {key}: {reason}", failed)
+            if recorded is not None and key not in recorded:
+                return self._batch_of(batch, key, *self._incomplete(f"{batch.step}:{key}", NO_RECORD))
             member = self._decide(self.plan.jobs[f"{batch.step}:{key}"], None)
             if member.to_run:
-                return JobVerdict(batch, True, f"member {key}: {member.reason}", member.failed)
-        return JobVerdict(batch, False, "complete")
+                return self._batch_of(batch, key, member.reason, member.failed, member.kind)
+        return self._batch_of(batch, None)
 
-    def _names(self, step: PlannedStep) -> frozenset[str]:
-        """The names in ``step``'s record folder now (none if it does not exist)."""
-        first = next(self.plan.jobs.records_of(step.name), None)
-        return _listing(os.path.dirname(first)) if first is not None else frozenset()
+    def _member(self, job_id: str, recorded: bool) -> JobVerdict:
+        """The verdict on a member of a batch (kept when remembering)."""
+        found = self._memo.get(job_id) if self.remember else None
+        if found is None:
+            found = self._decide(self.plan.jobs[job_id], None if recorded else False)
+            if self.remember:
+                self._memo[job_id] = found
+        return found
 
     def _walk(self, step: PlannedStep, *, build: bool) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
         """``(job id, verdict, to run, reason, failed)`` of each job of ``step``, in grid order.
@@ -333,48 +335,82 @@ class Verdicts:
         """
         plan = self.plan
         jobs = plan.jobs
-        names = self._names(step)
+        recorded = plan.state.record_names(step.name)
         if not step.is_batched:
             for job in jobs.of_step(step.name):
                 found = self._memo.get(job.id)
                 if found is None:
-                    found = self._memo[job.id] = self._decide(job, None if job.key + ".json" in names else False)
+                    found = self._memo[job.id] = self._decide(job, None if job.key in recorded else False)
                 yield job.id, found, found.to_run, found.reason, found.failed
             return
         batch_of = batch_finder({batch.key: batch.members for batch in plan.engine_jobs_of(step.name)})
-        forced = step.name in self.forced
-        first_to_run: dict[str, tuple[str, str, bool]] = {}  # batch key -> its first member to run
+        first_to_run: dict[str, tuple[str, str, bool, Reason]] = {}  # batch key -> its first member to run
         for key in jobs.keys_of(step.name):
             job_id = f"{step.name}:{key}"
-            recorded = key + ".json" in names
             verdict: JobVerdict | None = None
-            if recorded or build:
-                built = self._decide(jobs[job_id], None if recorded else False)
-                verdict, to_run, reason, failed = built, built.to_run, built.reason, built.failed
+            if build or key in recorded:
+                built = self._member(job_id, key in recorded)
+                verdict, to_run, reason, failed, kind = built, built.to_run, built.reason, built.failed, built.kind
             else:
                 to_run = True
-                reason, failed = self._incomplete(job_id, NO_RECORD)
+                reason, failed, kind = self._incomplete(job_id, NO_RECORD)
             if to_run:
-                first_to_run.setdefault(batch_of(key), (key, reason, failed))
+                first_to_run.setdefault(batch_of(key), (key, reason, failed, kind))
             yield job_id, verdict, to_run, reason, failed
         for batch in plan.engine_jobs_of(step.name):
-            if batch.id in self._memo:
-                continue
-            member = first_to_run.get(batch.key)
-            if forced:
-                self._memo[batch.id] = JobVerdict(batch, True, f"step `{step.name}` is forced")
-            elif member is not None:
-                self._memo[batch.id] = JobVerdict(batch, True, f"member {member[0]}: {member[1]}", member[2])
-            else:
-                self._memo[batch.id] = JobVerdict(batch, False, "complete")
+            if batch.id not in self._memo:
+                member = first_to_run.get(batch.key)
+                self._memo[batch.id] = self._forced(batch) or (
+                    self._batch_of(batch, *member) if member is not None else self._batch_of(batch, None)
+                )
 
 
-def _listing(folder: str) -> frozenset[str]:
-    """The names in a record folder (none if it does not exist): one listing, not a failed open per job."""
-    try:
-        return frozenset(os.listdir(folder))
-    except OSError:
-        return frozenset()
+class SummaryFold:
+    """The one fold of verdicts into a per-step :class:`Summary` (``phyper status``, ``ls``, the report).
+
+    Args:
+        limit: how many jobs to run are listed (None: all).
+        code: what is gathered about code (see :class:`phyper._code_store.CodeSummary`).
+    """
+
+    def __init__(self, limit: int | None, code: CodeSummary | None = None) -> None:
+        self.limit = limit
+        self.steps: dict[str, StepCount] = {}
+        self.pending: list[tuple[str, str]] = []
+        self.pending_total = 0
+        self.drifted: dict[str, list[str]] = {}
+        self.code = code if code is not None else CodeSummary()
+
+    def add_step(self, step: str) -> None:
+        """A step of the plan (counted even without jobs)."""
+        self.steps.setdefault(step, StepCount())
+        self.code.add_step(step)
+
+    def add(self, step: str, job_id: str, verdict: JobVerdict | None, to_run: bool, reason: str, failed: bool) -> None:
+        """One job (its verdict None when it was counted from its key alone)."""
+        count = self.steps.get(step)
+        if count is None:
+            self.add_step(step)
+            count = self.steps[step]
+        count.total += 1
+        if to_run:
+            count.to_run += 1
+            count.failed += failed
+            self.pending_total += 1
+            if self.limit is None or len(self.pending) < self.limit:
+                self.pending.append((job_id, reason))
+        if verdict is not None:
+            if verdict.non_key_changes:
+                self.drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(job_id)
+            self.code.add(verdict)
+
+    def add_verdict(self, verdict: JobVerdict) -> None:
+        """One job's verdict."""
+        self.add(verdict.job.step, verdict.job.id, verdict, verdict.to_run, verdict.reason, verdict.failed)
+
+    def summary(self) -> Summary:
+        """What was folded."""
+        return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code)
 
 
 def _non_key_changes(record: dict[str, Any] | None, current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

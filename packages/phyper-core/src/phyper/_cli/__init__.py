@@ -21,7 +21,6 @@ from phyper._cli._command import Command
 from phyper._cli._loading import DEFAULT_PIPELINE, PipelineImportError, load
 from phyper._cli._output import render
 from phyper._errors import PhyperError, did_you_mean
-from phyper._job_log import forget_warnings
 
 __all__ = ["COMMANDS", "DEFAULT_PIPELINE", "PipelineImportError", "build_parser", "main"]
 
@@ -106,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
     arguments = _parse(build_parser(), sys.argv[1:] if argv is None else list(argv), COMMANDS)
     command: Command = arguments.command_declaration
-    forget_warnings()  # each command warns once about a damaged job log
     try:
         pipeline = load(getattr(arguments, "spec", None), arguments.pipeline)
+        pipeline.state.forget_warnings()  # each command warns once about a damaged job log
         return render(command.function(pipeline, arguments), getattr(arguments, "json", False))
     except (PhyperError, PipelineImportError) as error:
         if arguments.debug:

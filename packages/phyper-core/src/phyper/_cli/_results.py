@@ -15,7 +15,6 @@ from urllib.parse import quote
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._loading import load_function
 from phyper._cli._output import Output, Progress, format_values, human_size, table
-from phyper._code_store import code_diff, describe_code
 from phyper._collect import collect_rows
 from phyper._completion import read_record
 from phyper._context import FULL_INSTANCE
@@ -36,7 +35,6 @@ from phyper._keys import is_batch_key
 from phyper._manifest import read_manifest
 from phyper._pipeline import Pipeline
 from phyper._plan import Plan
-from phyper._runner import read_job_log
 from phyper._status import JobVerdict, job_verdicts
 from phyper._verdict import Verdicts
 
@@ -233,20 +231,18 @@ def _jobs_and_records(
             record = read_record(job.record)
             jobs.append({"job": job.id, "complete": not verdict.to_run, "reason": verdict.reason,
                          "record": job.record,
-                         "code": describe_code(job.record, record) if record is not None else None})
+                         "code": pipeline.codes.describe(job.step, record) if record is not None else None})
             if record is not None:
                 records.append((not verdict.to_run, record))
-    done = os.path.join(pipeline.state_folder, "done")
-    if os.path.isdir(done):
-        planned = {entry["record"] for entry in jobs}
-        for step_name in sorted(os.listdir(done)):
-            path = os.path.join(done, step_name, resource_hash + ".json")
-            if path not in planned and os.path.isfile(path):
-                jobs.append({"job": f"{step_name}:{resource_hash}", "complete": False,
-                             "reason": "orphaned record: no job of the current plan", "record": path})
-                record = read_record(path)
-                if record is not None:
-                    records.append((False, record))
+    planned = {entry["record"] for entry in jobs}
+    for step_name in pipeline.state.record_steps():
+        path = pipeline.state.record_path(step_name, resource_hash)
+        if path not in planned and os.path.isfile(path):
+            jobs.append({"job": f"{step_name}:{resource_hash}", "complete": False,
+                         "reason": "orphaned record: no job of the current plan", "record": path})
+            record = read_record(path)
+            if record is not None:
+                records.append((False, record))
     return jobs, records
 
 
@@ -270,7 +266,7 @@ def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
     non_keys, recorded_by = _recorded_non_keys(records)
     # a migrated folder's jobs were logged under its old hash
     former = {str(record["migrated_from"]) for _, record in records if record.get("migrated_from")}
-    log = [entry for entry in read_job_log(pipeline) if entry.get("key") in {resource_hash, *former}]
+    log = [entry for entry in pipeline.state.iter_log() if entry.key in {resource_hash, *former}]
     return {
         "hash": resource_hash,
         "resource": resource,
@@ -283,7 +279,7 @@ def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
         "folder_exists": os.path.isdir(folder),
         "files": _files(folder) if os.path.isdir(folder) else [],
         "jobs": jobs,
-        "job_log": dict(Counter(str(entry.get("status", "done")) for entry in log)),
+        "job_log": dict(Counter(entry.status for entry in log)),
     }
 
 
@@ -372,17 +368,17 @@ def show(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     resource, resource_hash = _unique_hash(pipeline, arguments.hash)
     description = _describe(pipeline, pipeline.plan(), resource, resource_hash)
     if arguments.code_diff:
-        return _code_diff(description)
+        return _code_diff(pipeline, description)
     return Output(data=description, lines=_description_lines(description))
 
 
-def _code_diff(description: dict[str, Any]) -> Output:
+def _code_diff(pipeline: Pipeline, description: dict[str, Any]) -> Output:
     """``phyper show HASH --code-diff``: from the code that made each result to today's."""
     lines: list[str] = []
     diffs: dict[str, list[str]] = {}
     for job in description["jobs"]:
         record = read_record(job["record"])
-        diff = code_diff(job["record"], record) if record is not None else []
+        diff = pipeline.codes.diff(job["job"].partition(":")[0], record) if record is not None else []
         diffs[job["job"]] = diff
         if diff:
             lines += [f"{job['job']}: made by older code", *diff]
