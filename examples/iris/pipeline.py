@@ -6,6 +6,11 @@ transform_data (3 jobs) -> preprocess_data (6) -> train_model (90, in 7 batches)
 The metrics are named once (``pipeline.metrics``): ``phyper collect``, ``phyper report``
 and the report step read them through it.
 
+A TPE search runs over the same keys (``search``): ``phyper search run --trials 12 -j 2``
+asks Optuna for configurations and trains each on the five folds; its trials join the
+grid's instances, so they share every transformed and preprocessed dataset (at most 3
+and 6) and every model already trained (``phyper search show`` lists them).
+
 Each step imports its heavy modules inside the function, so a job process loads
 torch only when it trains. Each step also says what one job needs (threads, memory
 in MB, wall time in minutes, generous for 2000 epochs): a cluster profile sizes each
@@ -15,7 +20,7 @@ job with them (profiles/slurm).
 from typing import Dict, List
 
 import phyper
-from config import Instance, instances
+from config import Instance, instances, parser
 from paths import (
     get_best_model_test_results_path,
     get_best_model_torch_model_path,
@@ -29,7 +34,21 @@ from paths import (
     get_transformed_dataset_path,
 )
 
-pipeline = phyper.Pipeline(instances)
+search = phyper.Search(
+    parser,
+    space={
+        'transformation': phyper.choice(['identity', 'log', 'square']),
+        'centering': phyper.choice([True, False]),
+        'n_hidden_layers': phyper.int_range(1, 3),
+    },
+    expand={'cv_fold': range(5)},  # each trial trains the five folds; the objective is their mean
+    objective='validation_accuracy',
+    direction='maximize',
+    group_by='cross_validated_model',
+    sampler='tpe',
+    seed=0,
+)
+pipeline = phyper.Pipeline(instances, searches=[search])
 
 
 @pipeline.metrics

@@ -37,7 +37,7 @@ MODEL = {
 RUNTIME = {
     "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
     "phyper._batches", "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
-    "phyper._code_store", "phyper._verdict", "phyper._runner",
+    "phyper._code_store", "phyper._verdict", "phyper._runner", "phyper._search", "phyper._search_driver",
 }
 # The tools people look at and tend results with: status, what is on disk, migrate, collect, accept, report.
 TOOLS = {
@@ -46,7 +46,7 @@ TOOLS = {
 # The public API (the package's face), then the command line on top.
 API = {"phyper"}
 CLI = {"phyper.__main__", "phyper._cli", "phyper._cli._command", "phyper._cli._loading", "phyper._cli._maintenance",
-       "phyper._cli._output", "phyper._cli._results", "phyper._cli._running"}
+       "phyper._cli._output", "phyper._cli._results", "phyper._cli._running", "phyper._cli._search"}
 LAYERS = [("model", MODEL), ("runtime", RUNTIME), ("tools", TOOLS), ("api", API), ("command line", CLI)]
 
 

@@ -84,7 +84,7 @@ def test_version_and_help_describe_every_command() -> None:
     ]
 
     assert (0, f"phyper {__version__}\n") == (version.returncode, version.stdout)
-    assert ["accept", "collect", "gc", "ls", "migrate", "plan", "report", "run", "show", "status", "view"] == sorted(
+    assert ["accept", "collect", "gc", "ls", "migrate", "plan", "report", "run", "search", "show", "status", "view"] == sorted(
         commands.choices
     )
     assert [] == undescribed

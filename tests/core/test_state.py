@@ -86,7 +86,11 @@ def test_every_path_under_the_state_folder_comes_from_its_owner(tmp_path: Path) 
     assert [entry.fields for entry in state.iter_log()] == logged == phyper.read_job_log(pipeline)
     digest = json.loads(Path(job.record).read_text())["code"]["digest"]
     assert Path(state.code_manifest_path(digest)).is_file()
-    assert str(root / "search" / "grid-1") == state.search_folder("grid-1")
+    search = state.search("grid-1")
+    assert str(root / "search" / "grid-1") == search.folder
+    assert str(root / "search" / "grid-1" / "journal.log") == search.journal_path()
+    assert str(root / "search" / "grid-1" / "trials" / "ab.json") == search.trial_record_path("ab")
+    assert str(root / "search" / "grid-1" / "owners" / "3.lock") == search.owner_lock_path(3)
     assert str(root / "plan-cache") == state.plan_cache_folder()
 
 

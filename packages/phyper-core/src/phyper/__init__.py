@@ -56,6 +56,14 @@ from phyper._parser import Parser
 from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
 from phyper._runner import job_command, load_pipeline, run_job
+from phyper._search import (
+    Search,
+    SearchDefinitionError,
+    choice,
+    int_range,
+    log_uniform,
+    uniform,
+)
 from phyper._state import read_job_log
 from phyper._verdict import JobVerdict, Verdicts, check_batch, job_verdicts
 from phyper._version import __version__ as __version__
@@ -95,10 +103,16 @@ __all__ = [
     "Pipeline",
     "Plan",
     "PlannedStep",
+    "Search",
+    "SearchDefinitionError",
     "Step",
     "Verdicts",
     "check_batch",
     "check_job",
+    "choice",
+    "int_range",
+    "log_uniform",
+    "uniform",
     "collect",
     "collect_rows",
     "job_command",

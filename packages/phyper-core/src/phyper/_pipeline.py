@@ -35,6 +35,7 @@ from phyper._state import LocalStateFolder, StateStore, default_state_folder
 if TYPE_CHECKING:
     from phyper._parser import Parser
     from phyper._plan import Plan
+    from phyper._search import Search
 
 __all__ = ["AGGREGATE_KEY", "Pipeline", "Step"]
 
@@ -99,6 +100,8 @@ class Pipeline:
             ``<hashed_resources_folder>/.phyper``.
         track_code: False leaves code out of the verdict for every step: a result
             made by older code then counts as complete (see ``docs/code-changes.md``).
+        searches: the :class:`phyper.Search` declarations over this grid; the
+            instances of every trial they recorded join the grid's (see ``docs/searching.md``).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class Pipeline:
         *,
         state_folder: str | os.PathLike[str] | None = None,
         track_code: bool = True,
+        searches: Sequence[Search] = (),
     ) -> None:
         if len(instances) == 0:
             raise PipelineDefinitionError("a pipeline needs at least one instance")
@@ -127,11 +131,40 @@ class Pipeline:
         """The state folder's owner: every path under it, its records, log, locks and code store."""
         self.codes = StepCodes(self.state)
         """The code each step is expected to have (what the verdicts compare records with)."""
+        self.searches: tuple[Search, ...] = tuple(searches)
+        """The searches over this grid; their recorded trials are among :attr:`instances`."""
+        if self.searches:
+            self._add_search_trials()
         self.steps: dict[str, Step] = {}
         self.track_code = track_code
         self._varying_keys: list[str] | None = None
         self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
         """What :meth:`metrics` named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
+
+    def _add_search_trials(self) -> None:
+        names = [search.name for search in self.searches]
+        if len(set(names)) != len(names):
+            raise PipelineDefinitionError(f"two searches share a name ({', '.join(names)}); give each a name=")
+        for search in self.searches:
+            if search.parser._phyper_shared is not self._shared:
+                raise PipelineDefinitionError(
+                    f"search `{search.name}` is over another parser than the grid's: give it the grid's parser"
+                )
+            search.bind(self.state)
+        self.add_instances([instance for search in self.searches for instance in search.recorded_instances()])
+
+    def add_instances(self, instances: Sequence[Any]) -> None:
+        """Add instances to the grid (a search's trials); those already in it are left out."""
+        known = set(self.instances.hash_index())
+        new = []
+        for instance in instances:
+            full_hash = instance.get_instance_hash()
+            if full_hash not in known:
+                known.add(full_hash)
+                new.append(instance)
+        if new:
+            self.instances = InstanceList([*self.instances, *new])
+            self._varying_keys = None
 
     # -- declaring steps -----------------------------------------------------------
 

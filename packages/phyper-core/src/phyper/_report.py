@@ -325,6 +325,7 @@ def _page_data(
         "metrics": metric_names,
         "group_by": group_by,
         "has_pipeline": pipeline is not None,
+        "searches": _search_sections(pipeline),
     }
 
     # the table: one row per instance, or per hash of group_by (the 100k-instance case)
@@ -413,6 +414,31 @@ def _page_data(
     data["times"] = {"steps": step_times, "jobs": job_times}
     data["figures"], data["figures_left_out"] = _figures(plan)
     return data
+
+
+def _search_sections(pipeline: Pipeline | None) -> list[dict[str, Any]]:
+    """Per search of the pipeline: its trials in order, the best so far, the searched keys."""
+    sections = []
+    for search in pipeline.searches if pipeline is not None else ():
+        rows = search.trial_rows()
+        keys = list(search.space)
+        best_so_far: list[float | None] = []
+        best: float | None = None
+        for row in rows:
+            value = row["objective"] if row["state"] == "complete" else None
+            if value is not None and (best is None or (value > best if search.direction == "maximize" else value < best)):
+                best = float(value)
+            best_so_far.append(best)
+        columns = ["number", *keys, "state", "objective", "hash"]
+        for row in rows:
+            row["hash"] = str(row["hash"])[:SHORT_HASH]
+        sections.append({
+            "name": search.name, "objective": search.objective, "direction": search.direction, "keys": keys,
+            "space": {key: dimension.describe() for key, dimension in search.space.items()},
+            "sampler": search.sampler, "trials": _columnar(columns, [{k: _plain(r[k]) for k in columns} for r in rows]),
+            "count": len(rows), "best_so_far": best_so_far, "best": search.best(rows),
+        })
+    return sections
 
 
 def _script_json(data: Any) -> str:

@@ -8,7 +8,10 @@ A pipeline's state folder (``<hashed_resources_folder>/.phyper`` unless given) h
     code/steps/<digest>.json      the code that made results (see phyper._code_store)
     code/sources/<digest>.py
     plan-cache/<fingerprint>.marshal
-    search/<name>/                an adaptive search's own store
+    search/<name>/journal.log     an adaptive search's Optuna study (see phyper._search_driver)
+    search/<name>/trials/<hash>.json   the points it recorded, with their locks
+    search/<name>/owners/<n>.lock the drivers' hold on the trials they asked
+    search/<name>/logs/trial-<n>.log   each trial's engine output
 
 Every module reaches these through a :class:`StateStore`; :class:`LocalStateFolder` is
 the one on a local (or shared) filesystem. Another storage (an object store, say) would
@@ -35,6 +38,7 @@ __all__ = [
     "LocalStateFolder",
     "LogEntry",
     "Outcome",
+    "SearchStore",
     "StateStore",
     "default_state_folder",
     "log_line",
@@ -53,6 +57,10 @@ _LOCK_SUFFIX = ".lock"
 _CODE = "code"
 _PLAN_CACHE = "plan-cache"
 _SEARCH = "search"
+_JOURNAL = "journal.log"
+_TRIALS = "trials"
+_OWNERS = "owners"
+_LOGS = "logs"
 
 
 class Outcome(enum.Enum):
@@ -211,8 +219,8 @@ class StateStore(Protocol):
         """Where cached plans are kept."""
         ...
 
-    def search_folder(self, name: str) -> str:
-        """Where the adaptive search ``name`` keeps its own store."""
+    def search(self, name: str) -> SearchStore:
+        """The store of the adaptive search ``name`` (its study, trial records, locks, logs)."""
         ...
 
 
@@ -388,9 +396,62 @@ class LocalStateFolder:
         """Where cached plans are kept."""
         return os.path.join(self.root, _PLAN_CACHE)
 
-    def search_folder(self, name: str) -> str:
-        """Where the adaptive search ``name`` keeps its own store (``<state>/search/<name>``)."""
-        return os.path.join(self.root, _SEARCH, name)
+    def search(self, name: str) -> SearchStore:
+        """The store of the adaptive search ``name``, under ``<state>/search/<name>``."""
+        return SearchStore(os.path.join(self.root, _SEARCH, name))
+
+
+class SearchStore:
+    """Every path of one adaptive search's store (``<state>/search/<name>/``).
+
+    Args:
+        folder: the search's folder in the state folder.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self._trials = os.path.join(folder, _TRIALS)
+
+    def __repr__(self) -> str:
+        return f"SearchStore({self.folder!r})"
+
+    def journal_path(self) -> str:
+        """The Optuna journal of the study (its parent folder is made)."""
+        os.makedirs(self.folder, exist_ok=True)
+        return os.path.join(self.folder, _JOURNAL)
+
+    def trial_record_path(self, point_hash: str) -> str:
+        """Where the record of the point ``point_hash`` lives."""
+        return os.path.join(self._trials, point_hash + _RECORD_SUFFIX)
+
+    def iter_trial_records(self) -> Iterator[tuple[str, str]]:
+        """``(point hash, path)`` of every trial record, hidden temporaries left out."""
+        try:
+            names = os.listdir(self._trials)
+        except FileNotFoundError:
+            return
+        for name in sorted(names):
+            # a write killed midway leaves a hidden temporary (.<hash>.phyper-tmp-<tag>.json): not a record
+            if not name.startswith(".") and name.endswith(_RECORD_SUFFIX):
+                yield name[: -len(_RECORD_SUFFIX)], os.path.join(self._trials, name)
+
+    def record_lock_path(self, point_hash: str) -> str:
+        """The lock held while the record of ``point_hash`` is rewritten."""
+        return os.path.join(self._trials, point_hash + ".record" + _LOCK_SUFFIX)
+
+    def run_lock_path(self, point_hash: str) -> str:
+        """The lock held while the jobs of ``point_hash`` run."""
+        return os.path.join(self._trials, point_hash + _LOCK_SUFFIX)
+
+    def owner_lock_path(self, number: int) -> str:
+        """The lock a driver holds on trial ``number`` while it lives."""
+        return os.path.join(self.folder, _OWNERS, f"{number}{_LOCK_SUFFIX}")
+
+    def trial_log_path(self, number: int) -> str:
+        """Where the engine's output for trial ``number`` goes (its folder is made)."""
+        path = os.path.join(self.folder, _LOGS, f"trial-{number}.log")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return path
 
 
 def state_of_record(record_path: str) -> StateStore:

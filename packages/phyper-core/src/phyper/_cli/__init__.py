@@ -3,7 +3,7 @@
 ``python -m phyper COMMAND`` or ``phyper COMMAND``, from the folder holding
 ``pipeline.py`` (or with ``--pipeline MODULE:ATTRIBUTE``). The commands live by
 family, each declared next to its function: `._running` (run, status, plan),
-`._results` (ls, show, view, collect), `._maintenance` (gc, migrate). This
+`._results` (ls, show, view, collect), `._maintenance` (gc, migrate), `._search` (search run, search show). This
 module assembles the argument parser from those declarations, loads the pipeline,
 renders what the command returns and turns errors into one line and an exit status.
 The hyperparameter model and the pipeline runtime never import it.
@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from phyper._cli import _maintenance, _results, _running
+from phyper._cli import _maintenance, _results, _running, _search
 from phyper._cli._command import Command
 from phyper._cli._loading import DEFAULT_PIPELINE, PipelineImportError, load
 from phyper._cli._output import render
@@ -24,7 +24,7 @@ from phyper._errors import PhyperError, did_you_mean
 
 __all__ = ["COMMANDS", "DEFAULT_PIPELINE", "PipelineImportError", "build_parser", "main"]
 
-COMMANDS: tuple[Command, ...] = (*_running.COMMANDS, *_results.COMMANDS, *_maintenance.COMMANDS)
+COMMANDS: tuple[Command, ...] = (*_running.COMMANDS, *_results.COMMANDS, *_maintenance.COMMANDS, *_search.COMMANDS)
 """Every subcommand, in the order ``phyper --help`` lists them."""
 
 EXIT_ERROR = 2
@@ -78,32 +78,46 @@ COMMON_FLAGS = ("--pipeline", "--debug", "--help", "-h")
 """The options every command takes (see :func:`_common_options`), for "did you mean"."""
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str], commands: Sequence[Command]) -> argparse.Namespace:
-    """``parser.parse_args(argv)``, with "did you mean" for a mistyped command or option.
+def _parse(parser: argparse.ArgumentParser, words: list[str], commands: Sequence[Command]) -> argparse.Namespace:
+    """Parse ``words``, with "did you mean" for a mistyped command or option.
 
-    argparse exits with status 2 and its usage on a mistake; these say what was meant
-    (Python 3.11's argparse has no ``suggest_on_error``).
+    For a command that takes them (its ``passthrough``), the words after ``--`` are not
+    parsed: they go to that attribute as they are. argparse exits with status 2 and its
+    usage on a mistake; these say what was meant (Python 3.11's argparse has no
+    ``suggest_on_error``).
     """
     names = [command.name for command in commands]
-    given = next((word for word in argv if not word.startswith("-")), None)
+    head, tail = words, None
+    if "--" in words:
+        at = words.index("--")
+        head, tail = words[:at], words[at + 1:]
+    given = next((word for word in head if not word.startswith("-")), None)
     if given is not None and given not in names:
         parser.error(f"unknown command `{given}`{did_you_mean(given, names)} (commands: {', '.join(names)})")
-    arguments, extras = parser.parse_known_args(argv)
+    if tail is not None:
+        known, _ = parser.parse_known_args(head)
+        declared: Command | None = getattr(known, "command_declaration", None)
+        if declared is None or declared.passthrough is None:
+            head, tail = words, None  # `--` means what argparse says it means
+    arguments, extras = parser.parse_known_args(head)
     if extras:
         command: Command = arguments.command_declaration
-        flags = [flag for declared in command.options for flag in declared.flags if flag.startswith("-")]
+        flags = [flag for option in command.options for flag in option.flags if flag.startswith("-")]
         first = extras[0]
         hint = did_you_mean(first.partition("=")[0], [*flags, *COMMON_FLAGS]) if first.startswith("-") else ""
         more = f" (and {' '.join(extras[1:])})" if len(extras) > 1 else ""
         arguments.command_parser.error(
             f"unrecognized argument `{first}`{more}{hint} (`phyper {command.name} --help` lists the options)"
         )
+    if tail is not None:
+        setattr(arguments, arguments.command_declaration.passthrough, tail)
     return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
-    arguments = _parse(build_parser(), sys.argv[1:] if argv is None else list(argv), COMMANDS)
+    words = list(sys.argv[1:] if argv is None else argv)
+    arguments = _parse(build_parser(), words, COMMANDS)
     command: Command = arguments.command_declaration
     try:
         pipeline = load(getattr(arguments, "spec", None), arguments.pipeline)

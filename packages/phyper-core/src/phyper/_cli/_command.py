@@ -47,6 +47,8 @@ class Command:
     summary: str
     description: str
     options: tuple[Option, ...] = ()
+    passthrough: str | None = None
+    """The attribute that receives the words after ``--`` (for the engine), if the command takes them."""
 
 
 PIPELINE_SPEC = option(

@@ -1,0 +1,106 @@
+"""Searching: ``phyper search run`` drives a :class:`phyper.Search`, ``phyper search show`` lists its trials."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from phyper._cli._command import JSON, Command, option
+from phyper._cli._output import Output
+from phyper._pipeline import Pipeline
+from phyper._search import Search, SearchDefinitionError
+
+__all__ = ["COMMANDS", "search"]
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _show(search: Search) -> Output:
+    rows = search.trial_rows()
+    best = search.best(rows)
+    data = {"search": search.name, "objective": search.objective, "direction": search.direction,
+            "trials": rows, "best": best}
+    keys = list(search.space)
+    header = ["number", *keys, "hash", "state", "objective"]
+    table = [header] + [
+        [_format(row[name]) if name != "hash" else str(row["hash"])[:12] for name in header] for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    lines = [f"search `{search.name}`: {len(rows)} trials, {search.direction} {search.objective}"]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+    if best is not None:
+        shown = " ".join(f"{key}={_format(best[key])}" for key in keys)
+        lines.append(f"best: trial {best['number']} {shown} {search.objective}={_format(best['objective'])}")
+    else:
+        lines.append("best: none yet (no complete trial)")
+    return Output(data=data, lines=lines)
+
+
+def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> Output:
+    from phyper._search_driver import TrialResult, drive
+
+    def report(result: TrialResult) -> None:
+        shown = " ".join(f"{key}={_format(value)}" for key, value in result.params.items())
+        told = f"{search.objective}={_format(result.objective)}" if result.objective is not None else "FAILED"
+        how = f"from the records, no job: {result.seconds * 1000:.0f} ms" if result.source == "records" else f"{result.seconds:.1f} s"
+        print(f"trial {result.number}: {shown} -> {told} ({how})", flush=True)
+
+    engine_args = list(getattr(arguments, "engine_args", None) or [])
+    summary = drive(
+        pipeline, search, arguments.trials, engine=arguments.engine, jobs=arguments.jobs,
+        engine_args=engine_args, report=report if not arguments.json else None,
+    )
+    rows = search.trial_rows()
+    best = search.best(rows)
+    failed = sum(result.state == "failed" for result in summary.results)
+    lines = [f"search `{search.name}`: {summary.finished} trials finished ({len(summary.results)} told by this run, "
+             f"{failed} failed)"]
+    if summary.exhausted:
+        lines.append("the sampler has no new point (its grid is used up)")
+    if best is not None:
+        shown = " ".join(f"{key}={_format(best[key])}" for key in search.space)
+        lines.append(f"best: trial {best['number']} {shown} {search.objective}={_format(best['objective'])}")
+    data = {"search": search.name, "finished": summary.finished, "exhausted": summary.exhausted,
+            "told": [result.__dict__ for result in summary.results], "best": best}
+    return Output(data=data, lines=lines)
+
+
+def search(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
+    """``phyper search run|show``: drive a search, or list its trials."""
+    from phyper._search_driver import find_search
+
+    chosen = find_search(pipeline, arguments.search)
+    if arguments.action == "show":
+        if getattr(arguments, "engine_args", None):
+            raise SearchDefinitionError(f"phyper search show takes no engine arguments: {arguments.engine_args}")
+        return _show(chosen)
+    if arguments.trials is None:
+        raise SearchDefinitionError("phyper search run needs --trials N (how many trials the study should hold)")
+    return _run(pipeline, chosen, arguments)
+
+
+SEARCH = Command(
+    "search", search, "run an adaptive search (Optuna) whose trials reuse every result, or list its trials",
+    "`phyper search run --trials N [--engine snakemake|doit] [-j J] [-- ENGINE ARGS]` asks the search's "
+    "sampler for points, records each as instances of the pipeline, runs them through the engine "
+    "(a subprocess: profiles and clusters work), reads the objective from the completed jobs' metrics and "
+    "tells the sampler, until the study holds N finished trials. A point whose jobs are already complete "
+    "is told from the records without any job. `phyper search show` lists the trials and the best one. "
+    "Words after `--` go to the engine (e.g. `-- --profile profiles/slurm`).",
+    (
+        option("action", choices=["run", "show"], help="run: drive the search; show: list its trials"),
+        option("--search", default=None, metavar="NAME", help="the search's name (needed when the pipeline has several)"),
+        option("--trials", type=int, default=None, metavar="N", help="run: how many finished trials the study should hold"),
+        option("--engine", choices=["snakemake", "doit"], default="snakemake", help="run: the engine (default snakemake)"),
+        option("-j", "--jobs", type=int, default=1, metavar="J", help="run: trials run at once (one engine process each)"),
+        JSON,
+    ),
+    passthrough="engine_args",
+)
+
+COMMANDS = (SEARCH,)
