@@ -13,7 +13,7 @@ the four features, then the class label (0, 1, 2) in the last column.
 
 This module needs only numpy (and scikit-learn, imported lazily, to load the data), so
 the transformation and preprocessing jobs do not pay for importing torch; training code
-converts the arrays returned by :func:`load_split` itself.
+converts the arrays returned by `load_split` itself.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m phyper``: the command line, which lives in :mod:`phyper._cli`."""
+"""``python -m phyper``: the command line, which lives in `phyper._cli`."""
 
 from __future__ import annotations
 

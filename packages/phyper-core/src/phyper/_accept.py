@@ -1,7 +1,7 @@
 """``phyper accept``: count results made by older code as made by today's code.
 
-It sits above the records (:mod:`phyper._completion`) and the code store
-(:mod:`phyper._code_store`), which it combines; neither imports it.
+It sits above the records (`phyper._completion`) and the code store
+(`phyper._code_store`), which it combines; neither imports it.
 """
 
 from __future__ import annotations

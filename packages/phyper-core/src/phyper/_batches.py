@@ -4,7 +4,7 @@ A step declared with ``batch=N`` (or overridden at run time with ``PHYPER_BATCH`
 shows the engines one job per *batch* instead of one per hash. ``N`` is a maximum:
 what one batch job needs (its ``runtime``, a SLURM time limit) is sized for ``N``
 members. Which batch a job belongs to depends only on the set of the step's hashes,
-never on the order of the grid (:func:`phyper._keys.group_into_batches`):
+never on the order of the grid (`phyper._keys.group_into_batches`):
 
 * the hashes are sorted and cut after every *anchor* (a hash whose CRC-32 is a
   multiple of ``2 N``, about one in ``2 N``), unless that leaves a run shorter than
@@ -19,11 +19,11 @@ never on the order of the grid (:func:`phyper._keys.group_into_batches`):
 
 Only the batches whose members are incomplete run again, and in them only those
 members (members with a valid completion record are skipped): a batch is complete
-when its current members are (see :mod:`phyper._verdict`), so a change of membership
+when its current members are (see `phyper._verdict`), so a change of membership
 alone runs nothing, and neither does a project finished with another membership
 (an older phyper's).
 
-The key helpers live in :mod:`phyper._keys` (re-exported here); this module adds the
+The key helpers live in `phyper._keys` (re-exported here); this module adds the
 batch sizes a pipeline asks for (``batch=``, ``PHYPER_BATCH``).
 
 A batch's key is ``batch-<i>-of-<n>`` (``i`` zero-padded): the ``i``-th run in hash
@@ -66,7 +66,7 @@ BATCH_ENVIRONMENT_VARIABLE = "PHYPER_BATCH"
 
 
 class _DeclaredStep(Protocol):
-    """What :func:`batch_sizes` reads of a step (a :class:`phyper.Step`)."""
+    """What `batch_sizes` reads of a step (a [`phyper.Step`][phyper.Step])."""
 
     @property
     def kind(self) -> str: ...
@@ -79,7 +79,7 @@ def batch_sizes(steps: Mapping[str, _DeclaredStep]) -> dict[str, int]:
     """Step -> jobs per engine job, for the batched steps: ``batch=``, then ``PHYPER_BATCH``.
 
     Args:
-        steps: the pipeline's steps by name (:attr:`phyper.Pipeline.steps`).
+        steps: the pipeline's steps by name (`phyper.Pipeline.steps`).
 
     Raises:
         BatchOverrideError: ``PHYPER_BATCH`` is malformed or names a step that is not
@@ -122,6 +122,6 @@ def parse_batch_overrides(text: str, steps: Mapping[str, str]) -> dict[str, int]
 
 
 def batch_overrides_from_environment(steps: Mapping[str, str]) -> dict[str, int]:
-    """The sizes ``PHYPER_BATCH`` sets (see :func:`parse_batch_overrides`); {} when unset."""
+    """The sizes ``PHYPER_BATCH`` sets (see `parse_batch_overrides`); {} when unset."""
     text = os.environ.get(BATCH_ENVIRONMENT_VARIABLE, "")
     return parse_batch_overrides(text, steps) if text.strip() else {}

@@ -7,23 +7,23 @@ imports), modules imported inside function bodies (``import dataset`` then
 ``dataset.transform_data(...)``), the classes it names (each method, a model's
 ``forward``, and its base classes of the project), default arguments and closures.
 
-*Normalised*: parsed with :mod:`ast`, docstrings removed, then written back with
-:func:`ast.unparse`, so comments, docstrings, formatting and blank lines do not count.
+*Normalised*: parsed with `ast`, docstrings removed, then written back with
+`ast.unparse`, so comments, docstrings, formatting and blank lines do not count.
 Each reached piece has its own digest (the SHA-256 of that text), named by its
 qualified name (``train.train``, ``model.Model.forward``, ``helpers.WINDOW``): editing
 ``helpers.peak`` leaves a step that reaches only ``helpers.moving_average`` alone.
 
 *The user's project* is the code outside the standard library and the installed
 packages; phyper's own packages never count. Hyperparameters are not code: the
-:class:`phyper.Parser` subclasses (and their mixins), instances, lists of them and
-:class:`phyper.Pipeline` objects are skipped, as they are tracked by hashes and by the
+`phyper.Parser` subclasses (and their mixins), instances, lists of them and
+`phyper.Pipeline` objects are skipped, as they are tracked by hashes and by the
 non-key values of the records. The third-party distributions the reached code imports
 are listed with their versions (a warning in ``phyper status`` when they differ, never
 a rerun).
 
 What cannot be followed (a module imported by a computed name, ``getattr`` with a
 computed name, ``eval``/``exec``, a C extension of the project, a function without
-source) is said in :attr:`StepCode.warnings`, never raised.
+source) is said in `StepCode.warnings`, never raised.
 
 Pure standard library; computed once per step function per process.
 """
@@ -56,7 +56,7 @@ class CodePiece:
 
     @functools.cached_property
     def digest(self) -> str:
-        """SHA-256 of :attr:`source`, in hex."""
+        """SHA-256 of `source`, in hex."""
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
 
 
@@ -686,7 +686,7 @@ def _attribute_chain(node: ast.Attribute) -> list[str] | None:
 # -- entry point ----------------------------------------------------------------------
 
 _CACHE: dict[int, tuple[Any, StepCode]] = {}
-"""A memo of :func:`step_code` by function object: the fingerprint of a function object never changes
+"""A memo of `step_code` by function object: the fingerprint of a function object never changes
 (editing a file makes new function objects when the module is imported again)."""
 
 

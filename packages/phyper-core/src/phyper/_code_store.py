@@ -1,9 +1,11 @@
 """Which code made a result: the ``code`` field of completion records and the code store.
 
 Each completion record a job writes holds its step's code fingerprint (see
-:mod:`phyper._code`)::
+`phyper._code`):
 
-    "code": {"digest": "<sha256 of the step's code>", "packages": {"torch": "2.13.0"}}
+```json
+"code": {"digest": "<sha256 of the step's code>", "packages": {"torch": "2.13.0"}}
+```
 
 and the code itself is kept once under the state folder, content-addressed:
 
@@ -11,15 +13,15 @@ and the code itself is kept once under the state folder, content-addressed:
   method, class and value the step reached, the warnings, the packages;
 * each distinct normalised source, once
 
-(where: :meth:`phyper._state.StateStore.code_manifest_path`).
+(where: `phyper._state.StateStore.code_manifest_path`).
 
 A record whose digest differs from today's is not complete (``made by older code
 (train.train changed)``); a record without the field (written before phyper tracked
 code, or while a step had ``track_code=False``) counts as made by today's code, so
 upgrading phyper never reruns a grid. Different package versions are only reported.
 
-Today's code of a step is what its pipeline declared: each :class:`phyper.Pipeline`
-holds a :class:`StepCodes` (the functions of its steps, and the fingerprints and stored
+Today's code of a step is what its pipeline declared: each `phyper.Pipeline`
+holds a `StepCodes` (the functions of its steps, and the fingerprints and stored
 manifests looked up so far), which its plans carry to every check of a record (the
 runner's, ``phyper status``'s, the engines'). Two pipelines on one state folder in one
 process each compare with their own code.
@@ -250,7 +252,7 @@ class _StepJob(Protocol):
 
 
 class CodeVerdict(Protocol):
-    """What :meth:`CodeSummary.add` reads of a verdict (a :class:`phyper.JobVerdict`, which imports this module)."""
+    """What `CodeSummary.add` reads of a verdict (a `phyper.JobVerdict`, which imports this module)."""
 
     @property
     def job(self) -> _StepJob: ...

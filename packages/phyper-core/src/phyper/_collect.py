@@ -1,4 +1,4 @@
-"""Results as one table: :func:`collect` (a pandas DataFrame) and :func:`collect_rows` (plain rows).
+"""Results as one table: [`collect`][phyper.collect] (a pandas DataFrame) and [`collect_rows`][phyper.collect_rows] (plain rows).
 
 One row per instance, or per distinct hash of a resource, with every key, the
 non-keys as the job that made the result recorded them, the hashes, whether the
@@ -117,7 +117,7 @@ def collect_rows(
     *,
     skip_incomplete: bool = True,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The columns and rows of :func:`collect`, as plain Python values (no pandas needed)."""
+    """The columns and rows of [`collect`][phyper.collect], as plain Python values (no pandas needed)."""
     return rows_with_verdicts(instances_or_pipeline, metrics, resource_name, skip_incomplete=skip_incomplete)
 
 
@@ -129,7 +129,7 @@ def rows_with_verdicts(
     skip_incomplete: bool = True,
     verdicts: Verdicts | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """:func:`collect_rows`, judging completion with ``verdicts`` (over the pipeline's plan)
+    """[`collect_rows`][phyper.collect_rows], judging completion with ``verdicts`` (over the pipeline's plan)
     when the caller already has them (the report), instead of planning again."""
     if metrics is None and isinstance(source, Pipeline):
         metrics = source.metrics_loader  # named once with pipeline.metrics(loader)
@@ -207,12 +207,12 @@ def collect(
     ``complete`` and ``status`` (the reason when not complete); then the metrics.
 
     Args:
-        instances_or_pipeline: a :class:`phyper.Pipeline` (completion is judged by its
+        instances_or_pipeline: a [`phyper.Pipeline`][phyper.Pipeline] (completion is judged by its
             plan), or a list of instances (completion is judged by the records under
             ``<hashed_resources_folder>/.phyper``).
         metrics: ``loader(instance) -> dict`` reading one result's metrics from its
             folder; called only for complete results (incomplete rows get None).
-            Default: the pipeline's own loader (:meth:`phyper.Pipeline.metrics`).
+            Default: the pipeline's own loader ([`phyper.Pipeline.metrics`][phyper.Pipeline.metrics]).
         resource_name: one row per hash of this resource instead of per instance.
         skip_incomplete: call the loader for complete results only (the default). False
             calls it for every row: for steps whose engine already guarantees the
@@ -223,14 +223,16 @@ def collect(
         MetricsLoaderError: the loader returned something that is not a dict, or a
             name that is already a column.
 
-    Example::
+    Example:
 
-        def accuracy(instance):
-            with open(get_metrics_path(instance)) as handle:
-                return json.load(handle)
+    ```python
+    def accuracy(instance):
+        with open(get_metrics_path(instance)) as handle:
+            return json.load(handle)
 
-        table = phyper.collect(pipeline, metrics=accuracy)
-        table.groupby("cross_validated_model_hash")["accuracy"].mean()
+    table = phyper.collect(pipeline, metrics=accuracy)
+    table.groupby("cross_validated_model_hash")["accuracy"].mean()
+    ```
     """
     try:
         pd = importlib.import_module("pandas")

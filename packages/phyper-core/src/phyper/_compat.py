@@ -132,7 +132,7 @@ def load_instance_by_hash(
         raise UnknownHashError(
             f"{instance_hash!r}{length} is not a phyper hash ({HASH_HEX_DIGITS} hex digits); "
             "phyper 0.x hashes (64 hex digits) name other folders: see 'Coming from phyper 0.x' "
-            "in the README to carry old results over"
+            "in docs/phyper0.md to carry old results over"
         )
     folder = shared.hashed_path_prefix(resource_name) + instance_hash
     if not os.path.isfile(os.path.join(folder, MANIFEST_NAME)):

@@ -56,7 +56,7 @@ __all__ = [
 
 
 class Reason(enum.Enum):
-    """What kind of reason a :class:`JobStatus` (and a verdict) gives; the words are in its ``reason``."""
+    """What kind of reason a `JobStatus` (and a verdict) gives; the words are in its ``reason``."""
 
     COMPLETE = "complete"
     NO_RECORD = "no record"
@@ -107,10 +107,10 @@ def stat_fingerprint(path: str) -> list[int]:
 def read_record(path: str) -> dict[str, Any] | None:
     """The valid record at ``path``, or None if it is missing or unreadable.
 
-    What is wrong with an unreadable one: :func:`read_record_checked`.
+    What is wrong with an unreadable one: `read_record_checked`.
 
     Raises:
-        StateFormatError: the record is in a newer format (see :mod:`phyper._formats`).
+        StateFormatError: the record is in a newer format (see `phyper._formats`).
     """
     return read_record_checked(path)[0]
 
@@ -144,7 +144,7 @@ def _unchanged(path: str, recorded: list[Any], current: list[int], hashes: _Cont
 
 
 class _ContentHashes:
-    """SHA-256 of files already hashed by one :class:`Records`, by (path, size, mtime_ns): after a
+    """SHA-256 of files already hashed by one `Records`, by (path, size, mtime_ns): after a
     copy, the data set that every job reads is hashed once, not once per job checked."""
 
     def __init__(self) -> None:
@@ -192,7 +192,7 @@ class _UpstreamRecords:
 
 @dataclass(frozen=True)
 class Started:
-    """What :meth:`Records.begin` noted before a job's step ran."""
+    """What `Records.begin` noted before a job's step ran."""
 
     identities: dict[str, tuple[int, int, int] | None]
     inputs: dict[str, list[int]]
@@ -207,7 +207,7 @@ def _file_identity(path: str) -> tuple[int, int, int] | None:
 
 
 def remove_leftovers(paths: Iterable[str]) -> None:
-    """Remove the hidden temporaries a killed writer of ``paths`` left (see :mod:`phyper._fs`)."""
+    """Remove the hidden temporaries a killed writer of ``paths`` left (see `phyper._fs`)."""
     for path in paths:
         for leftover in leftover_temporaries(path):
             with contextlib.suppress(FileNotFoundError):
@@ -244,7 +244,7 @@ def timing(started: float, finished: float) -> dict[str, Any]:
 
 
 class JobRecords(Protocol):
-    """What the runner asks of the completion records (:class:`Records` on a state folder)."""
+    """What the runner asks of the completion records (`Records` on a state folder)."""
 
     def check(self, job: Job) -> tuple[JobStatus, dict[str, Any] | None]:
         """Whether ``job``'s record checks out, and the record."""
@@ -293,7 +293,7 @@ class Records:
         self._kept: dict[str, tuple[dict[str, Any] | None, str | None]] | None = {} if keep else None
 
     def read(self, path: str) -> tuple[dict[str, Any] | None, str | None]:
-        """The record at ``path`` and what is wrong with it (see :func:`read_record_checked`)."""
+        """The record at ``path`` and what is wrong with it (see `read_record_checked`)."""
         kept = self._kept
         if kept is None:
             return read_record_checked(path)
@@ -401,7 +401,7 @@ class Records:
     def finish(self, job: Job, started: Started, run: RunInfo, times: dict[str, Any]) -> dict[str, Any]:
         """Check that the step wrote every output, then write ``job``'s record (last, atomically); return it.
 
-        ``times``: when the step ran (see :func:`timing`).
+        ``times``: when the step ran (see `timing`).
 
         Raises:
             JobFailedError: an output was not written.
@@ -429,7 +429,7 @@ class Records:
         })
 
     def write(self, job: Job, inputs_before: dict[str, list[int]], extra: dict[str, Any]) -> dict[str, Any]:
-        """Write ``job``'s record from its files as they are (what :meth:`finish` writes, without checks).
+        """Write ``job``'s record from its files as they are (what `finish` writes, without checks).
 
         ``inputs_before``: each input's ``[size, mtime_ns]`` when the step started.
         """
@@ -480,6 +480,6 @@ def check_job(job: Job) -> JobStatus:
     """Whether ``job``'s record checks out: its files are as recorded (see the module docstring).
 
     The record alone: the step's code, upstream jobs and forcing are the verdict's
-    (:class:`phyper.Verdicts`), which knows the pipeline.
+    (`phyper.Verdicts`), which knows the pipeline.
     """
     return Records(state_of_record(job.record)).check(job)[0]

@@ -1,9 +1,9 @@
 """What the plan reads of a pipeline: its steps, and the pipeline as an interface.
 
-:class:`Step` is one declared step (a function and the path functions of its files);
-:class:`PipelineDeclaration` is what :mod:`phyper._plan` and :mod:`phyper._plan_cache`
-need of a :class:`phyper.Pipeline`. They sit below the pipeline so that the plan never
-imports it: :meth:`phyper.Pipeline.plan` calls down into the plan, nothing calls back up.
+[`Step`][phyper.Step] is one declared step (a function and the path functions of its files);
+`PipelineDeclaration` is what `phyper._plan` and `phyper._plan_cache`
+need of a [`phyper.Pipeline`][phyper.Pipeline]. They sit below the pipeline so that the plan never
+imports it: [`phyper.Pipeline.plan`][phyper.Pipeline.plan] calls down into the plan, nothing calls back up.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ class Step:
     mem_mb: int | None = None
     runtime: int | None = None
     batch: int | None = None
-    """Jobs per engine job as declared (``batch=``); :func:`phyper._batches.batch_sizes` applies ``PHYPER_BATCH``."""
+    """Jobs per engine job as declared (``batch=``); `phyper._batches.batch_sizes` applies ``PHYPER_BATCH``."""
     track_code: bool = True
-    """Whether a result made by older code of this step is rerun (see :mod:`phyper._code`)."""
+    """Whether a result made by older code of this step is rerun (see `phyper._code`)."""
 
     @property
     def resources(self) -> dict[str, int]:
@@ -77,14 +77,14 @@ class Step:
         return paths
 
     def output_paths(self, subject: Any) -> list[str]:
-        """Output files of one job (see :meth:`input_paths`)."""
+        """Output files of one job (see `input_paths`)."""
         if self.kind == "aggregate":
             return [os.fspath(function()) for function in self.outputs]
         return [os.fspath(function(subject)) for function in self.outputs]
 
 
 class PipelineDeclaration(Protocol):
-    """What the plan reads of a pipeline (a :class:`phyper.Pipeline` is one)."""
+    """What the plan reads of a pipeline (a [`phyper.Pipeline`][phyper.Pipeline] is one)."""
 
     @property
     def steps(self) -> dict[str, Step]:
@@ -112,7 +112,7 @@ class PipelineDeclaration(Protocol):
         ...
 
     def step(self, name: str) -> Step:
-        """The step called ``name`` (an :class:`UnknownStepError` if there is none)."""
+        """The step called ``name`` (an [`UnknownStepError`][phyper.UnknownStepError] if there is none)."""
         ...
 
     def subject(self, step: Step, key: str) -> Any:

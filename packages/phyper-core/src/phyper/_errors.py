@@ -1,6 +1,6 @@
 """The exceptions phyper raises for user mistakes.
 
-Every exception derives from :class:`PhyperError`; each subclass also derives from
+Every exception derives from [`PhyperError`][phyper.PhyperError]; each subclass also derives from
 the builtin exception that matches the mistake (``LookupError``, ``TypeError``,
 ``ValueError`` ...), so callers can catch either the phyper class or the builtin.
 Messages name the culprit and say how to fix it.

@@ -7,15 +7,15 @@ the same description for people):
   record of a batch job: the same file, with ``members``);
 * job-log lines (``<state>/jobs.jsonl``, one JSON object per line);
 * lock files (``<state>/locks/<step>/<key>.lock``: who holds the lock, for messages);
-* manifests (``<hashed folder>/phyper-manifest.json``, read by :mod:`phyper._manifest`);
-* plan-cache entries (``<state>/plan-cache/*.marshal``, read by :mod:`phyper._plan_cache`).
+* manifests (``<hashed folder>/phyper-manifest.json``, read by `phyper._manifest`);
+* plan-cache entries (``<state>/plan-cache/*.marshal``, read by `phyper._plan_cache`).
 
 Each validator returns the valid object or raises:
 
-* :class:`DamagedStateFile` (internal, never shown as a traceback): the file cannot
+* `DamagedStateFile` (internal, never shown as a traceback): the file cannot
   be read or does not have the described shape; each reader turns it into its
   file kind's rule (a job that is not complete, a skipped log line ...);
-* :class:`phyper.StateFormatError`: the file declares a format version newer than this
+* `phyper.StateFormatError`: the file declares a format version newer than this
   phyper knows; every tool stops with it (nothing rerun, nothing deleted).
 
 Unknown keys are allowed everywhere: a field added later (``code``, an input's SHA-256
@@ -225,7 +225,7 @@ def newer_format_error(kind: FileFormat, path: str, found: int, written_by: Any)
     by = f"phyper {written_by}" if isinstance(written_by, str) else "a newer phyper"
     return StateFormatError(
         f"{path} is a {kind.kind} in format {found}, written by {by}; this phyper ({phyper_version()}) "
-        f"reads format {kind.version} at most. Upgrade phyper (pip install -U phyper) to use this "
+        f"reads format {kind.version} at most. Upgrade phyper (pip install -U phyper-core) to use this "
         "project; nothing was run or deleted"
     )
 
@@ -390,7 +390,7 @@ def open_state_file(path: str) -> BinaryIO:
 
 
 def read_state_bytes(path: str) -> bytes:
-    """The bytes of a state file (see :func:`open_state_file` for what it raises).
+    """The bytes of a state file (see `open_state_file` for what it raises).
 
     Read with plain system calls: a report reads a hundred thousand records.
     """
@@ -410,7 +410,7 @@ def read_state_bytes(path: str) -> bytes:
 
 
 def parse_json(raw: bytes, path: str) -> Any:
-    """The JSON value of ``raw`` (UTF-8), or :class:`DamagedStateFile` saying why not."""
+    """The JSON value of ``raw`` (UTF-8), or `DamagedStateFile` saying why not."""
     if not raw.strip():
         raise DamagedStateFile(path, "is empty" if not raw else "holds only white space")
     try:

@@ -19,7 +19,7 @@ def _temporary_name(path: str, tag: str) -> str:
 
 
 def leftover_temporaries(path: str | os.PathLike[str]) -> list[str]:
-    """Temporary files of :func:`atomic_output` for ``path`` left behind by a killed process."""
+    """Temporary files of [`atomic_output`][phyper.atomic_output] for ``path`` left behind by a killed process."""
     pattern = _temporary_name(glob.escape(os.fspath(path)), "*")
     return glob.glob(pattern)
 
@@ -28,10 +28,12 @@ def leftover_temporaries(path: str | os.PathLike[str]) -> list[str]:
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[str]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
 
-    Use it with libraries that write to a path::
+    Use it with libraries that write to a path:
 
-        with phyper.atomic_output(get_torch_model_path(instance)) as tmp:
-            torch.save(model.state_dict(), tmp)
+    ```python
+    with phyper.atomic_output(get_torch_model_path(instance)) as tmp:
+        torch.save(model.state_dict(), tmp)
+    ```
 
     If the block raises (or the process dies), ``path`` is untouched and the temporary
     file is removed (or, after a kill, left under a hidden ``.phyper-tmp-`` name).

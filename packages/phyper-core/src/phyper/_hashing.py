@@ -1,9 +1,11 @@
 """The hash format: a stable, typed, versioned encoding of key values.
 
 Format version 1 (documented in ``HASHING.md`` beside this package; never edit it,
-add a version instead). The pre-image of a hash is::
+add a version instead). The pre-image of a hash is:
 
-    b"phyper-hash:1\\n" + item(name_1, value_1) + item(name_2, value_2) + ...
+```text
+b"phyper-hash:1\\n" + item(name_1, value_1) + item(name_2, value_2) + ...
+```
 
 over the (name, value) pairs sorted by name (Python ``str`` order of the NFC names),
 leaving out pairs whose value is ``None`` (so that a new key declared with the

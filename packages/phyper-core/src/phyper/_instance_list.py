@@ -108,7 +108,7 @@ def get_instances_hashes(instances: Iterable[Instance], resource_name: str | Non
 def get_instance_from_hash(hash: str, instances: Sequence[T], resource_name: str | None = None) -> T:
     """The (first) instance whose hash for ``resource_name`` is ``hash``.
 
-    O(1) amortised on an :class:`InstanceList` (what phyper returns); a plain list is
+    O(1) amortised on an [`InstanceList`][phyper.InstanceList] (what phyper returns); a plain list is
     indexed on each call.
 
     Raises:

@@ -1,6 +1,6 @@
 """What is on disk: hashed folders and completion records, against a pipeline's grid.
 
-The command line (``phyper ls``, ``show``, ``gc``, ``view``) and :func:`phyper.collect`
+The command line (``phyper ls``, ``show``, ``gc``, ``view``) and [`phyper.collect`][phyper.collect]
 read the same inventory: every ``<hashed_resources_folder>/<resource>/<hash>`` folder,
 whether the current grid reaches it and whether its manifest is valid, and every
 completion record under the pipeline's state folder, whether a job of the current
@@ -139,7 +139,7 @@ def _checked_manifest(path: str, resource: str, hash_: str) -> tuple[Manifest | 
 
 
 def scan_records(pipeline: Pipeline, plan: Plan) -> Iterator[RecordFile]:
-    """Every file of the state folder's record folders but hidden temporaries (see :meth:`StateStore.iter_records`)."""
+    """Every file of the state folder's record folders but hidden temporaries (see `StateStore.iter_records`)."""
     state = pipeline.state
     owned = {os.path.normpath(record) for record in plan.record_paths()}
     for step in state.record_steps():

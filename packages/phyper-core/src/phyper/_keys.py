@@ -1,9 +1,9 @@
 """Job keys: the leaf every runtime module may import.
 
 A job is named by its step and its *key*: a hash (``3f2a...``, one per resource value
-or instance), :data:`AGGREGATE_KEY` for an aggregate's single job, or a batch key
-``batch-<i>-of-<n>`` for a batch job (see :mod:`phyper._batches` for how members are
-chosen). Where a job's state lives is :mod:`phyper._state`'s business.
+or instance), `AGGREGATE_KEY` for an aggregate's single job, or a batch key
+``batch-<i>-of-<n>`` for a batch job (see `phyper._batches` for how members are
+chosen). Where a job's state lives is `phyper._state`'s business.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ BATCH_KEY_PATTERN = r"batch-[0-9]+-of-[0-9]+"
 
 BATCH_MEMBERSHIP = 2
 """The rule grouping a step's keys into batches (1: by the hash's first bits; 2: runs of the sorted
-keys, :func:`group_into_batches`); part of the plan cache's key, so a cached plan never mixes them."""
+keys, `group_into_batches`); part of the plan cache's key, so a cached plan never mixes them."""
 
 _BATCH_KEY = re.compile(r"batch-([0-9]+)-of-([0-9]+)")
 
@@ -103,7 +103,7 @@ def group_into_batches(keys: Iterable[str], batch_size: int) -> dict[str, list[s
     """Batch key -> member keys (in the order given): at most ``batch_size`` members each.
 
     The keys are sorted (hashes are uniform, so this order owes nothing to the grid's)
-    and cut into runs (see :func:`_batch_ends`): no batch has more than ``batch_size``
+    and cut into runs (see `_batch_ends`): no batch has more than ``batch_size``
     members and, when there are more keys than ``batch_size``, none has fewer than
     half of it. Batch ``i`` of ``n`` is the ``i``-th batch in hash order.
     """
@@ -120,7 +120,7 @@ def group_into_batches(keys: Iterable[str], batch_size: int) -> dict[str, list[s
 
 
 def batch_finder(batches: Mapping[str, Sequence[str]]) -> Callable[[str], str]:
-    """``key -> its batch's key`` for batches :func:`group_into_batches` made (runs of the sorted keys).
+    """``key -> its batch's key`` for batches `group_into_batches` made (runs of the sorted keys).
 
     Keeps one key per batch, not one entry per member: a grid of a million stays small.
     """

@@ -1,6 +1,6 @@
 """Migrating a finished pipeline after a change of the hyperparameter classes.
 
-The folders move as :func:`phyper._manifest.plan_migration` says (each manifest read
+The folders move as `phyper._manifest.plan_migration` says (each manifest read
 back under the current classes and rehashed). The completion records follow them:
 a hashed step's record is renamed to the new hash, and in every record the paths of
 moved folders are rewritten. Each rewritten record keeps its modification time, and
@@ -153,7 +153,7 @@ def apply_pipeline_migration(migration: Migration) -> None:
     """Move the folders, then rewrite the records, each keeping its modification time.
 
     Raises:
-        ManifestMismatchError: the migration is refused (see :attr:`Migration.refused`);
+        ManifestMismatchError: the migration is refused (see `Migration.refused`);
             nothing is moved.
     """
     if migration.record_collisions and not migration.folders.collisions:

@@ -10,12 +10,12 @@ path functions. Three granularities:
 
 A path function with one parameter takes an instance; one with none names a single
 file (for example an aggregate's output). Which step feeds which follows from the
-files: see :mod:`phyper._plan`.
+files: see `phyper._plan`.
 
 Every step may also say what one of its jobs needs, engine-free: ``threads`` (CPU
 cores, default 1), ``mem_mb`` (memory in megabytes) and ``runtime`` (wall time in
 minutes). Engines that schedule resources (Snakemake, and through it a cluster) size
-each job with them; see :class:`Step`.
+each job with them; see [`Step`][phyper.Step].
 """
 
 from __future__ import annotations
@@ -79,20 +79,22 @@ def _positive(step: str, resource: str, value: object) -> int:
 class Pipeline:
     """The steps of a pipeline over a list of instances, declared once for every engine.
 
-    Example (``pipeline.py`` of the Iris example)::
+    Example (``pipeline.py`` of the Iris example):
 
-        pipeline = phyper.Pipeline(instances)
+    ```python
+    pipeline = phyper.Pipeline(instances)
 
-        @pipeline.per_resource("transformed_data", outputs=[get_transformed_dataset_path])
-        def transform_data(instance): ...
+    @pipeline.per_resource("transformed_data", outputs=[get_transformed_dataset_path])
+    def transform_data(instance): ...
 
-        @pipeline.per_instance(inputs=[get_preprocessed_dataset_path],
-                               outputs=[get_torch_model_path, get_training_metrics_path])
-        def train_model(instance): ...
+    @pipeline.per_instance(inputs=[get_preprocessed_dataset_path],
+                           outputs=[get_torch_model_path, get_training_metrics_path])
+    def train_model(instance): ...
 
-        @pipeline.aggregate(inputs=[get_training_metrics_path],
-                            outputs=[get_cross_validation_scores_path])
-        def compute_cv_scores(instances): ...
+    @pipeline.aggregate(inputs=[get_training_metrics_path],
+                        outputs=[get_cross_validation_scores_path])
+    def compute_cv_scores(instances): ...
+    ```
 
     Args:
         instances: the instances of the grid (all from one parser).
@@ -100,7 +102,7 @@ class Pipeline:
             ``<hashed_resources_folder>/.phyper``.
         track_code: False leaves code out of the verdict for every step: a result
             made by older code then counts as complete (see ``docs/code-changes.md``).
-        searches: the :class:`phyper.Search` declarations over this grid; the
+        searches: the `phyper.Search` declarations over this grid; the
             instances of every trial they recorded join the grid's (see ``docs/searching.md``).
     """
 
@@ -132,14 +134,14 @@ class Pipeline:
         self.codes = StepCodes(self.state)
         """The code each step is expected to have (what the verdicts compare records with)."""
         self.searches: tuple[Search, ...] = tuple(searches)
-        """The searches over this grid; their recorded trials are among :attr:`instances`."""
+        """The searches over this grid; their recorded trials are among `instances`."""
         if self.searches:
             self._add_search_trials()
         self.steps: dict[str, Step] = {}
         self.track_code = track_code
         self._varying_keys: list[str] | None = None
         self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
-        """What :meth:`metrics` named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
+        """What [`metrics`][phyper.Pipeline.metrics] named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
 
     def _add_search_trials(self) -> None:
         names = [search.name for search in self.searches]
@@ -184,8 +186,8 @@ class Pipeline:
         """Decorator: one job per distinct hash of ``resource_name``.
 
         ``threads``, ``mem_mb`` and ``runtime`` (minutes) are what one job needs (see
-        :meth:`add_step`); ``batch=N`` runs about ``N`` of them per engine job (see
-        :mod:`phyper._batches`).
+        [`add_step`][phyper.Pipeline.add_step]); ``batch=N`` runs about ``N`` of them per engine job (see
+        `phyper._batches`).
         """
         self._shared.check_resource(resource_name)
         return self._decorator(
@@ -204,9 +206,9 @@ class Pipeline:
         batch: int | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job per full instance (its full hash); resources as in :meth:`add_step`.
+        """Decorator: one job per full instance (its full hash); resources as in [`add_step`][phyper.Pipeline.add_step].
 
-        ``batch=N`` runs about ``N`` of them per engine job (see :mod:`phyper._batches`).
+        ``batch=N`` runs about ``N`` of them per engine job (see `phyper._batches`).
         """
         return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime, batch, track_code)
 
@@ -223,7 +225,7 @@ class Pipeline:
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job over all instances; the function receives the list.
 
-        Resources as in :meth:`add_step`.
+        Resources as in [`add_step`][phyper.Pipeline.add_step].
         """
         return self._decorator(
             "aggregate", None, inputs, outputs, name, threads, mem_mb, runtime, track_code=track_code
@@ -270,7 +272,7 @@ class Pipeline:
 
         Args:
             track_code: False leaves this step's code out of the verdict (a result made
-                by older code counts as complete); see :mod:`phyper._code`.
+                by older code counts as complete); see `phyper._code`.
             threads: CPU cores one job uses (default 1).
             mem_mb: memory one job needs, in megabytes (default: the engine's or
                 cluster profile's default).
@@ -350,7 +352,7 @@ class Pipeline:
     # -- looking things up -----------------------------------------------------------
 
     def step(self, name: str) -> Step:
-        """The step called ``name``; an :class:`UnknownStepError` if there is none."""
+        """The step called ``name``; an [`UnknownStepError`][phyper.UnknownStepError] if there is none."""
         try:
             return self.steps[name]
         except KeyError:
@@ -410,15 +412,15 @@ class Pipeline:
         return self.state.record_path(step_name, key)
 
     def plan(self, *, cache: bool = False) -> Plan:
-        """The jobs, their files and dependencies, as plain data (see :class:`Plan`).
+        """The jobs, their files and dependencies, as plain data (see [`Plan`][phyper.Plan]).
 
-        A convenience for :func:`phyper._plan.build_plan` and
-        :func:`phyper._plan_cache.cached_plan` (which see the pipeline only as a type, so
+        A convenience for `phyper._plan.build_plan` and
+        `phyper._plan_cache.cached_plan` (which see the pipeline only as a type, so
         the declaration stays below the plan in the import order).
 
         With ``cache=True`` (what the engines and ``phyper status`` use) the plan is
         read from the state folder when nothing it depends on changed, and stored there
-        otherwise; see :mod:`phyper._plan_cache` for what the cache key covers.
+        otherwise; see `phyper._plan_cache` for what the cache key covers.
         """
         from phyper._plan import build_plan
         from phyper._plan_cache import cached_plan

@@ -1,18 +1,18 @@
 """The plan: a pipeline's jobs, files and dependencies as plain data.
 
 The plan never reads a completion record: whether a job is done is
-:mod:`phyper._verdict`'s business. It sees the pipeline only through
-:class:`phyper._declaration.PipelineDeclaration`, so it never imports it.
+`phyper._verdict`'s business. It sees the pipeline only through
+`phyper._declaration.PipelineDeclaration`, so it never imports it.
 
 Backends translate a plan into engine rules or tasks; tests can inspect it with no
 engine installed. Building it also checks the pipeline: every file has at most one
 producer, the steps form no cycle, and the outputs of a hashed step follow one
 template in which only the hash varies (what a Snakemake wildcard needs).
 
-A batched step (see :mod:`phyper._batches`) is planned as its batch jobs only: the
+A batched step (see `phyper._batches`) is planned as its batch jobs only: the
 engines never see its jobs, and a grid of a million instances must plan in seconds
 and in a few hundred megabytes. Its jobs (the *members*) are built when asked for
-(:attr:`Plan.jobs` is a mapping that makes them on lookup and iteration), and the
+(`Plan.jobs` is a mapping that makes them on lookup and iteration), and the
 files they write are recognised by their step's output templates instead of a
 table of every path. What the plan checks for them:
 
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 HASH_PLACEHOLDER = "{hash}"
-"""Stands for the job key in :attr:`PlannedStep.output_templates` (``str.format`` style)."""
+"""Stands for the job key in `PlannedStep.output_templates` (``str.format`` style)."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class PlannedStep:
 
 
 class StepJobs:
-    """The one builder of one step's :class:`Job` objects: planning, batches, the plan cache and a job process.
+    """The one builder of one step's `Job` objects: planning, batches, the plan cache and a job process.
 
     Args:
         step: the step's name.
@@ -147,7 +147,7 @@ class StepJobs:
     def stored(
         self, key: str, inputs: tuple[str, ...], outputs: tuple[str, ...], record: str, dependencies: tuple[str, ...]
     ) -> Job:
-        """Job ``key`` from trusted stored data (the plan cache), as :meth:`job` made it.
+        """Job ``key`` from trusted stored data (the plan cache), as `job` made it.
 
         A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``;
         filling the instance dictionary at once is several times faster, and a cached plan
@@ -194,7 +194,7 @@ class OutputTemplates:
         self.parts = tuple(_literal_parts(template) for template in templates)
 
     def check(self, step: Step, key: str, outputs: list[str]) -> None:
-        """Raise a :class:`PipelineDefinitionError` unless job ``key``'s outputs follow the templates."""
+        """Raise a `PipelineDefinitionError` unless job ``key``'s outputs follow the templates."""
         for parts, template, path in zip(self.parts, self.templates, outputs):
             if key.join(parts) != path:
                 raise PipelineDefinitionError(
@@ -240,7 +240,7 @@ class _BatchedStep:
 
     @property
     def batches(self) -> Mapping[str, Sequence[str]]:
-        """Batch key -> member keys in grid order (see :func:`phyper._keys.group_into_batches`)."""
+        """Batch key -> member keys in grid order (see `phyper._keys.group_into_batches`)."""
         if self._batches is None:
             self._batches = group_into_batches(self.subjects, self.size)
         return self._batches
@@ -452,11 +452,11 @@ class Plan:
     ) -> None:
         self.steps = tuple(steps)
         self.jobs = jobs
-        """Every job by id; a batched step's jobs are built on lookup (see :class:`JobTable`)."""
+        """Every job by id; a batched step's jobs are built on lookup (see `JobTable`)."""
         self.batches = batches
-        """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in :attr:`jobs`."""
+        """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in `jobs`."""
         self.state = state
-        """The state folder's owner (see :mod:`phyper._state`)."""
+        """The state folder's owner (see `phyper._state`)."""
         self.state_folder = state.root
         self.codes = codes
         """The code each step is expected to have (None: code is left out of the verdicts)."""
@@ -492,7 +492,7 @@ class Plan:
         return [self.jobs[f"{batch.step}:{key}"] for key in batch.members]
 
     def job(self, step_name: str, key: str) -> Job:
-        """The job (step, key), a batch job included; an :class:`UnknownStepError` if there is none."""
+        """The job (step, key), a batch job included; an `UnknownStepError` if there is none."""
         job_id = f"{step_name}:{key}"
         batch = self.batches.get(job_id)
         if batch is not None:
@@ -650,7 +650,7 @@ def job_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> Job:
 def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job, list[Job]]:
     """Batch job ``key`` of ``step_name`` and its members (in grid order), without the rest of the plan.
 
-    The members are those the key names (see :mod:`phyper._batches`): their files are
+    The members are those the key names (see `phyper._batches`): their files are
     checked against the step's output templates here, before any of them runs.
 
     Raises:
@@ -733,7 +733,7 @@ def plan_data(plan: Plan) -> tuple[Any, ...]:
 
 
 def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan:
-    """The plan :func:`plan_data` stored, for ``pipeline`` (whose steps build the members)."""
+    """The plan `plan_data` stored, for ``pipeline`` (whose steps build the members)."""
     steps_data, order, stored_data, batches_data, batched_data = data
     steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
     stored = {

@@ -33,7 +33,7 @@ few files named by their key (the newest four are kept, so switching
 between, say, two ``PHYPER_BATCH`` settings does not rebuild each time), written
 atomically: engines starting together at worst both build the plan. They hold plain
 data (``marshal``), not pickles: reading one runs no code; a header line with a CRC-32
-(see :func:`phyper._formats.plan_cache_payload`) makes a damaged entry be rebuilt,
+(see `phyper._formats.plan_cache_payload`) makes a damaged entry be rebuilt,
 never used.
 """
 

@@ -1,4 +1,4 @@
-"""One self-contained HTML page of a grid: :func:`report` (``phyper report``).
+"""One self-contained HTML page of a grid: [`report`][phyper.report] (``phyper report``).
 
 The page works offline from ``file://``: the data, the styles, the page's script,
 plotly.js (read from the installed ``plotly`` package, the ``phyper-core[report]``
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["REPORT_INSTALL", "report", "steps_svg"]
 
 REPORT_INSTALL = "pip install 'phyper-core[report]'"
-"""The command that installs what :func:`report` needs (plotly)."""
+"""The command that installs what [`report`][phyper.report] needs (plotly)."""
 
 FIGURE_SUFFIXES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 MAX_FIGURES = 24
@@ -462,12 +462,12 @@ def report(
     times, stale results and the pipeline's figures. See ``docs/reports.md``.
 
     Args:
-        pipeline_or_instances: a :class:`phyper.Pipeline` (everything above), or a
+        pipeline_or_instances: a [`phyper.Pipeline`][phyper.Pipeline] (everything above), or a
             list of instances (the table only, from the records of the default state
             folder).
         path: the HTML file to write (its folder is created); written atomically.
         metrics: ``loader(instance) -> dict``; default: the pipeline's
-            (:meth:`phyper.Pipeline.metrics`).
+            ([`phyper.Pipeline.metrics`][phyper.Pipeline.metrics]).
         group_by: one row per hash of this resource (the mean of each metric over its
             instances) instead of one per instance: for grids too large for one row
             per instance (100,000 instances and more).
@@ -481,10 +481,12 @@ def report(
         UnknownResourceError: ``group_by`` names no registered resource.
         MetricsLoaderError: the metrics loader returned something that is not a dict.
 
-    Example::
+    Example:
 
-        pipeline.metrics(read_accuracy)
-        phyper.report(pipeline, "derived_data/results/report.html")
+    ```python
+    pipeline.metrics(read_accuracy)
+    phyper.report(pipeline, "derived_data/results/report.html")
+    ```
     """
     plotly_js = _plotly_js()  # first: a missing extra is reported before any work
     data = _page_data(pipeline_or_instances, metrics, group_by, title)

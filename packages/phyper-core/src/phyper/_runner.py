@@ -1,16 +1,16 @@
 """Running one job: the single entry point every backend calls.
 
-``python -m phyper run MODULE:ATTRIBUTE STEP KEY`` (or :func:`run_job`) imports the
+``python -m phyper run MODULE:ATTRIBUTE STEP KEY`` (or `run_job`) imports the
 user's pipeline, finds the instance by hash through an index, writes the hashed
 folder's manifest, runs the step and, only once every output is fully written,
 writes the job's completion record and appends a line to the job log. A job killed
 at any point leaves no record, so no engine takes it for done.
 
 One job is a straight line, each part a call into the module that owns it: the lock
-(:mod:`phyper._state`), the verdict on its records, begin, the step, finish
-(:mod:`phyper._completion`), the log line (:mod:`phyper._state`). A batch job is a
+(`phyper._state`), the verdict on its records, begin, the step, finish
+(`phyper._completion`), the log line (`phyper._state`). A batch job is a
 loop over its members through the same line, then the batch record. The jobs come
-from :mod:`phyper._plan`.
+from `phyper._plan`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def run_job(
 ) -> dict[str, Any] | None:
     """Run job (``step_name``, ``key``) of ``pipeline``; return its new completion record.
 
-    The job runs under its lock (:mod:`phyper._locks`): if another process is running
+    The job runs under its lock (`phyper._locks`): if another process is running
     it, this one waits. Then, unless ``force``, a job whose completion record is valid
     does nothing and returns None: another process (or an earlier run whose engine
     died) already did it. Otherwise the record is removed first, the step runs, and
@@ -99,7 +99,7 @@ class _Runner:
         self.force = force
 
     def one(self, to_run: JobToRun) -> dict[str, Any] | None:
-        """One job (not a batch) as a line: lock, verdict, begin, the step, finish, log (see :func:`run_job`)."""
+        """One job (not a batch) as a line: lock, verdict, begin, the step, finish, log (see `run_job`)."""
         job, step, run = to_run.job, to_run.step, RunInfo(to_run.label, self.engine, self.non_keys)
         with self.state.lock(job.step, job.key, label=run.label) as lock:
             started = time.time()
@@ -126,7 +126,7 @@ class _Runner:
         return record
 
     def batch(self, batch: Job, members: list[JobToRun]) -> dict[str, Any] | None:
-        """Run every member of ``batch`` that is not complete (each through :meth:`one`), then its record.
+        """Run every member of ``batch`` that is not complete (each through `one`), then its record.
 
         A member that fails does not stop the others (their work is kept); the batch then
         raises after trying them all and writes no record, so the engine reruns it and only
@@ -194,7 +194,7 @@ def _error_line(error: BaseException) -> str:
 
 @contextlib.contextmanager
 def _running_job(name: str) -> Iterator[None]:
-    """:data:`RUNNING_JOB_VARIABLE` set to ``name`` inside, restored after (a step may run a job itself)."""
+    """`RUNNING_JOB_VARIABLE` set to ``name`` inside, restored after (a step may run a job itself)."""
     outer = os.environ.get(RUNNING_JOB_VARIABLE)
     os.environ[RUNNING_JOB_VARIABLE] = name
     try:

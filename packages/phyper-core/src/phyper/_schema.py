@@ -2,7 +2,7 @@
 
 A hyperparameter is a public, non-callable class attribute. It is a *key* when the
 class that first declares it (the most basic class in the MRO that has it) derives
-from :class:`phyper.Parser`, and a *non-key* when that class is a plain mixin. So
+from [`phyper.Parser`][phyper.Parser], and a *non-key* when that class is a plain mixin. So
 overriding a non-key's default in a subclass keeps it a non-key, and subclassing an
 ``Instance`` keeps its keys keys.
 """
@@ -81,7 +81,7 @@ class Schema:
         return self.hyperparameters[self.position(name)]
 
     def position(self, name: str, *, context: str = "") -> int:
-        """The index of ``name``; an :class:`UnknownHyperparameterError` if it is unknown."""
+        """The index of ``name``; an [`UnknownHyperparameterError`][phyper.UnknownHyperparameterError] if it is unknown."""
         try:
             return self.index[name]
         except (KeyError, TypeError):

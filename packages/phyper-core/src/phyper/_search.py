@@ -1,9 +1,9 @@
 """Declaring an adaptive search beside the grid, and the trials it recorded.
 
-A :class:`Search` names a space of key values (:func:`choice`, :func:`int_range`,
-:func:`uniform`, :func:`log_uniform`), keys each trial repeats over (``expand``, for
+A `Search` names a space of key values (`choice`, `int_range`,
+`uniform`, `log_uniform`), keys each trial repeats over (``expand``, for
 example the folds), the metric to optimise (named by ``@pipeline.metrics``) and a
-sampler. It imports no optimisation library: the driver (:mod:`phyper._search_driver`,
+sampler. It imports no optimisation library: the driver (`phyper._search_driver`,
 ``phyper search run``) asks Optuna for points and records each one here.
 
 **Trials are instances.** A trial is one point of the space, identified by phyper's
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes")
-"""The sampler names a :class:`Search` takes (Optuna's TPE, random, grid, GP and CMA-ES samplers)."""
+"""The sampler names a `Search` takes (Optuna's TPE, random, grid, GP and CMA-ES samplers)."""
 
 TRIAL_RECORD_FORMAT = 1
 
@@ -69,7 +69,7 @@ class SearchDefinitionError(PhyperError, ValueError):
 
 @dataclass(frozen=True)
 class Choice:
-    """One of a list of values (any key type): see :func:`choice`."""
+    """One of a list of values (any key type): see `choice`."""
 
     values: tuple[Any, ...]
 
@@ -80,7 +80,7 @@ class Choice:
 
 @dataclass(frozen=True)
 class IntRange:
-    """A whole number from ``low`` to ``high``, both included: see :func:`int_range`."""
+    """A whole number from ``low`` to ``high``, both included: see `int_range`."""
 
     low: int
     high: int
@@ -96,7 +96,7 @@ class IntRange:
 
 @dataclass(frozen=True)
 class Uniform:
-    """A float drawn uniformly from ``[low, high]``: see :func:`uniform`."""
+    """A float drawn uniformly from ``[low, high]``: see `uniform`."""
 
     low: float
     high: float
@@ -108,7 +108,7 @@ class Uniform:
 
 @dataclass(frozen=True)
 class LogUniform:
-    """A positive float drawn uniformly in log scale from ``[low, high]``: see :func:`log_uniform`."""
+    """A positive float drawn uniformly in log scale from ``[low, high]``: see `log_uniform`."""
 
     low: float
     high: float
@@ -235,27 +235,29 @@ Direction = Literal["maximize", "minimize"]
 class Search:
     """An adaptive search over some keys, declared beside the grid; its trials become instances.
 
-    Example (``pipeline.py``)::
+    Example (``pipeline.py``):
 
-        search = phyper.Search(
-            parser,
-            space={'transformation': phyper.choice(['identity', 'log', 'square']),
-                   'n_hidden_layers': phyper.int_range(1, 3),
-                   'learning_rate': phyper.log_uniform(1e-4, 1e-1)},
-            expand={'cv_fold': range(5)},
-            objective='validation_accuracy',
-            direction='maximize',
-            group_by='cross_validated_model',
-        )
-        pipeline = phyper.Pipeline(instances, searches=[search])
+    ```python
+    search = phyper.Search(
+        parser,
+        space={'transformation': phyper.choice(['identity', 'log', 'square']),
+               'n_hidden_layers': phyper.int_range(1, 3),
+               'learning_rate': phyper.log_uniform(1e-4, 1e-1)},
+        expand={'cv_fold': range(5)},
+        objective='validation_accuracy',
+        direction='maximize',
+        group_by='cross_validated_model',
+    )
+    pipeline = phyper.Pipeline(instances, searches=[search])
+    ```
 
     ``phyper search run --trials 20`` then asks the sampler for points and runs them
     through an engine; ``phyper search show`` lists them.
 
     Args:
         parser: the parser of the grid (the one that made the pipeline's instances).
-        space: key name -> :func:`choice`, :func:`int_range`, :func:`uniform` or
-            :func:`log_uniform`. Keys not named take the parser's defaults.
+        space: key name -> `choice`, `int_range`, `uniform` or
+            `log_uniform`. Keys not named take the parser's defaults.
         expand: key name -> values each trial is repeated over (folds, seeds); the
             objective is averaged over them.
         objective: the name of a metric the pipeline's ``@pipeline.metrics`` loader returns.

@@ -1,8 +1,8 @@
-"""Driving a :class:`phyper.Search`: ask Optuna, record, run through an engine, tell.
+"""Driving a `phyper.Search`: ask Optuna, record, run through an engine, tell.
 
-``phyper search run`` calls :func:`drive`. Optuna is optional (the ``search`` extra)
+``phyper search run`` calls `drive`. Optuna is optional (the ``search`` extra)
 and imported here only, inside functions. Each point the sampler proposes becomes a
-trial record (:mod:`phyper._search`) *before* anything runs, so the engine, started as a
+trial record (`phyper._search`) *before* anything runs, so the engine, started as a
 subprocess that imports the pipeline module, sees the trial's instances; the driver
 then reads the objective from the completion records of the trial's jobs and the
 pipeline's metrics loader, and tells the sampler.
@@ -77,7 +77,7 @@ def _older_than(started: Any, seconds: float) -> bool:
 
 
 def import_optuna() -> Any:
-    """Optuna, or a :class:`MissingDependencyError` naming the install command."""
+    """Optuna, or a `MissingDependencyError` naming the install command."""
     import importlib
 
     try:
@@ -130,7 +130,7 @@ def distributions(search: Search) -> dict[str, Any]:
 
 
 def make_sampler(search: Search, *, offset: int = 0) -> Any:
-    """The Optuna sampler the search names, seeded with its seed (plus ``offset``, see :func:`open_study`)."""
+    """The Optuna sampler the search names, seeded with its seed (plus ``offset``, see `open_study`)."""
     optuna = import_optuna()
     samplers = optuna.samplers
     seed = None if search.seed is None else search.seed + offset
@@ -264,7 +264,7 @@ class TrialResult:
 
 @dataclass
 class SearchSummary:
-    """What one :func:`drive` did."""
+    """What one `drive` did."""
 
     results: list[TrialResult] = field(default_factory=list)
     finished: int = 0

@@ -1,7 +1,8 @@
 """The state folder: the one owner of every path under it, and of reading and writing its files.
 
-A pipeline's state folder (``<hashed_resources_folder>/.phyper`` unless given) holds::
+A pipeline's state folder (``<hashed_resources_folder>/.phyper`` unless given) holds:
 
+```text
     done/<step>/<key>.json        completion records (a batch job's record too)
     jobs.jsonl                    the job log: one JSON line per attempt
     locks/<step>/<key>.lock       per-job locks (see phyper._locks)
@@ -12,11 +13,12 @@ A pipeline's state folder (``<hashed_resources_folder>/.phyper`` unless given) h
     search/<name>/trials/<hash>.json   the points it recorded, with their locks
     search/<name>/owners/<n>.lock the drivers' hold on the trials they asked
     search/<name>/logs/trial-<n>.log   each trial's engine output
+```
 
-Every module reaches these through a :class:`StateStore`; :class:`LocalStateFolder` is
+Every module reaches these through a `StateStore`; `LocalStateFolder` is
 the one on a local (or shared) filesystem. Another storage (an object store, say) would
 stand behind the same interface: the other modules never join a state path themselves.
-What a file may hold is :mod:`phyper._formats`' business.
+What a file may hold is `phyper._formats`' business.
 """
 
 from __future__ import annotations
@@ -81,22 +83,22 @@ def _text(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class LogEntry:
-    """One valid line of the job log (see :data:`phyper._formats.JOB_LOG_LINE`), typed."""
+    """One valid line of the job log (see `phyper._formats.JOB_LOG_LINE`), typed."""
 
     step: str
     key: str
     status: str
-    """``done``, ``failed`` or ``skipped`` (:attr:`outcome`); another word is kept as written."""
+    """``done``, ``failed`` or ``skipped`` (`outcome`); another word is kept as written."""
     error: str | None
     started: float | None
     finished: float | None
     duration_s: float | None
     fields: Mapping[str, Any]
-    """The whole line as written (what :func:`read_job_log` hands out)."""
+    """The whole line as written (what `read_job_log` hands out)."""
 
     @classmethod
     def of(cls, fields: Mapping[str, Any]) -> LogEntry:
-        """The entry of a validated line (see :func:`phyper._formats.parse_job_log`)."""
+        """The entry of a validated line (see `phyper._formats.parse_job_log`)."""
         return cls(
             str(fields["step"]), str(fields["key"]), str(fields["status"]), _text(fields.get("error")),
             _number(fields.get("started")), _number(fields.get("finished")), _number(fields.get("duration_s")),
@@ -136,7 +138,7 @@ class LogEntry:
 
 
 def log_line(step: str, key: str, outcome: Outcome, **fields: Any) -> dict[str, Any]:
-    """A job-log line to append (see :meth:`LocalStateFolder.append_log`)."""
+    """A job-log line to append (see `LocalStateFolder.append_log`)."""
     return {"step": step, "key": key, "status": outcome.value, **fields}
 
 
@@ -148,7 +150,7 @@ def default_state_folder(hashed_resources_folder: str) -> str:
 class StateStore(Protocol):
     """What phyper asks of a state folder (see the module docstring for what it holds).
 
-    Every module reaches the state through this interface; :class:`LocalStateFolder` is
+    Every module reaches the state through this interface; `LocalStateFolder` is
     the one on a filesystem. Paths it hands out are what records and engines name.
     """
 
@@ -263,13 +265,13 @@ class LocalStateFolder:
         return os.path.join(self._records, step, placeholder + _RECORD_SUFFIX)
 
     def record_name(self, key: str) -> str:
-        """The file name of the record of job ``key`` (what :meth:`record_listing` lists)."""
+        """The file name of the record of job ``key`` (what `record_listing` lists)."""
         return key + _RECORD_SUFFIX
 
     def record_listing(self, step: str) -> frozenset[str]:
         """The file names in ``step``'s record folder now (none if it does not exist).
 
-        One listing, not a failed open per job: test membership with :meth:`record_name`.
+        One listing, not a failed open per job: test membership with `record_name`.
         """
         try:
             return frozenset(os.listdir(os.path.join(self._records, step)))
@@ -381,7 +383,7 @@ class LocalStateFolder:
         return os.path.join(self.root, _LOCKS, step, key + _LOCK_SUFFIX)
 
     def lock(self, step: str, key: str, *, label: str | None = None) -> AbstractContextManager[JobLock]:
-        """Hold the lock of job (``step``, ``key``) for a ``with`` block (see :mod:`phyper._locks`)."""
+        """Hold the lock of job (``step``, ``key``) for a ``with`` block (see `phyper._locks`)."""
         return hold_lock(self.lock_path(step, key), label or f"{step}:{key}")
 
     def code_manifest_path(self, digest: str) -> str:
@@ -455,7 +457,7 @@ class SearchStore:
 
 
 def state_of_record(record_path: str) -> StateStore:
-    """The state folder a completion record lives in (the inverse of :meth:`LocalStateFolder.record_path`)."""
+    """The state folder a completion record lives in (the inverse of `LocalStateFolder.record_path`)."""
     return LocalStateFolder(os.path.dirname(os.path.dirname(os.path.dirname(record_path))))
 
 
@@ -467,6 +469,6 @@ class _HasState(Protocol):
 def read_job_log(pipeline: _HasState) -> list[dict[str, Any]]:
     """Every job outcome logged so far for ``pipeline``, oldest first (damaged lines skipped).
 
-    Each is the line as written (a dict); see :meth:`LocalStateFolder.iter_log` for typed entries.
+    Each is the line as written (a dict); see `LocalStateFolder.iter_log` for typed entries.
     """
     return [dict(entry.fields) for entry in pipeline.state.iter_log()]

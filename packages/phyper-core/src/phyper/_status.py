@@ -1,6 +1,6 @@
 """What ``phyper status`` prints: per-step counts, then the jobs to run and why.
 
-The verdicts themselves come from :mod:`phyper._verdict` (the one module that decides);
+The verdicts themselves come from `phyper._verdict` (the one module that decides);
 the names it had here are kept for the command line.
 """
 
@@ -23,7 +23,7 @@ _SHOWN = 20
 
 
 def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Summary:
-    """The :class:`~phyper._verdict.Summary` of verdicts already made (the fold :meth:`Verdicts.summary` uses)."""
+    """The `phyper._verdict.Summary` of verdicts already made (the fold `Verdicts.summary` uses)."""
     fold = SummaryFold(limit)
     for verdict in verdicts:
         fold.add_verdict(verdict)
@@ -51,7 +51,7 @@ class Status:
 def status_summary(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = False) -> Status:
     """The summary ``phyper status`` prints (20 jobs to run listed, all with ``verbose``).
 
-    Given a :class:`Verdicts` (or what :func:`job_verdicts` returns), only the jobs that
+    Given a `Verdicts` (or what `job_verdicts` returns), only the jobs that
     have a completion record are built: a grid of a million counts in seconds, and the
     engine jobs to run (``snakemake -n``, ``doit list --all --status``) are counted too.
     """
@@ -103,7 +103,7 @@ def status_lines(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = Fals
 
 
 def summary_lines(status: Status, verbose: bool = False) -> list[str]:
-    """The lines of :func:`status_lines`, from a status already made."""
+    """The lines of `status_lines`, from a status already made."""
     summary = status.summary
     lines = []
     for step, counts in summary.steps.items():
@@ -134,7 +134,7 @@ def summary_lines(status: Status, verbose: bool = False) -> list[str]:
     if summary.drifted:
         lines.append(
             f"warning: {sum(len(ids) for ids in summary.drifted.values())} job(s) made with non-key values other "
-            "than the current ones (non-keys never trigger a rerun; see the README, 'Non-keys', to rerun them):"
+            "than the current ones (non-keys never trigger a rerun; to rerun them, see 'Overriding non-keys for one run' in docs/concepts.md):"
         )
         for values, ids in summary.drifted.items():
             listed = ", ".join(ids if verbose or len(ids) <= 5 else [*ids[:5], f"... {len(ids) - 5} more"])

@@ -269,7 +269,7 @@ def type_from_default(name: str, default: Any) -> ValueType:
     """The type of an unannotated hyperparameter: the type of its default.
 
     A ``None`` default without an annotation (as phyper 0.x allowed) takes any scalar
-    or None (:class:`AnyScalarType`).
+    or None (`AnyScalarType`).
     """
     _check_default_supported(name, default)
     if default is None:
@@ -287,7 +287,7 @@ def _check_default_supported(name: str, default: Any) -> None:
 
 
 def type_from_annotation(name: str, annotation: Any) -> ValueType:
-    """Translate a type annotation into a :class:`ValueType`."""
+    """Translate a type annotation into a `ValueType`."""
     if annotation in _SCALARS:
         return ScalarType(annotation)
     origin = typing.get_origin(annotation)

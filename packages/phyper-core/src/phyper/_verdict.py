@@ -5,7 +5,7 @@ module, so they name the same work. For one job (a single job, a batch job or a 
 of a batch) the rules are:
 
 * a job is *to run* when its completion record does not check out (see
-  :mod:`phyper._completion`: missing, or its files changed), when its step is forced,
+  `phyper._completion`: missing, or its files changed), when its step is forced,
   or when any job it depends on is to run (what Snakemake and doit decide too);
 * a batch job is to run exactly when one of its current members is: what its own
   record lists does not matter, so after ``phyper migrate --apply``, ``gc --delete``, a
@@ -26,7 +26,7 @@ are reported too: non-keys never make a job run again, but results made with, sa
 
 Looking changes nothing: this module only reads (records, record folders, the job log).
 
-At a million jobs, ``phyper status`` must not build a million jobs: :meth:`Verdicts.summary`
+At a million jobs, ``phyper status`` must not build a million jobs: `Verdicts.summary`
 lists each step's record folder once, counts a job with no record there as to run from
 its key alone, and builds (calls the path functions of) only the jobs that have a record.
 """
@@ -71,11 +71,11 @@ class JobVerdict:
     failed: bool = False
     non_key_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     code_changes: tuple[str, ...] | None = None
-    """None: made by today's code (or code not tracked); else what changed since (:mod:`phyper._code_store`)."""
+    """None: made by today's code (or code not tracked); else what changed since (`phyper._code_store`)."""
     package_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
     kind: Reason = field(default=Reason.COMPLETE, compare=False, repr=False)
-    """What kind of reason :attr:`reason` words (for code to branch on; the words are for people)."""
+    """What kind of reason `reason` words (for code to branch on; the words are for people)."""
 
 
 @dataclass
@@ -98,9 +98,9 @@ class Summary:
     pending_total: int
     """How many jobs are to run in all."""
     drifted: dict[str, list[str]]
-    """Jobs made with other non-key values: the changes (see :func:`describe_changes`) -> job ids."""
+    """Jobs made with other non-key values: the changes (see `describe_changes`) -> job ids."""
     code: CodeSummary = field(default_factory=CodeSummary)
-    """Jobs made by older code or with other package versions, per step (see :mod:`phyper._code_store`)."""
+    """Jobs made by older code or with other package versions, per step (see `phyper._code_store`)."""
 
 
 def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
@@ -109,7 +109,7 @@ def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
     ``members`` are the jobs named by ``batch.members``; the batch record's own list of
     members does not matter (see the module docstring). It is consumed lazily: the
     first incomplete member decides. The records alone: code, upstream jobs and forcing
-    are :class:`Verdicts`' business.
+    are `Verdicts`' business.
     """
     return Records(state_of_record(batch.record)).check_batch(batch, members)
 
@@ -138,7 +138,7 @@ def _log_entries(state: StateStore, *, only_failures: bool, seen: Collection[str
 
     A log of a million jobs is mostly lines of jobs done: until a failure is ``seen``, only
     a line holding ``"failed"`` can matter (the runner writes ``"status": "failed"``).
-    Damaged lines are skipped and counted in one warning (see :mod:`phyper._state`).
+    Damaged lines are skipped and counted in one warning (see `phyper._state`).
     """
 
     def worth_parsing(line: bytes | str) -> bool:
@@ -156,11 +156,11 @@ class Verdicts:
     """The verdict on each job of one plan, memoised: what every tool asks.
 
     Records are read when a verdict is first asked for; a long-lived process that
-    runs jobs meanwhile makes a new :class:`Verdicts` to see them. The code each step
-    is expected to have comes with the plan (:attr:`phyper.Plan.codes`).
+    runs jobs meanwhile makes a new `Verdicts` to see them. The code each step
+    is expected to have comes with the plan (`phyper.Plan.codes`).
 
     Args:
-        plan: the plan (see :meth:`phyper.Pipeline.plan`).
+        plan: the plan (see `phyper.Pipeline.plan`).
         forced: names of steps whose jobs run even if complete (with what follows them).
         remember: keep every verdict and every record read (a report that asks about
             each job more than once reads each record once); by default the verdicts
@@ -366,11 +366,11 @@ class Verdicts:
 
 
 class SummaryFold:
-    """The one fold of verdicts into a per-step :class:`Summary` (``phyper status``, ``ls``, the report).
+    """The one fold of verdicts into a per-step `Summary` (``phyper status``, ``ls``, the report).
 
     Args:
         limit: how many jobs to run are listed (None: all).
-        code: what is gathered about code (see :class:`phyper._code_store.CodeSummary`).
+        code: what is gathered about code (see `phyper._code_store.CodeSummary`).
     """
 
     def __init__(self, limit: int | None, code: CodeSummary | None = None) -> None:
@@ -435,9 +435,9 @@ def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
 class JobVerdicts(Sequence[JobVerdict]):
     """The verdict on every job of a plan, in plan order, made while iterating.
 
-    What :func:`job_verdicts` returns: a sequence (``len``, indexing, iteration, equal to
+    What `job_verdicts` returns: a sequence (``len``, indexing, iteration, equal to
     the list of the same verdicts) that does not hold a million verdicts unless indexed;
-    ``phyper status`` asks its :class:`Verdicts` for a :meth:`~Verdicts.summary` instead.
+    ``phyper status`` asks its `Verdicts` for a `Verdicts.summary` instead.
     """
 
     def __init__(self, verdicts: Verdicts) -> None:
@@ -470,7 +470,7 @@ class JobVerdicts(Sequence[JobVerdict]):
 
 
 class _Planned(Protocol):
-    """What :func:`job_verdicts` needs of a pipeline (a :class:`phyper.Pipeline`): its plan.
+    """What `job_verdicts` needs of a pipeline (a `phyper.Pipeline`): its plan.
 
     A protocol, not the class, so the verdicts never import the pipeline (no circle, even for
     type checking).

@@ -1,11 +1,13 @@
 """doit backend of phyper: a phyper pipeline as doit tasks.
 
-A ``dodo.py`` of a few lines runs a whole pipeline::
+A ``dodo.py`` of a few lines runs a whole pipeline:
 
-    import phyper_doit
+```python
+import phyper_doit
 
-    DOIT_CONFIG = phyper_doit.DOIT_CONFIG
-    task_phyper = phyper_doit.tasks("pipeline:pipeline")
+DOIT_CONFIG = phyper_doit.DOIT_CONFIG
+task_phyper = phyper_doit.tasks("pipeline:pipeline")
+```
 
 Each step becomes a doit task (``doit list`` shows them) with one sub-task per job,
 named ``<step>:<hash>`` (``<step>:all`` for aggregates). A sub-task runs

@@ -55,7 +55,7 @@ step name (what the ``uptodate`` checks receive: names, cheap to pickle)."""
 
 
 def job_is_complete(job: phyper.Job) -> bool:
-    """doit ``uptodate`` check of a job: phyper's verdict (see :func:`phyper.job_verdicts`).
+    """doit ``uptodate`` check of a job: phyper's verdict (see [`phyper.job_verdicts`][phyper.job_verdicts]).
 
     A job is up to date when its completion record is valid and every job it depends
     on is up to date too, so ``doit list --status`` names the same jobs as ``phyper
@@ -128,7 +128,7 @@ def task_dicts(spec: str, *, forced: Collection[str] | None = None) -> Iterator[
     Args:
         spec: the pipeline, ``MODULE:ATTRIBUTE``.
         forced: the steps (or job ids ``step:key``) to force; default: the tasks doit got
-            with ``-a`` (see :func:`forced_by_command_line`).
+            with ``-a`` (see [`forced_by_command_line`][phyper_doit.forced_by_command_line]).
     """
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan(cache=True)

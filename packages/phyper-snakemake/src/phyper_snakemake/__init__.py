@@ -1,14 +1,16 @@
 """Snakemake backend of phyper: a phyper pipeline as Snakemake rules.
 
-A Snakefile of a few lines runs a whole pipeline::
+A Snakefile of a few lines runs a whole pipeline:
 
-    import phyper_snakemake
-    phyper_workflow = phyper_snakemake.load("pipeline:pipeline")
-    include: phyper_snakemake.SNAKEFILE
+```python
+import phyper_snakemake
+phyper_workflow = phyper_snakemake.load("pipeline:pipeline")
+include: phyper_snakemake.SNAKEFILE
 
 rule all:
     default_target: True
     input: phyper_workflow.targets
+```
 
 That defines one rule per step (named after the step; the job's hash is the
 wildcard ``hash``, constrained to 32 hex digits) and ``rule all`` asks for the
@@ -17,8 +19,8 @@ completion records of the jobs phyper finds to run (make it the default target):
 Each job is a shell command, ``python -m phyper run ...``, a separate light process
 that shares nothing in memory with the Snakefile, so every executor plugin works.
 
-For hand-written rules (the seed's style) there are :func:`get_wildcarded_path`,
-:func:`get_hashes` and :func:`get_instance`.
+For hand-written rules (the seed's style) there are [`get_wildcarded_path`][phyper_snakemake.get_wildcarded_path],
+[`get_hashes`][phyper_snakemake.get_hashes] and [`get_instance`][phyper_snakemake.get_instance].
 """
 
 from __future__ import annotations

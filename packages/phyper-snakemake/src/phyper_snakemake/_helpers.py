@@ -26,7 +26,7 @@ def get_wildcarded_path(
     ``derived_data/transformed_data/{transformed_data_hash}/transformed_data.npy``.
     The wildcard is ``hash`` unless given, for resources too (so one ``get_instance``
     call reads every rule's hash); the seed's naming is
-    :func:`snakemake_helper_get_wildcarded_path`. Constrain the wildcard to
+    [`snakemake_helper_get_wildcarded_path`][phyper_snakemake.snakemake_helper_get_wildcarded_path]. Constrain the wildcard to
     ``phyper.HASH_PATTERN`` in the rule.
 
     Raises:

@@ -9,7 +9,7 @@ phyper's business.
 Snakemake plans exactly phyper's verdict, and looking changes nothing:
 
 * the default target ``all`` asks for the records of the engine jobs phyper finds
-  to run (:meth:`SnakemakeWorkflow.targets`), and each rule's input function names
+  to run ([`SnakemakeWorkflow.targets`][phyper_snakemake.SnakemakeWorkflow.targets]), and each rule's input function names
   only the records of the dependencies that are to run; so Snakemake's DAG holds the
   jobs to run and nothing else, and its own triggers (times, params, input lists,
   code, metadata another engine never wrote) never see a complete job;

@@ -75,7 +75,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
 
 
 COMMON_FLAGS = ("--pipeline", "--debug", "--help", "-h")
-"""The options every command takes (see :func:`_common_options`), for "did you mean"."""
+"""The options every command takes (see `_common_options`), for "did you mean"."""
 
 
 def _parse(parser: argparse.ArgumentParser, words: list[str], commands: Sequence[Command]) -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""Searching: ``phyper search run`` drives a :class:`phyper.Search`, ``phyper search show`` lists its trials."""
+"""Searching: ``phyper search run`` drives a `phyper.Search`, ``phyper search show`` lists its trials."""
 
 from __future__ import annotations
 
