@@ -6,11 +6,16 @@ The metrics file has one group per logged epoch, ``epoch{N}`` (``N`` 1-based: ev
 ``validation_loss`` and ``validation_accuracy`` (on the evaluation set: the validation
 fold, or the test set when training on the whole development pool; the root attribute
 ``eval_set`` says which).
+
+Training runs on a GPU when the job was given one: phyper sets ``CUDA_VISIBLE_DEVICES``
+for a step that needs GPUs (``PHYPER_STEP_GPUS='train_model=0.25'``, see the README);
+otherwise, as by default, on the CPU.
 """
 
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable
 
 import h5py
@@ -62,13 +67,22 @@ class MomentumSGD:
 Metrics = dict[str, float]
 
 
+def job_device() -> torch.device:
+    """The GPU this job was given (``CUDA_VISIBLE_DEVICES`` names it), else the CPU."""
+    if os.environ.get('CUDA_VISIBLE_DEVICES') and torch.cuda.is_available():
+        return torch.device('cuda')
+    return torch.device('cpu')
+
+
 def train(instance: Instance, train_also_on_validation_set: bool = False,
           model_path: str | None = None, metrics_path: str | None = None) -> Metrics:
     """Train ``Model(instance)`` and save its ``state_dict`` and training metrics.
 
     Deterministic: the weights come from ``torch.manual_seed(instance.seed)`` and the
     mini-batch order from a ``torch.Generator`` seeded with ``instance.seed``, on one
-    CPU thread, so every run gives bitwise the same model and metrics.
+    CPU thread, so every run gives bitwise the same model and metrics. On a GPU (when
+    the job was given one, `job_device`) the same seeds are used; the saved
+    weights are moved back to the CPU, so any machine loads them.
 
     Args:
         instance: the hyperparameters (keys and non-keys).
@@ -82,10 +96,13 @@ def train(instance: Instance, train_also_on_validation_set: bool = False,
         The metrics of the last epoch.
     """
     torch.set_num_threads(1)
-    x_train, y_train, x_eval, y_eval = (torch.from_numpy(a) for a in load_split(instance, train_also_on_validation_set))
+    device = job_device()
+    x_train, y_train, x_eval, y_eval = (
+        torch.from_numpy(a).to(device) for a in load_split(instance, train_also_on_validation_set)
+    )
 
     torch.manual_seed(instance.seed)
-    model = Model(instance)
+    model = Model(instance).to(device)
     generator = torch.Generator().manual_seed(instance.seed)
     optimizer = MomentumSGD(model.parameters(), lr=instance.learning_rate, momentum=MOMENTUM)
     loss_function = nn.CrossEntropyLoss()
@@ -95,7 +112,7 @@ def train(instance: Instance, train_also_on_validation_set: bool = False,
     for epoch in range(1, instance.n_epochs + 1):
         model.train()
         # one gather per epoch; the mini-batches are then cheap slices (views) of it
-        permutation = torch.randperm(n_samples, generator=generator)
+        permutation = torch.randperm(n_samples, generator=generator).to(device)
         x_shuffled, y_shuffled = x_train[permutation], y_train[permutation]
         for start in range(0, n_samples, batch_size):
             optimizer.zero_grad()
@@ -108,7 +125,7 @@ def train(instance: Instance, train_also_on_validation_set: bool = False,
             history[epoch] = {'train_loss': train_loss, 'validation_loss': validation_loss,
                               'validation_accuracy': validation_accuracy}
 
-    save_model(model, model_path or get_torch_model_path(instance))
+    save_model(model.to('cpu'), model_path or get_torch_model_path(instance))
     _save_metrics(history, metrics_path or get_training_metrics_path(instance),
                   eval_set='test' if train_also_on_validation_set else 'validation')
     return history[instance.n_epochs]

@@ -1,16 +1,17 @@
-"""What a step needs (threads, mem_mb, runtime): declared once, checked, carried to the plan
+"""What a step needs (threads, mem_mb, runtime, gpus): declared once, checked, carried to the plan
 and to Snakemake's rules (which a cluster profile turns into sbatch options)."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import phyper
-from engines import IRIS, copy_project
+from engines import BIN, IRIS, copy_project, environment, job_log, run
 
 
 class Instance(phyper.Parser):
@@ -114,3 +115,57 @@ def test_snakemake_rules_carry_the_iris_steps_resources(tmp_path: Path, import_p
         "plot_results": (1, {"mem_mb": 1000, "runtime": 5}),
         "make_report": (1, {"mem_mb": 1000, "runtime": 5}),
     } == declared
+
+
+GPUS = Path(__file__).resolve().parents[1] / "fixtures" / "gpus"
+
+
+@pytest.mark.snakemake
+def test_snakemake_rules_carry_the_gpus_a_step_needs_a_share_rounded_up(
+    tmp_path: Path, import_project: Callable[[Path], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import phyper_snakemake
+
+    project = copy_project(GPUS, tmp_path / "gpus")
+    import_project(project)
+    monkeypatch.delenv("PHYPER_STEP_GPUS", raising=False)
+
+    declared = {rule.name: rule.resources for rule in phyper_snakemake.load("pipeline:pipeline").rules}
+    assert {"train": {"gpu": 1}, "summarise": {}} == declared
+
+    # the run-time override: a share counts one device for the engine (phyper packs the shares)
+    monkeypatch.setenv("PHYPER_STEP_GPUS", "train=0.25,summarise=2")
+    declared = {rule.name: rule.resources for rule in phyper_snakemake.load("pipeline:pipeline").rules}
+    assert {"train": {"gpu": 1}, "summarise": {"gpu": 2}} == declared
+    monkeypatch.setenv("PHYPER_STEP_GPUS", "train=0")
+    declared = {rule.name: rule.resources for rule in phyper_snakemake.load("pipeline:pipeline").rules}
+    assert {"train": {}, "summarise": {}} == declared
+
+
+@pytest.mark.snakemake
+def test_a_gpu_step_reaches_the_cluster_submit_command(tmp_path: Path) -> None:
+    """What a cluster-generic executor hands its submit command (what sbatch would get as --gpus)."""
+    project = copy_project(GPUS, tmp_path / "gpus")
+    submit = project / "submit.sh"
+    submit.write_text(
+        "#!/usr/bin/env bash\n"
+        "# a one-machine 'cluster': note what the job asks for, run its script detached, print an id\n"
+        'echo "threads=$1 gpu=$2" >> submitted.txt\n'
+        'nohup bash "${@: -1}" > "$(mktemp)" 2>&1 &\n'
+        "echo $!\n"
+    )
+    submit.chmod(0o755)
+    key = run([sys.executable, "-c", "import config; print(config.instances[0].get_instance_hash())"], project).stdout.strip()
+    env = environment(PHYPER_GPUS="0", PHYPER_DEVICE_POOL=str(tmp_path / "pool"), GPU_TEST_SLEEP="0")
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+
+    run(
+        [str(BIN / "snakemake"), "--executor", "cluster-generic",
+         "--cluster-generic-submit-cmd", "./submit.sh {threads} {resources.gpu}",
+         "--seconds-between-status-checks", "1", "-j", "1", f"derived_data/.phyper/done/train/{key}.json"],
+        project, env,
+    )
+
+    assert "threads=1 gpu=1\n" == (project / "submitted.txt").read_text()
+    # the submitted job ran through phyper, which gave it the (fake) device
+    assert [["0"]] == [entry["devices"] for entry in job_log(project) if entry["status"] == "done"]

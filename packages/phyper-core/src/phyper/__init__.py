@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING, Any
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
 from phyper._completion import JobStatus, check_job
 from phyper._context import FULL_INSTANCE
+from phyper._devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._errors import (
     AmbiguousHashError,
     BatchOverrideError,
     DuplicateInstanceError,
     DuplicateResourceError,
     FrozenInstanceError,
+    GpuOverrideError,
+    GpuUnavailableError,
     GridValueError,
     HyperparameterDefinitionError,
     HyperparameterTypeError,
@@ -121,7 +124,10 @@ __all__ = [
     "read_job_log",
     "report",
     "run_job",
+    "DEVICES_ENVIRONMENT_VARIABLE",
     "FULL_INSTANCE",
+    "STEP_GPUS_ENVIRONMENT_VARIABLE",
+    "gpu_needs",
     "HASH_FORMAT_VERSION",
     "HASH_HEX_DIGITS",
     "HASH_PATTERN",
@@ -131,6 +137,8 @@ __all__ = [
     "DuplicateInstanceError",
     "DuplicateResourceError",
     "FrozenInstanceError",
+    "GpuOverrideError",
+    "GpuUnavailableError",
     "GridValueError",
     "HyperparameterDefinitionError",
     "HyperparameterTypeError",

@@ -36,7 +36,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from phyper._errors import JobFailedError
@@ -225,6 +225,14 @@ class RunInfo:
     pid: int = field(default_factory=os.getpid)
     scheduler_job_id: str | None = field(default_factory=lambda: os.environ.get("SLURM_JOB_ID"))
     """A cluster's id for the job (SLURM), else None."""
+    devices: tuple[str, ...] = ()
+    """The GPUs phyper gave the job (its ``CUDA_VISIBLE_DEVICES``; see `phyper._devices`), if any."""
+    device_wait_s: float = 0.0
+    """How long the job waited for them."""
+
+    def on_devices(self, devices: tuple[str, ...], waited_s: float) -> RunInfo:
+        """This run, holding ``devices`` after waiting ``waited_s`` for them."""
+        return replace(self, devices=devices, device_wait_s=waited_s)
 
     def record_fields(self) -> dict[str, Any]:
         """What a completion record says of the run (besides its times)."""
@@ -235,7 +243,9 @@ class RunInfo:
 
     def log_fields(self) -> dict[str, Any]:
         """What every job-log line of the run says."""
-        return {**self.record_fields(), "label": self.label}
+        devices = {"devices": list(self.devices)} if self.devices else {}
+        waited = {"device_wait_s": self.device_wait_s} if self.device_wait_s else {}
+        return {**self.record_fields(), "label": self.label, **devices, **waited}
 
 
 def timing(started: float, finished: float) -> dict[str, Any]:

@@ -40,6 +40,9 @@ class Step:
     threads: int = 1
     mem_mb: int | None = None
     runtime: int | None = None
+    gpus: float | int | None = None
+    """GPUs one job needs as declared (a whole number, or a share of one device below 1);
+    `phyper.gpu_needs` applies ``PHYPER_STEP_GPUS``."""
     batch: int | None = None
     """Jobs per engine job as declared (``batch=``); `phyper._batches.batch_sizes` applies ``PHYPER_BATCH``."""
     track_code: bool = True

@@ -17,6 +17,8 @@ __all__ = [
     "DuplicateInstanceError",
     "DuplicateResourceError",
     "FrozenInstanceError",
+    "GpuOverrideError",
+    "GpuUnavailableError",
     "GridValueError",
     "HyperparameterDefinitionError",
     "HyperparameterTypeError",
@@ -123,6 +125,14 @@ class PipelineDefinitionError(PhyperError, ValueError):
 
 class BatchOverrideError(PhyperError, ValueError):
     """``PHYPER_BATCH`` is malformed or names a step that cannot be batched."""
+
+
+class GpuOverrideError(PhyperError, ValueError):
+    """``PHYPER_STEP_GPUS`` is malformed or names a step that the pipeline does not define."""
+
+
+class GpuUnavailableError(PhyperError, RuntimeError):
+    """A job needs more GPUs than the machine has (``PHYPER_GPUS``, ``CUDA_VISIBLE_DEVICES``, ``nvidia-smi``)."""
 
 
 class UnknownStepError(PhyperError, LookupError):

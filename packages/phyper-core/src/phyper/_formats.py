@@ -298,6 +298,8 @@ JOB_LOG_LINE = FileFormat(
         Field("scheduler_job_id", text_or_null, False, "the cluster's job id"),
         Field("label", text, False, "the job as people read it"),
         Field("non_keys", mapping, False, "the non-key values"),
+        Field("devices", list_of_text, False, "the GPUs phyper gave the job (its CUDA_VISIBLE_DEVICES)"),
+        Field("device_wait_s", number, False, "how long the job waited for them"),
     ),
 )
 """One line of ``jobs.jsonl``: one outcome of one job, appended by the runner."""

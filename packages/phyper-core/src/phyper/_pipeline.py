@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._code_store import StepCodes
 from phyper._declaration import PathFunction, Step, StepKind
+from phyper._devices import check_gpus
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
 from phyper._keys import AGGREGATE_KEY, is_batch_key
@@ -180,6 +181,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
@@ -191,7 +193,7 @@ class Pipeline:
         """
         self._shared.check_resource(resource_name)
         return self._decorator(
-            "resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, batch, track_code
+            "resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, gpus, batch, track_code
         )
 
     def per_instance(
@@ -203,6 +205,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
@@ -210,7 +213,9 @@ class Pipeline:
 
         ``batch=N`` runs about ``N`` of them per engine job (see `phyper._batches`).
         """
-        return self._decorator("instance", None, inputs, outputs, name, threads, mem_mb, runtime, batch, track_code)
+        return self._decorator(
+            "instance", None, inputs, outputs, name, threads, mem_mb, runtime, gpus, batch, track_code
+        )
 
     def aggregate(
         self,
@@ -221,6 +226,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job over all instances; the function receives the list.
@@ -228,7 +234,7 @@ class Pipeline:
         Resources as in [`add_step`][phyper.Pipeline.add_step].
         """
         return self._decorator(
-            "aggregate", None, inputs, outputs, name, threads, mem_mb, runtime, track_code=track_code
+            "aggregate", None, inputs, outputs, name, threads, mem_mb, runtime, gpus, track_code=track_code
         )
 
     def _decorator(
@@ -241,13 +247,14 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
             self.add_step(
                 function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name,
-                threads=threads, mem_mb=mem_mb, runtime=runtime, batch=batch, track_code=track_code,
+                threads=threads, mem_mb=mem_mb, runtime=runtime, gpus=gpus, batch=batch, track_code=track_code,
             )
             return function
 
@@ -265,6 +272,7 @@ class Pipeline:
         threads: int = 1,
         mem_mb: int | None = None,
         runtime: int | None = None,
+        gpus: float | None = None,
         batch: int | None = None,
         track_code: bool = True,
     ) -> Step:
@@ -277,10 +285,16 @@ class Pipeline:
             mem_mb: memory one job needs, in megabytes (default: the engine's or
                 cluster profile's default).
             runtime: wall time one job needs, in minutes (default: as ``mem_mb``).
+            gpus: GPUs one job needs: a whole number of devices, or a share of one
+                below 1 (``0.25``: four such jobs share a device); default none.
+                ``PHYPER_STEP_GPUS`` changes it for one run. phyper hands the devices
+                out machine-wide and sets ``CUDA_VISIBLE_DEVICES`` for the job (see
+                ``docs/gpus.md``).
 
         Raises:
             PipelineDefinitionError: a bad name, no outputs, a path function of the
-                wrong arity, or a resource that is not a positive whole number.
+                wrong arity, a resource that is not a positive whole number, or a
+                ``gpus`` that is negative, below 1/100, or above 1 and not whole.
         """
         step_name = name or function.__name__
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 0):
@@ -322,6 +336,7 @@ class Pipeline:
             threads=_positive(step_name, "threads", threads),
             mem_mb=None if mem_mb is None else _positive(step_name, "mem_mb", mem_mb),
             runtime=None if runtime is None else _positive(step_name, "runtime", runtime),
+            gpus=check_gpus(gpus, f"step `{step_name}`: gpus"),
             batch=batch or None,
             track_code=track_code,
         )

@@ -214,7 +214,7 @@ def _job_times(log: Iterable[LogEntry]) -> tuple[list[dict[str, Any]], dict[str,
     per_step: dict[str, list[float]] = {}
     jobs: dict[str, list[Any]] = {
         name: [] for name in ("step", "hash", "status", "duration_s", "started", "engine", "host", "scheduler_job_id",
-                              "attempts", "error")
+                              "devices", "attempts", "error")
     }
     for job_id, entry in last.items():
         duration = entry.duration
@@ -231,6 +231,8 @@ def _job_times(log: Iterable[LogEntry]) -> tuple[list[dict[str, Any]], dict[str,
         jobs["engine"].append(_plain(entry.text("engine")))
         jobs["host"].append(_plain(entry.text("host")))
         jobs["scheduler_job_id"].append(_plain(entry.text("scheduler_job_id")))
+        devices = entry.fields.get("devices")  # the GPUs phyper gave the job (CUDA_VISIBLE_DEVICES), if any
+        jobs["devices"].append(",".join(map(str, devices)) if isinstance(devices, list) and devices else None)
         jobs["attempts"].append(attempts[job_id])
         jobs["error"].append(_plain(entry.error))
     steps = [

@@ -8,9 +8,10 @@ at any point leaves no record, so no engine takes it for done.
 
 One job is a straight line, each part a call into the module that owns it: the lock
 (`phyper._state`), the verdict on its records, begin, the step, finish
-(`phyper._completion`), the log line (`phyper._state`). A batch job is a
-loop over its members through the same line, then the batch record. The jobs come
-from `phyper._plan`.
+(`phyper._completion`), the log line (`phyper._state`). A step that needs
+GPUs holds its devices (`phyper._devices`) from begin to finish. A batch job is a
+loop over its members through the same line, holding its devices for all of them,
+then the batch record. The jobs come from `phyper._plan`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from phyper._completion import JobRecords, Records, RunInfo, timing
+from phyper._devices import Allocation, gpu_needs, job_devices
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError, describe_os_error
 from phyper._pipeline import Pipeline
 from phyper._plan import Job, JobToRun, current_non_keys, jobs_to_run
@@ -82,7 +84,9 @@ def run_job(
             propagate unchanged after being logged.
     """
     batch, jobs = jobs_to_run(pipeline, step_name, key)
-    runner = _Runner(pipeline.state, Records(pipeline.state, pipeline.codes), engine, current_non_keys(pipeline), force)
+    records = Records(pipeline.state, pipeline.codes)
+    # every step's needs: PHYPER_STEP_GPUS may name any step of the pipeline
+    runner = _Runner(pipeline.state, records, engine, current_non_keys(pipeline), force, gpu_needs(pipeline.steps))
     return runner.one(jobs[0]) if batch is None else runner.batch(batch, jobs)
 
 
@@ -90,16 +94,27 @@ class _Runner:
     """Runs jobs of one pipeline in this process: each part a call into the module that owns it."""
 
     def __init__(
-        self, state: StateStore, records: JobRecords, engine: str | None, non_keys: dict[str, Any], force: bool
+        self,
+        state: StateStore,
+        records: JobRecords,
+        engine: str | None,
+        non_keys: dict[str, Any],
+        force: bool,
+        gpus: dict[str, float | int],
     ) -> None:
         self.state = state
         self.records = records
         self.engine = engine
         self.non_keys = non_keys
         self.force = force
+        self.gpus = gpus
+        """Step -> GPUs one of its jobs needs (`phyper._devices.gpu_needs`), for the steps that need any."""
 
-    def one(self, to_run: JobToRun) -> dict[str, Any] | None:
-        """One job (not a batch) as a line: lock, verdict, begin, the step, finish, log (see `run_job`)."""
+    def one(self, to_run: JobToRun, held: Allocation | None = None) -> dict[str, Any] | None:
+        """One job (not a batch) as a line: lock, verdict, devices, begin, the step, finish, log (see `run_job`).
+
+        ``held``: the devices its batch holds for it, if any.
+        """
         job, step, run = to_run.job, to_run.step, RunInfo(to_run.label, self.engine, self.non_keys)
         with self.state.lock(job.step, job.key, label=run.label) as lock:
             started = time.time()
@@ -109,13 +124,14 @@ class _Runner:
                 if not self.force and self.records.check(job)[0].complete:
                     self._skipped(job, run, started, lock.waited)
                     return None
-                print(f"phyper: {run.label}: running", flush=True)
-                begun = self.records.begin(job, run)
-                # the place for what a job holds while its step runs (devices, say): one `with` here
-                step_started = time.time()
-                with _running_job(f"{job.step}:{job.key}"):
-                    step.function(to_run.subject)
-                record = self.records.finish(job, begun, run, timing(step_started, time.time()))
+                with self._devices(job, run.label, held) as devices:
+                    run = run.on_devices(devices.devices, devices.waited_s) if devices else run
+                    print(f"phyper: {run.label}: running" + _on(run.devices), flush=True)
+                    begun = self.records.begin(job, run)
+                    step_started = time.time()
+                    with _running_job(f"{job.step}:{job.key}"):
+                        step.function(to_run.subject)
+                    record = self.records.finish(job, begun, run, timing(step_started, time.time()))
             except BaseException as error:
                 explained = self._failed(job, run, started, error)
                 if explained is None:
@@ -145,14 +161,15 @@ class _Runner:
         started = time.time()
         ran: list[str] = []
         failures: list[tuple[str, BaseException]] = []
-        for member in members:
-            if not self.force and records.check(member.job)[0].complete:
-                continue
-            try:
-                if self.one(member) is not None:  # None: another process completed it meanwhile
-                    ran.append(member.job.key)
-            except Exception as error:  # reported below, after the other members ran
-                failures.append((member.job.key, error))
+        with self._devices(batch, f"{batch.step}({batch.key})") as held:  # for all its members
+            for member in members:
+                if not self.force and records.check(member.job)[0].complete:
+                    continue
+                try:
+                    if self.one(member, held) is not None:  # None: another process completed it meanwhile
+                        ran.append(member.job.key)
+                except Exception as error:  # reported below, after the other members ran
+                    failures.append((member.job.key, error))
         if failures:
             first_key, first_error = failures[0]
             raise JobFailedError(
@@ -161,6 +178,14 @@ class _Runner:
                 "complete and will be skipped when the batch runs again"
             ) from first_error
         return records.finish_batch(batch, ran, timing(started, time.time()), self.engine)
+
+    def _devices(
+        self, job: Job, label: str, held: Allocation | None = None
+    ) -> contextlib.AbstractContextManager[Allocation | None]:
+        """The GPUs ``job``'s step needs, held (and named in ``CUDA_VISIBLE_DEVICES``) in the ``with``."""
+        return job_devices(
+            self.gpus.get(job.step), label=label, state_folder=self.state.root, step=job.step, key=job.key, held=held
+        )
 
     def _skipped(self, job: Job, run: RunInfo, started: float, waited: bool) -> None:
         why = "another process ran it meanwhile" if waited else "its completion record is valid"
@@ -178,6 +203,10 @@ class _Runner:
         if isinstance(error, OSError) and not isinstance(error, PhyperError):
             return JobFailedError(f"job {run.label} failed: {describe_os_error(error, job.outputs)}")
         return None
+
+
+def _on(devices: tuple[str, ...]) -> str:
+    return f" on device {','.join(devices)}" if devices else ""
 
 
 def _times(record: dict[str, Any]) -> dict[str, Any]:

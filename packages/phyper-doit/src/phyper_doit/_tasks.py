@@ -132,6 +132,8 @@ def task_dicts(spec: str, *, forced: Collection[str] | None = None) -> Iterator[
     """
     pipeline = phyper.load_pipeline(spec)
     plan = pipeline.plan(cache=True)
+    # a malformed PHYPER_STEP_GPUS is one error now, not one per job (each job reads it)
+    phyper.gpu_needs(pipeline.steps)
     # the plan lives as long as doit: move it out of the collector's reach, or each of the
     # collections that doit's own allocations trigger rescans all of it
     gc.freeze()

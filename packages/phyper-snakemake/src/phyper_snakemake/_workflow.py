@@ -100,7 +100,9 @@ class Rule:
     threads: int = 1
     """The step's declared threads (Snakemake's ``threads:``)."""
     resources: dict[str, int] = field(default_factory=dict)
-    """The step's declared ``mem_mb`` and ``runtime`` (Snakemake's ``resources:``)."""
+    """The step's declared ``mem_mb`` and ``runtime``, and ``gpu`` (whole devices, a share
+    rounded up) when it needs GPUs (Snakemake's ``resources:``; the SLURM executor plugin
+    turns ``gpu`` into ``--gpus``)."""
 
 
 def downstream_closure(plan: phyper.Plan, steps: set[str]) -> frozenset[str]:
@@ -123,6 +125,8 @@ class SnakemakeWorkflow:
         # of the collections that Snakemake's own allocations trigger rescans all of it
         gc.freeze()
         self.wildcard_pattern = phyper.HASH_PATTERN
+        self.gpu_needs = phyper.gpu_needs(self.pipeline.steps)
+        """Step -> GPUs one job needs (``gpus=``, ``PHYPER_STEP_GPUS``), for the rules' ``gpu`` resource."""
         self.engine_jobs = {job.id: job for job in self.plan.engine_jobs()}
         """What Snakemake runs, by id: the jobs of unbatched steps and the batch jobs."""
         self.rules = [self._rule(step) for step in self.plan.steps]
@@ -156,6 +160,11 @@ class SnakemakeWorkflow:
         def force(wildcards: Any, step_name: str = step.name) -> JobText:
             return JobText(" --force" if self.forced(step_name) else "")
 
+        resources = dict(step.resources)
+        if step.name in self.gpu_needs:
+            # devices a job (a batch: all its members, one after the other) holds; a share of one
+            # counts one here (what a cluster node must have), phyper's pool packs the shares
+            resources["gpu"] = max(1, int(self.gpu_needs[step.name]))
         return Rule(
             step.name,
             output,
@@ -166,7 +175,7 @@ class SnakemakeWorkflow:
             step.is_hashed,
             phyper.BATCH_KEY_PATTERN if step.is_batched else phyper.HASH_PATTERN,
             step.threads,
-            dict(step.resources),
+            resources,
         )
 
     def targets(self, wildcards: Any = None) -> list[str]:

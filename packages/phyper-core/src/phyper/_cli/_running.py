@@ -9,6 +9,7 @@ import sys
 
 from phyper._cli._command import JSON, PIPELINE_SPEC, Command, option
 from phyper._cli._output import Output
+from phyper._devices import waiting_lines
 from phyper._pipeline import Pipeline
 from phyper._runner import run_job
 from phyper._status import job_verdicts, status_data, status_summary, summary_lines
@@ -47,7 +48,10 @@ RUN = Command(
 def status(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper status [PIPELINE] [-v]``: complete jobs per step, and why the others are to run."""
     counted = status_summary(job_verdicts(pipeline, pipeline.plan(cache=True)), arguments.verbose)
-    return Output(data=status_data(counted, arguments.verbose), lines=summary_lines(counted, arguments.verbose))
+    lines = summary_lines(counted, arguments.verbose)
+    # -v: the jobs whose process waits for a GPU now (the machine's device pool)
+    return Output(data=status_data(counted, arguments.verbose),
+                  lines=lines + waiting_lines(pipeline.state.root) if arguments.verbose else lines)
 
 
 STATUS = Command(
