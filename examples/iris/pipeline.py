@@ -1,6 +1,6 @@
 """The Iris pipeline, declared once; Snakemake (Snakefile) and doit (dodo.py) both run it.
 
-transform_data (3 jobs) -> preprocess_data (6) -> train_model (90, in 8 batches)
+transform_data (3 jobs) -> preprocess_data (6) -> train_model (90, in 7 batches)
 -> compute_cv_scores (1) -> retrain_best_model (1), plot_results (1) -> make_report (1)
 
 The metrics are named once (``pipeline.metrics``): ``phyper collect``, ``phyper report``
@@ -78,8 +78,8 @@ def preprocess_data(instance: Instance) -> None:
     dataset.preprocess_data(instance)
 
 
-# batch=15: the engines run the 90 trainings as 8 jobs of about 11 models (8 batches
-# also for up to 120 models), so each job process imports torch once, not once per
+# batch=15: the engines run the 90 trainings as 7 jobs of at most 15 models (and at
+# least 8), so each job process imports torch once, not once per
 # model; every model still gets its own folder and completion record, and deleting
 # one model's folder retrains only that model. PHYPER_BATCH="train_model=0" turns
 # batches off for one run without editing this file.

@@ -132,7 +132,7 @@ def test_ls_counts_jobs_and_folders(project: Path) -> None:
         {"resource": "data", "in_grid": 2, "on_disk": 2, "missing": 0, "orphaned": 0, "no_manifest": 0},
         {"resource": "model", "in_grid": 6, "on_disk": 0, "missing": None, "orphaned": 0, "no_manifest": 0},
     ] == listed["folders"]
-    assert {"owned": JOBS, "orphaned": 0} == listed["records"]
+    assert {"jobs": JOBS, "batches": 0, "orphaned": 0} == listed["records"]
     assert ["train"] == [row["step"] for row in narrowed["steps"]]
     assert ["all"] == [row["resource"] for row in narrowed["folders"]]
     assert "train       instance    12         8       4       0" in text
@@ -394,3 +394,106 @@ def test_progress_is_shown_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -
     assert terminal.getvalue().startswith("\rscanning folders: 100\r")
     assert terminal.getvalue().endswith("\r")
     assert "" == pipe.getvalue()
+
+
+# -- every command: --json, no abbreviations, "did you mean" ------------------------------
+
+
+def test_every_command_takes_json_and_docs_cli_gives_its_schema() -> None:
+    from phyper._cli import COMMANDS
+
+    without_json = [c.name for c in COMMANDS if not any("--json" in declared.flags for declared in c.options)]
+    page = (REPO / "docs" / "cli.md").read_text()
+    undocumented = [c.name for c in COMMANDS if f"### `phyper {c.name} --json`" not in page]
+
+    assert ([], []) == (without_json, undocumented)
+
+
+def test_status_collect_plan_and_run_print_json(project: Path) -> None:
+    first = hashes(project)[0]
+    shutil.rmtree(project / "derived_data" / "all" / first)
+
+    status = json.loads(ok(project, "status", "--json"))
+    run = phyper(project, "run", "train", first, "--json")
+    again = json.loads(ok(project, "run", "train", first, "--json"))
+    collected = json.loads(ok(project, "collect", "--metrics", "metrics:load", "--json"))
+    written = json.loads(ok(project, "collect", "-o", "out.csv", "--json"))
+    plan = json.loads(ok(project, "plan", "--json"))
+
+    assert [
+        {"step": "make_data", "jobs": 2, "complete": 2, "to_run": 0, "failed": 0},
+        {"step": "train", "jobs": 8, "complete": 7, "to_run": 1, "failed": 0},
+        {"step": "summarise", "jobs": 1, "complete": 0, "to_run": 1, "failed": 0},
+    ] == [{name: row[name] for name in ("step", "jobs", "complete", "to_run", "failed")} for row in status["steps"]]
+    assert (2, [f"train:{first}", "summarise:all"]) == (status["to_run"], [job["job"] for job in status["listed"]])
+    # the job's own lines went to stderr: stdout is one JSON document
+    ran = json.loads(run.stdout)
+    assert (0, True, "train", first) == (run.returncode, ran["ran"], ran["record"]["step"], ran["record"]["key"])
+    job_lines = [line for line in run.stderr.splitlines() if line.startswith("phyper: train(")]
+    assert [f"{first[:8]}: running", f"{first[:8]}: done in"] == [line.split(") ", 1)[1][:17] for line in job_lines]
+    assert (False, None) == (again["ran"], again["record"])
+    assert 8 == len(collected["rows"]) and "accuracy" in collected["columns"]
+    assert {first: True} == {row["hash"]: row["complete"] for row in collected["rows"] if row["hash"] == first}
+    assert {"path": "out.csv", "rows": 8, "complete": 8} == written
+    assert json.loads(ok(project, "plan")) == plan
+
+
+def test_abbreviations_are_refused_and_mistakes_get_did_you_mean(project: Path) -> None:
+    (project / "config.py").write_text((project / "config.py").read_text().replace("'fold': [0, 1]", "'fold': [0]"))
+    on_disk = sorted(p.name for p in (project / "derived_data" / "all").iterdir())
+
+    abbreviated = phyper(project, "gc", "--delet")
+    after = sorted(p.name for p in (project / "derived_data" / "all").iterdir())
+    mistyped = phyper(project, "stauts")
+    option = phyper(project, "status", "--verbos")
+    deleted = phyper(project, "gc", "--delete")
+
+    assert (2, "") == (abbreviated.returncode, abbreviated.stdout)
+    assert "unrecognized argument `--delet`; did you mean `--delete`?" in abbreviated.stderr
+    assert on_disk == after  # nothing deleted
+    assert 2 == mistyped.returncode
+    assert "unknown command `stauts`; did you mean `status`?" in mistyped.stderr
+    assert (2, True) == (option.returncode, "did you mean `--verbose`?" in option.stderr)
+    assert 0 == deleted.returncode and 4 == len(on_disk) - len(list((project / "derived_data" / "all").iterdir()))
+
+
+def test_outside_a_project_the_error_names_the_projects_below(tmp_path: Path) -> None:
+    at_root = failing(REPO, "status")
+    empty = failing(tmp_path, "ls")
+
+    assert at_root.startswith(f"phyper: no pipeline.py in {REPO}: run phyper from a project's folder (below here: "
+                              "examples/iris, ")
+    assert "e.g. `cd examples/iris` first), or pass --pipeline MODULE:ATTRIBUTE" in at_root
+    assert f"phyper: no pipeline.py in {tmp_path}: run phyper from the folder holding your pipeline.py" in empty
+
+
+def test_ls_counts_batch_records_apart_from_the_jobs(project: Path) -> None:
+    batched = environment(PHYPER_BATCH="train=3")
+
+    def command(*arguments: str) -> str:
+        completed = subprocess.run([sys.executable, "-m", "phyper", *arguments], cwd=project, env=batched,
+                                   capture_output=True, text=True, check=True)
+        return completed.stdout
+
+    plan = json.loads(command("plan", "--json"))
+    batches = sorted({job["batch"] for job in plan["jobs"] if job["step"] == "train"})
+    for key in batches:  # as an engine runs them: every member complete, each batch writes its own record
+        command("run", "train", key)
+    listed = json.loads(command("ls", "--json"))
+    text = command("ls")
+
+    assert 3 == len(batches)  # 8 models, at most 3 a batch
+    assert {"jobs": JOBS, "batches": 3, "orphaned": 0} == listed["records"]
+    assert f"completion records: {JOBS} of current jobs, 3 of batch jobs, 0 orphaned" == text.splitlines()[-1]
+
+
+def test_json_output_is_strict_json_even_with_nan_metrics(project: Path) -> None:
+    (project / "odd_metrics.py").write_text("def load(instance):\n    return {'loss': float('nan'), 'gain': float('inf')}\n")
+
+    text = ok(project, "collect", "--metrics", "odd_metrics:load", "--json")
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    rows = json.loads(text, parse_constant=refuse)["rows"]
+    assert [(None, None)] * 8 == [(row["loss"], row["gain"]) for row in rows]

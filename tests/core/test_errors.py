@@ -169,9 +169,7 @@ def test_unsupported_default_type(default: Any) -> None:
           "`widths`", type(default).__name__, "only bool, int, float, str and None")
 
 
-def test_default_none_without_annotation() -> None:
-    error = raised(lambda: type("Bad", (phyper.Parser,), {"limit": None}))
-    check(error, phyper.HyperparameterDefinitionError, TypeError, "`limit`", "limit: Optional[float] = None")
+# a None default without an annotation is accepted (phyper 0.x's `ehi = None`): test_unannotated_none.py
 
 
 @pytest.mark.parametrize("name", ["replace", "resources", "get_instance_hash"])

@@ -79,4 +79,5 @@ def test_phyper_core_alone_in_a_fresh_venv_runs_the_seed_config(tmp_path: Path) 
     no_pipeline = subprocess.run([script, "ls"], capture_output=True, text=True, env=env, cwd=project)
     assert (0, f"phyper {phyper.__version__}\n") == (version.returncode, version.stdout)
     assert 2 == no_pipeline.returncode
-    assert no_pipeline.stderr.startswith("phyper: cannot import the pipeline `pipeline:pipeline`: module `pipeline` raised ModuleNotFoundError")
+    assert no_pipeline.stderr.startswith(f"phyper: no pipeline.py in {project}: run phyper from the folder holding your "
+                                         "pipeline.py, or pass --pipeline MODULE:ATTRIBUTE")

@@ -20,7 +20,7 @@ import pytest
 import phyper
 from engines import REPO, copy_project, environment
 from phyper._migrate import apply_pipeline_migration, plan_pipeline_migration
-from phyper._status import status_lines, summarise
+from phyper._status import Status, status_lines, status_summary, summarise, summary_lines
 
 
 class NonKeys:
@@ -242,7 +242,9 @@ def test_a_failed_member_is_reported_failed_and_its_batch_reruns_only_it() -> No
     assert 4 == len(failed)
     assert {"failed: ValueError: cannot fit size 2"} == {v.reason for v in verdicts if v.failed}
     lines = status_lines(phyper.Verdicts(pipeline.plan()))
-    assert ["fit: 4/8 complete, 4 to run (4 failed)"] == [line for line in lines if line.startswith("fit:")]
+    assert ["fit: 4/8 complete, 4 to run in 1 of its 1 batch jobs (4 failed)"] == [
+        line for line in lines if line.startswith("fit:")
+    ]
     assert sorted([*failed, "summarise_models:all"]) == sorted(assert_runner_does_what_the_verdict_says(pipeline))
 
 
@@ -289,7 +291,8 @@ def test_status_builds_only_the_jobs_that_have_a_record() -> None:
     fresh = status_lines(phyper.Verdicts(plan))
 
     assert [] == OUTPUT_CALLS  # nothing has a record: no fit job was built
-    assert "fit: 0/20 complete, 20 to run" in fresh
+    batches = len(plan.engine_jobs_of("fit"))
+    assert f"fit: 0/20 complete, 20 to run in {batches} of its {batches} batch jobs" in fresh
     assert len(plan.engine_jobs_of("fit")) == len(phyper.Verdicts(plan).engine_jobs_to_run()) - 2 - 1
     assert [] == OUTPUT_CALLS  # nor to name the engine jobs to run
     for job in plan.engine_jobs_of("prepare"):
@@ -301,7 +304,8 @@ def test_status_builds_only_the_jobs_that_have_a_record() -> None:
     partly = status_lines(phyper.Verdicts(plan))
 
     assert sorted(some.members) == sorted(OUTPUT_CALLS)
-    assert f"fit: {len(some.members)}/20 complete, {20 - len(some.members)} to run" in partly
+    assert (f"fit: {len(some.members)}/20 complete, {20 - len(some.members)} to run in {batches - 1} of its "
+            f"{batches} batch jobs") in partly
     OUTPUT_CALLS.clear()
     assert some not in phyper.Verdicts(plan).engine_jobs_to_run()
     assert sorted(some.members) == sorted(OUTPUT_CALLS)
@@ -315,7 +319,8 @@ def test_the_counted_status_equals_the_status_of_every_verdict(monkeypatch: pyte
     os.remove(victim.outputs[0])
 
     for verbose in (False, True):
-        counted = status_lines(phyper.Verdicts(changed.plan()), verbose)
+        # the same summary (the counting path adds the engine jobs, which a list of verdicts cannot know)
+        counted = summary_lines(Status(status_summary(phyper.Verdicts(changed.plan()), verbose).summary, {}), verbose)
         listed = status_lines(summarise_all(changed), verbose)
         assert listed == counted
     counted = status_lines(phyper.Verdicts(changed.plan()))

@@ -412,3 +412,43 @@ def test_a_damaged_manifest_is_a_hard_named_error(project: Path, damage: str) ->
     assert 0 != engine.returncode
     assert expected in engine.stdout + engine.stderr
     assert not (project / "derived_data" / "all" / key / "model.txt").exists()
+
+
+def snapshot(project: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the project (path -> size, modification time) but the caches and logs a look writes.
+
+    Left out: Snakemake's logs and file-status cache, phyper's plan cache (any engine start
+    stores the plan) and this test's engine logs; results, records, Snakemake's locks,
+    metadata and markers are all in.
+    """
+    cached = (".snakemake/log", ".snakemake/iocache", "plan-cache")
+    return {
+        str(path.relative_to(project)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in project.rglob("*")
+        if path.is_file() and not any(part in str(path) for part in cached) and not path.name.startswith(".engine-")
+    }
+
+
+@pytest.mark.snakemake
+def test_after_a_killed_snakemake_a_dry_run_just_works_and_changes_nothing(project: Path) -> None:
+    engine = start(engine_command("snakemake", 1), project, PHYPER_NON_KEYS="sleep_s=1")
+    wait_until(lambda: sum(step == "fit" for step, _, _ in starts(project)) >= 2, "a second fit to start")
+    os.kill(engine.pid, signal.SIGKILL)  # Snakemake itself, as a crash or `kill -9` would
+    code, _ = finish(engine)
+    locks = sorted(path.name for path in (project / ".snakemake" / "locks").iterdir())
+    # its orphaned job finishes on its own (it holds its phyper lock)
+    wait_until(lambda: not any(alive(pid) for _, _, pid in starts(project)), "the orphaned job to finish")
+    before = snapshot(project)
+
+    dry = run([SNAKEMAKE, "-n"], project)
+
+    assert (-signal.SIGKILL, ["0.input.lock", "0.output.lock"]) == (code, locks)  # a crash's leftovers
+    assert "Directory cannot be locked" not in dry.stdout + dry.stderr
+    assert "--rerun-triggers" not in dry.stdout and "--cleanup-metadata" not in dry.stdout
+    assert "holds the locks of a Snakemake run that is gone" in dry.stderr
+    assert "fit" in snakemake_to_run(project)
+    assert before == snapshot(project)  # the dry run deleted nothing, not even the stale locks
+    run(engine_command("snakemake", 1), project, environment())
+    assert Counter() == snakemake_to_run(project)
+    assert set() == status_to_run(project)
+    assert not list((project / ".snakemake" / "locks").iterdir())

@@ -70,6 +70,10 @@ class Scene:
         self.big_hashes = sorted(json.loads(python(self.big, FACTS)))
         self.report_big = root / "report-big.html"
         python(self.big, REPORT.format(path=str(self.report_big)))
+        # the same grid with the list of jobs to run cut at 1,000 rows
+        self.report_cut = root / "report-cut.html"
+        python(self.big, "import phyper._report; phyper._report.MAX_PENDING_ROWS = 1000; "
+               + REPORT.format(path=str(self.report_cut)))
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +175,8 @@ def test_the_steps_graph_and_run_times(scene: Scene, page: Any) -> None:
     edges = page.js("return document.querySelectorAll('#steps-graph path.edge').length")
     engines = set(page.every_row("#times-jobs", "engine"))
 
-    # the report is written by the report step itself: while it runs, it is not complete yet
-    assert [["make_data", 2, 0, 0], ["train", 36, 0, 0], ["summarise", 1, 0, 0], ["report", 0, 1, 0]] == graph
+    # the report is written by the report step itself: the page is that job's result, so it counts as complete
+    assert [["make_data", 2, 0, 0], ["train", 36, 0, 0], ["summarise", 1, 0, 0], ["report", 1, 0, 0]] == graph
     assert 3 == edges
     assert {"doit"} == engines
 
@@ -236,3 +240,31 @@ def test_phyper_report_and_collect_use_the_metrics_the_pipeline_names(scene: Sce
     page.open(scene.project / "grouped.html")
     assert ["3"] * 12 == page.column("#results-table", "instances")  # one row per model, grouped when written
     assert not page.find("#group-by").is_enabled()
+
+
+STATUS_NOTES = "return [...document.querySelectorAll('#status-table > p')].map(p => [p.className, p.textContent])"
+STATUS_CARDS = "return [...document.querySelectorAll('#status-cards .card .value')].map(v => v.textContent)"
+
+
+def test_the_status_text_says_what_is_to_run_failed_and_left_out(scene: Scene, page: Any) -> None:
+    """Complete (written by the report step), some failed, everything to run, and a list cut short."""
+    texts = {}
+    for name in ("report_ok", "report_failed", "report_big", "report_cut"):
+        page.open(getattr(scene, name))
+        texts[name] = (page.js(STATUS_CARDS), page.js(STATUS_NOTES), len(page.find_all("#status-table table")),
+                       page.page_info("#status-table") if page.find_all("#status-table .page-info") else None)
+        assert [] == page.console_errors()
+
+    complete = "every job is complete: nothing to run"
+    # cards: complete, to run (not failed), failed, jobs
+    assert (["40", "0", "0", "40"], [["state-complete", complete],
+            ["note", "report (all) wrote this page and counts as complete: the page is its result"]], 0, None) \
+        == texts["report_ok"]
+    cards, notes, tables, _ = texts["report_failed"]
+    assert (["36", "2", "2", "40"], [], 1) == (cards, notes, tables)  # 2 failed; summarise and report to run
+    cards, notes, tables, _ = texts["report_big"]
+    assert (["0", "3,004", "0", "3,004"], [], 1) == (cards, notes, tables)
+    cards, notes, tables, _ = texts["report_cut"]
+    assert (["0", "3,004", "0", "3,004"], 1) == (cards, tables)
+    assert [["note", "… and 2,004 more jobs to run, left out to keep the page small (the counts above include "
+             "them; phyper status -v lists them all)"]] == notes

@@ -1,28 +1,34 @@
-"""Batches: many jobs of one step run by one engine job, with stable membership.
+"""Batches: many jobs of one step run by one engine job, with bounded sizes and stable membership.
 
 A step declared with ``batch=N`` (or overridden at run time with ``PHYPER_BATCH``)
-shows the engines one job per *batch* instead of one per hash. Which batch a job
-belongs to depends only on its hash and on the number of batches, never on the
-order of the grid:
+shows the engines one job per *batch* instead of one per hash. ``N`` is a maximum:
+what one batch job needs (its ``runtime``, a SLURM time limit) is sized for ``N``
+members. Which batch a job belongs to depends only on the set of the step's hashes,
+never on the order of the grid (`phyper._keys.group_into_batches`):
 
-* the number of batches is ``2 ** k``, the smallest power of two with at most ``N``
-  jobs per batch on average (``ceil(n_jobs / N)`` rounded up to a power of two), so
-  batches hold between ``N / 2`` and ``N`` jobs on average;
-* a job belongs to batch ``i`` of ``2 ** k`` where ``i`` is the first ``k`` bits of its
-  hash (hashes are uniform, so batches are balanced).
+* the hashes are sorted and cut after every *anchor* (a hash whose CRC-32 is a
+  multiple of ``2 N``, about one in ``2 N``), unless that leaves a run shorter than
+  ``N / 2`` (a last run that short joins the one before); each run is split evenly
+  into ``ceil(length / N)`` batches. So no batch has more than ``N`` members and,
+  when the step has more than ``N``, none has fewer than ``N / 2`` (about ``0.85 N``
+  on average);
+* an anchor is a property of the hash, so a hash added or removed changes only the
+  run it falls in (two runs when it is an anchor itself): a member or two move
+  between neighbouring batches, never the whole step (docs/scaling.md gives the
+  measured figures; ``benchmarks/batches.py`` measures them).
 
-Adding a few grid values therefore keeps the number of batches (it changes only when
-the step's job count crosses ``N * 2 ** k``) and puts the new jobs in the batches
-their hashes name: only those batches run again, and in them only the new members
-(members with a valid completion record are skipped). When the count does double,
-every old batch splits into two new ones whose members are all complete: a batch is
-complete when its current members are (see `phyper._verdict`), so nothing runs.
+Only the batches whose members are incomplete run again, and in them only those
+members (members with a valid completion record are skipped): a batch is complete
+when its current members are (see `phyper._verdict`), so a change of membership
+alone runs nothing, and neither does a project finished with another membership
+(an older phyper's).
 
 The key helpers live in `phyper._keys` (re-exported here); this module adds the
 batch sizes a pipeline asks for (``batch=``, ``PHYPER_BATCH``).
 
-A batch's key is ``batch-<i>-of-<2**k>`` (``i`` zero-padded): it names its members by
-itself, so the job process finds them without counting the grid.
+A batch's key is ``batch-<i>-of-<n>`` (``i`` zero-padded): the ``i``-th run in hash
+order of ``n``. The job process finds its members from the grid and the batch size,
+and refuses a key from another plan (another grid or batch size).
 """
 
 from __future__ import annotations
@@ -35,8 +41,7 @@ from typing import Protocol
 from phyper._errors import BatchOverrideError, did_you_mean
 from phyper._keys import (
     BATCH_KEY_PATTERN,
-    batch_count,
-    batch_index,
+    batch_finder,
     batch_key,
     group_into_batches,
     is_batch_key,
@@ -46,8 +51,7 @@ from phyper._keys import (
 __all__ = [
     "BATCH_ENVIRONMENT_VARIABLE",
     "BATCH_KEY_PATTERN",
-    "batch_count",
-    "batch_index",
+    "batch_finder",
     "batch_key",
     "batch_overrides_from_environment",
     "batch_sizes",

@@ -30,7 +30,7 @@ table of every path. What the plan checks for them:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,15 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from phyper._batches import batch_sizes
 from phyper._errors import PhyperError, PipelineDefinitionError, UnknownStepError
 from phyper._hashing import HASH_HEX_DIGITS
-from phyper._keys import (
-    AGGREGATE_KEY,
-    batch_count,
-    batch_index,
-    batch_key,
-    group_into_batches,
-    is_batch_key,
-    parse_batch_key,
-)
+from phyper._keys import AGGREGATE_KEY, batch_finder, group_into_batches, is_batch_key, parse_batch_key
 
 if TYPE_CHECKING:
     from phyper._code_store import StepCodes
@@ -220,30 +212,45 @@ def _normalised(path: str) -> str:
 
 
 class _BatchedStep:
-    """What the plan keeps of a batched step: its templates, its batch count; its keys on demand."""
+    """What the plan keeps of a batched step: its templates, its batch size; its keys and batches on demand.
 
-    def __init__(self, pipeline: PipelineDeclaration, step: Step, count: int, templates: tuple[str, ...]) -> None:
+    ``batches`` (batch key -> members), when known (a plan read back from its cache),
+    saves grouping the step's keys again.
+    """
+
+    def __init__(
+        self, pipeline: PipelineDeclaration, step: Step, size: int, templates: tuple[str, ...],
+        batches: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.step = step
-        self.count = count
+        self.size = size
+        self._batches = batches
+        self._find: Callable[[str], str] | None = None
         self.outputs = OutputTemplates(templates)
         # the same templates on normalised paths, to recognise files named either way
         sample = "f" * HASH_HEX_DIGITS
         self.normal_parts = tuple(tuple(_normalised(sample.join(parts)).split(sample)) for parts in self.outputs.parts)
         self.jobs = StepJobs(step.name, pipeline.state)
-        self._batch_keys: list[str] | None = None
 
     @property
     def subjects(self) -> dict[str, Any]:
         """Key -> what the job's function receives, for every job of the step (grid order)."""
         return self.pipeline.job_subjects(self.step)  # cached by the instance list
 
+    @property
+    def batches(self) -> Mapping[str, Sequence[str]]:
+        """Batch key -> member keys in grid order (see `phyper._keys.group_into_batches`)."""
+        if self._batches is None:
+            self._batches = group_into_batches(self.subjects, self.size)
+        return self._batches
+
     def batch_of(self, key: str) -> str:
         """The key of the batch job that runs job ``key``."""
-        keys = self._batch_keys
-        if keys is None:  # a list of every batch key: the aggregate over a grid asks a million times
-            keys = self._batch_keys = [batch_key(index, self.count) for index in range(self.count)]
-        return keys[batch_index(key, self.count)]
+        find = self._find
+        if find is None:  # one key per batch kept: the aggregate over a grid asks a million times
+            find = self._find = batch_finder(self.batches)
+        return find(key)
 
     def writer_of(self, path: str) -> str | None:
         """The key of the job of this step that writes ``path`` (normalised), if any."""
@@ -529,8 +536,7 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
         subjects = subjects_of[step.name]
         templates_of[step.name] = step_templates(pipeline, step)
         if step.name in sizes:
-            count = batch_count(len(subjects), sizes[step.name])
-            batched[step.name] = _BatchedStep(pipeline, step, count, templates_of[step.name])
+            batched[step.name] = _BatchedStep(pipeline, step, sizes[step.name], templates_of[step.name])
     producers = _Producers(list(batched.values()))
 
     # every file of every unbatched job, each checked against its step's templates
@@ -569,7 +575,7 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
         else:
             # one batch job per non-empty batch: its dependencies are its members'
             step_batches: dict[str, Job] = {}
-            for batch, members in group_into_batches(subjects, batched_step.count).items():
+            for batch, members in batched_step.batches.items():
                 batch_dependencies: dict[str, None] = {}
                 for member in members:
                     producers.resolve(step.name, step.input_paths(subjects[member]), batch_dependencies, upstream)
@@ -658,11 +664,19 @@ def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[
             f"step `{step.name}` has no job `{key}`: a batch key looks like batch-03-of-16 "
             "(see the plan's batch jobs)"
         )
-    index, count = parsed
-    batched = _BatchedStep(pipeline, step, count, step_templates(pipeline, step))
-    members = [batched.member(member, None) for member in batched.subjects if batch_index(member, count) == index]
-    if not members:
-        raise UnknownStepError(f"step `{step.name}`: batch `{key}` has no member in the grid")
+    size = batch_sizes(pipeline.steps).get(step.name)
+    if size is None:
+        raise UnknownStepError(
+            f"step `{step.name}` runs in no batches now (no batch= nor PHYPER_BATCH): `{key}` is from another plan; "
+            "start the engine again"
+        )
+    batched = _BatchedStep(pipeline, step, size, step_templates(pipeline, step))
+    if parsed[1] != len(batched.batches):
+        raise UnknownStepError(
+            f"step `{step.name}` has {len(batched.batches)} batches of at most {size} now, so `{key}` is from "
+            "another plan (another grid or batch size); start the engine again"
+        )
+    members = [batched.member(member, None) for member in batched.batches[key]]
     return batched.jobs.batch(key, [member.key for member in members]), members
 
 
@@ -713,7 +727,7 @@ def plan_data(plan: Plan) -> tuple[Any, ...]:
     batches: dict[str, list[tuple[Any, ...]]] = {}
     for batch in plan.batches.values():
         batches.setdefault(batch.step, []).append((batch.key, batch.record, batch.dependencies, batch.members))
-    batched = {name: (one.count, one.outputs.templates) for name, one in jobs._batched.items()}
+    batched = {name: (one.size, one.outputs.templates) for name, one in jobs._batched.items()}
     steps = [tuple(getattr(step, name) for name in _STEP_FIELDS) for step in plan.steps]
     return (steps, jobs._order, stored, batches, batched)
 
@@ -737,8 +751,11 @@ def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan
         for key, _, dependencies, members in batches_data.get(step, ())
     }
     batched = {
-        name: _BatchedStep(pipeline, pipeline.step(name), count, tuple(templates))
-        for name, (count, templates) in batched_data.items()
+        name: _BatchedStep(
+            pipeline, pipeline.step(name), size, tuple(templates),
+            {key: members for key, _, _, members in batches_data.get(name, ())},
+        )
+        for name, (size, templates) in batched_data.items()
     }
     producers = _Producers(list(batched.values()), stored)
     return Plan(

@@ -56,7 +56,7 @@ from phyper._formats import (
     plan_cache_payload,
     read_state_bytes,
 )
-from phyper._keys import AGGREGATE_KEY
+from phyper._keys import AGGREGATE_KEY, BATCH_MEMBERSHIP
 from phyper._plan import Plan, build_plan, plan_data, plan_from_data
 from phyper._version import __version__
 
@@ -103,7 +103,8 @@ def plan_fingerprint(pipeline: PipelineDeclaration) -> str:
         digest.update(repr(parts).encode())
         digest.update(b"\0")
 
-    add(_FORMAT, __version__, sys.version, os.getcwd(), pipeline.state_folder, sorted(batch_sizes(pipeline.steps).items()))
+    add(_FORMAT, __version__, sys.version, os.getcwd(), pipeline.state_folder, sorted(batch_sizes(pipeline.steps).items()),
+        BATCH_MEMBERSHIP)
     first = pipeline.instances[0]
     shared = first._phyper_shared
     add(type(first).__module__, type(first).__qualname__, shared.folder, sorted(shared.resources.items()))

@@ -271,6 +271,7 @@ def _page_data(
     title: str | None,
 ) -> dict[str, Any]:
     from phyper._collect import BOOKKEEPING_COLUMNS, rows_with_verdicts
+    from phyper._runner import RUNNING_JOB_VARIABLE
     from phyper._verdict import Verdicts
 
     pipeline = source if isinstance(source, Pipeline) else None
@@ -364,13 +365,20 @@ def _page_data(
     pending: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "state", "reason")}
     stale: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "non_keys", "code", "packages")}
     pending_left_out = 0
+    # a report written by a step: that job is running now and this page is its result, so
+    # it counts as complete (the page is read once the job is done), named on the page
+    running = os.environ.get(RUNNING_JOB_VARIABLE)
+    writer: dict[str, str] | None = None
     for verdict in verdicts:
         job = verdict.job
+        short = job.key[:SHORT_HASH] if job.key != "all" else "all"
         tally = per_step.setdefault(job.step, Counter())
         tally["jobs"] += 1
+        if running == f"{job.step}:{job.key}":
+            writer = {"step": job.step, "hash": short}
+            continue
         tally["to_run"] += verdict.to_run
         tally["failed"] += verdict.failed
-        short = job.key[:SHORT_HASH] if job.key != "all" else "all"
         if verdict.to_run and not verdict.failed and len(pending["step"]) >= MAX_PENDING_ROWS:
             pending_left_out += 1
         elif verdict.to_run:
@@ -402,7 +410,7 @@ def _page_data(
     overview["graph"] = steps_svg(steps)
     data["status"] = {"jobs": len(verdicts), "to_run": len(pending["step"]) + pending_left_out,
                       "failed": sum(1 for state in pending["state"] if state == "failed"), "pending": pending,
-                      "left_out": pending_left_out}
+                      "left_out": pending_left_out, "writer": writer}
     data["stale"] = stale
     step_times, job_times = _job_times(pipeline.state.iter_log())
     data["times"] = {"steps": step_times, "jobs": job_times}

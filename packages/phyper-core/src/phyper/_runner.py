@@ -21,6 +21,7 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from phyper._completion import JobRecords, Records, RunInfo, timing
@@ -30,7 +31,11 @@ from phyper._pipeline import Pipeline
 from phyper._plan import Job, JobToRun, current_non_keys, jobs_to_run
 from phyper._state import Outcome, StateStore, log_line, read_job_log
 
-__all__ = ["job_command", "load_pipeline", "read_job_log", "run_job"]
+__all__ = ["RUNNING_JOB_VARIABLE", "job_command", "load_pipeline", "read_job_log", "run_job"]
+
+RUNNING_JOB_VARIABLE = "PHYPER_JOB"
+"""Set to ``<step>:<key>`` while a step's function runs: the job the process is running
+(a report written by a step counts that job as complete, the page being its result)."""
 
 
 def load_pipeline(spec: str) -> Pipeline:
@@ -124,7 +129,8 @@ class _Runner:
                     print(f"phyper: {run.label}: running" + _on(run.devices), flush=True)
                     begun = self.records.begin(job, run)
                     step_started = time.time()
-                    step.function(to_run.subject)
+                    with _running_job(f"{job.step}:{job.key}"):
+                        step.function(to_run.subject)
                     record = self.records.finish(job, begun, run, timing(step_started, time.time()))
             except BaseException as error:
                 explained = self._failed(job, run, started, error)
@@ -213,3 +219,17 @@ def _error_line(error: BaseException) -> str:
         return "KeyboardInterrupt: interrupted"
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[-1] if text else ''}".rstrip(": ")
+
+
+@contextlib.contextmanager
+def _running_job(name: str) -> Iterator[None]:
+    """`RUNNING_JOB_VARIABLE` set to ``name`` inside, restored after (a step may run a job itself)."""
+    outer = os.environ.get(RUNNING_JOB_VARIABLE)
+    os.environ[RUNNING_JOB_VARIABLE] = name
+    try:
+        yield
+    finally:
+        if outer is None:
+            os.environ.pop(RUNNING_JOB_VARIABLE, None)
+        else:
+            os.environ[RUNNING_JOB_VARIABLE] = outer

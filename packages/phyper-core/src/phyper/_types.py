@@ -1,7 +1,8 @@
 """Hyperparameter value types: validation and normalisation of values.
 
 A hyperparameter's type comes from its annotation (``int``, ``float``, ``bool``,
-``str``, ``Literal[...]``, ``Optional[...]``) or, without one, from its default.
+``str``, ``Literal[...]``, ``Optional[...]``) or, without one, from its default (a
+``None`` default without one takes any scalar, as in phyper 0.x).
 Every value is normalised to that type before it is stored or hashed, so that one
 value always has one representation: ``1`` given to a float becomes ``1.0``,
 ``numpy.int64(3)`` becomes ``3``, ``-0.0`` becomes ``0.0``, strings become NFC.
@@ -24,7 +25,7 @@ from phyper._errors import (
     UnsupportedValueError,
 )
 
-__all__ = ["ValueType", "type_from_annotation", "type_from_default"]
+__all__ = ["AnyScalarType", "ValueType", "type_from_annotation", "type_from_default"]
 
 _SCALARS: tuple[type, ...] = (bool, int, float, str)
 
@@ -225,14 +226,54 @@ class OptionalType(ValueType):
         return None if text.strip().lower() == "none" else self.inner.parse(name, text)
 
 
+class AnyScalarType(ValueType):
+    """An unannotated ``None`` default (phyper 0.x's ``ehi = None``): None or any scalar.
+
+    Each value keeps its own type (``bool``, ``int``, ``float`` or ``str``) and is
+    normalised as that type, so ``1`` and ``1.0`` stay two values, as they would be
+    under ``Literal[1, 1.0]``; an annotation (``Optional[float]``) makes them one.
+    """
+
+    def describe(self) -> str:
+        return "any bool, int, float or str, or None"
+
+    def python_types(self) -> frozenset[type]:
+        return frozenset(_SCALARS)
+
+    def normalize(self, name: str, value: Any) -> Any:
+        _check_supported(name, value)
+        if value is None:
+            return None
+        if _is_numpy(value):
+            value = value.item()
+        kind = next(kind for kind in _SCALARS if isinstance(value, kind))  # bool before int
+        return ScalarType(kind).normalize(name, value)
+
+    def parse(self, name: str, text: str) -> Any:
+        stripped = text.strip()
+        lowered = stripped.lower()
+        if lowered == "none":
+            return None
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        for kind in (int, float):
+            try:
+                return self.normalize(name, kind(stripped))
+            except ValueError as error:
+                if isinstance(error, HyperparameterValueError):
+                    raise
+        return self.normalize(name, text)
+
+
 def type_from_default(name: str, default: Any) -> ValueType:
-    """The type of an unannotated hyperparameter: the type of its default."""
+    """The type of an unannotated hyperparameter: the type of its default.
+
+    A ``None`` default without an annotation (as phyper 0.x allowed) takes any scalar
+    or None (`AnyScalarType`).
+    """
     _check_default_supported(name, default)
     if default is None:
-        raise HyperparameterDefinitionError(
-            f"hyperparameter `{name}` defaults to None without an annotation, so its type "
-            f"is unknown; annotate it, e.g. `{name}: Optional[float] = None`"
-        )
+        return AnyScalarType()
     if _is_numpy(default):
         default = default.item()
     return ScalarType(type(default))

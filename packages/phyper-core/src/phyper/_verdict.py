@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from phyper._code_store import CodeSummary
 from phyper._completion import NO_RECORD, JobStatus, Reason, Records
-from phyper._keys import batch_index, batch_key, parse_batch_key
+from phyper._keys import batch_finder
 from phyper._state import Outcome, state_of_record
 
 if TYPE_CHECKING:
@@ -344,8 +344,7 @@ class Verdicts:
                     found = self._memo[job.id] = self._decide(job, None if job.key in recorded else False)
                 yield job.id, found, found.to_run, found.reason, found.failed
             return
-        parsed = parse_batch_key(step.batch_keys[0])
-        count = parsed[1] if parsed is not None else 1
+        batch_of = batch_finder({batch.key: batch.members for batch in plan.engine_jobs_of(step.name)})
         first_to_run: dict[str, tuple[str, str, bool, Reason]] = {}  # batch key -> its first member to run
         for key in jobs.keys_of(step.name):
             job_id = f"{step.name}:{key}"
@@ -357,7 +356,7 @@ class Verdicts:
                 to_run = True
                 reason, failed, kind = self._incomplete(job_id, NO_RECORD)
             if to_run:
-                first_to_run.setdefault(batch_key(batch_index(key, count), count), (key, reason, failed, kind))
+                first_to_run.setdefault(batch_of(key), (key, reason, failed, kind))
             yield job_id, verdict, to_run, reason, failed
         for batch in plan.engine_jobs_of(step.name):
             if batch.id not in self._memo:

@@ -24,7 +24,10 @@ Snakemake plans exactly phyper's verdict, and looking changes nothing:
   "incomplete" markers carry no information phyper needs: phyper lets Snakemake
   rerun such a job (``force_incomplete``) instead of raising; the directory locks of
   a Snakemake process that was killed are cleared on a real run when no other
-  Snakemake runs in the folder, never on a dry run;
+  Snakemake runs in the folder; a dry run deletes nothing but does not read such
+  stale locks (no "Directory cannot be locked"); Snakemake's provenance triggers are
+  turned off (only jobs phyper finds to run are in the DAG), so it never advises
+  ``--rerun-triggers mtime`` or ``--cleanup-metadata``;
 * every rerun of a job, by any engine or by hand, writes a new record, which phyper's
   verdict (content, not only times) judges for the jobs downstream.
 
@@ -39,6 +42,7 @@ import contextlib
 import errno
 import fcntl
 import gc
+import importlib
 import os
 import shlex
 import sys
@@ -266,8 +270,16 @@ class SnakemakeWorkflow:
             )
             # an "incomplete" marker on a record: records are atomic, a job to run reruns
             settings.force_incomplete = True
+            # the DAG holds only jobs phyper finds to run: Snakemake's provenance triggers
+            # (code, params, input lists) decide nothing, so neither do they ask for
+            # --rerun-triggers mtime or --cleanup-metadata
+            _only_mtime_triggers(settings)
             if not workflow.dryrun and self._take_engine_lock():
                 _clear_stale_locks()
+            elif workflow.dryrun and _stale_locks_only():
+                # a killed Snakemake left its locks: a dry run reads them (and would say
+                # "Directory cannot be locked"), but deletes nothing; the next run clears them
+                _ignore_locks(workflow)
         return self._to_run
 
     def _take_engine_lock(self) -> bool:
@@ -285,6 +297,52 @@ class SnakemakeWorkflow:
         # held (the descriptor stays open) until this Snakemake process exits
         self._engine_lock = descriptor
         return True
+
+
+def _only_mtime_triggers(settings: Any) -> None:
+    """Keep Snakemake's modification-time trigger only (its others cannot see a job that is not to run)."""
+    try:
+        enums = importlib.import_module("snakemake.settings.enums")
+    except ImportError:  # another Snakemake layout: its defaults stay
+        return
+    if hasattr(settings, "rerun_triggers"):
+        settings.rerun_triggers = frozenset({enums.RerunTrigger.MTIME})
+
+
+def _stale_locks_only() -> bool:
+    """Whether ``.snakemake/locks`` holds locks and no Snakemake of this folder holds phyper's engine lock.
+
+    Every real run of a phyper Snakefile holds the engine lock while it runs (the kernel
+    releases it when the process dies, killed or not), so locks without it are a dead
+    run's. Nothing is created: without the engine lock's file, no run here was phyper's.
+    """
+    locks = os.path.join(SNAKEMAKE_FOLDER, "locks")
+    try:
+        if not os.listdir(locks):
+            return False
+        descriptor = os.open(os.path.join(SNAKEMAKE_FOLDER, ENGINE_LOCK_NAME), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # a live Snakemake holds it: its locks are real
+    finally:
+        os.close(descriptor)  # releases the lock again at once
+    return True
+
+
+def _ignore_locks(workflow: Any) -> None:
+    """Make this (dry) run skip Snakemake's check of the directory locks, as ``--nolock`` does."""
+    persistence: Any = getattr(workflow, "persistence", None)
+    noop = getattr(persistence, "noop", None)
+    if noop is not None:
+        persistence.lock = noop
+        print(
+            "phyper: .snakemake/locks holds the locks of a Snakemake run that is gone (killed?); "
+            "ignored by this dry run, removed by the next run",
+            file=sys.stderr,
+        )
 
 
 def _clear_stale_locks() -> None:

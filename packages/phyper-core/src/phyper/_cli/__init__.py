@@ -20,7 +20,7 @@ from phyper._cli import _maintenance, _results, _running, _search
 from phyper._cli._command import Command
 from phyper._cli._loading import DEFAULT_PIPELINE, PipelineImportError, load
 from phyper._cli._output import render
-from phyper._errors import PhyperError
+from phyper._errors import PhyperError, did_you_mean
 
 __all__ = ["COMMANDS", "DEFAULT_PIPELINE", "PipelineImportError", "build_parser", "main"]
 
@@ -38,7 +38,7 @@ def _version() -> str:
 
 def _common_options() -> argparse.ArgumentParser:
     """The options every command takes."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument(
         "--pipeline",
         metavar="MODULE:ATTRIBUTE",
@@ -51,8 +51,10 @@ def _common_options() -> argparse.ArgumentParser:
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
     """The argument parser of every command (``--help`` describes each argument)."""
+    # allow_abbrev=False everywhere: `phyper gc --delet` must not be taken for --delete
     parser = argparse.ArgumentParser(
         prog="phyper",
+        allow_abbrev=False,
         description="Run and inspect a phyper pipeline's results: "
         f"{', '.join(command.name for command in commands)}.",
         epilog="Run from the folder holding pipeline.py, or pass --pipeline MODULE:ATTRIBUTE. "
@@ -63,32 +65,59 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     common = _common_options()
     for command in commands:
         sub = subparsers.add_parser(
-            command.name, parents=[common], help=command.summary, description=command.description
+            command.name, parents=[common], help=command.summary, description=command.description,
+            allow_abbrev=False,
         )
         for declared in command.options:
             declared.add_to(sub)
-        sub.set_defaults(command_declaration=command)
+        sub.set_defaults(command_declaration=command, command_parser=sub)
     return parser
 
 
-def _parse(parser: argparse.ArgumentParser, words: list[str]) -> argparse.Namespace:
-    """Parse ``words``; for a command that takes them, the words after ``--`` go to its passthrough."""
+COMMON_FLAGS = ("--pipeline", "--debug", "--help", "-h")
+"""The options every command takes (see `_common_options`), for "did you mean"."""
+
+
+def _parse(parser: argparse.ArgumentParser, words: list[str], commands: Sequence[Command]) -> argparse.Namespace:
+    """Parse ``words``, with "did you mean" for a mistyped command or option.
+
+    For a command that takes them (its ``passthrough``), the words after ``--`` are not
+    parsed: they go to that attribute as they are. argparse exits with status 2 and its
+    usage on a mistake; these say what was meant (Python 3.11's argparse has no
+    ``suggest_on_error``).
+    """
+    names = [command.name for command in commands]
+    head, tail = words, None
     if "--" in words:
         at = words.index("--")
         head, tail = words[:at], words[at + 1:]
+    given = next((word for word in head if not word.startswith("-")), None)
+    if given is not None and given not in names:
+        parser.error(f"unknown command `{given}`{did_you_mean(given, names)} (commands: {', '.join(names)})")
+    if tail is not None:
         known, _ = parser.parse_known_args(head)
         declared: Command | None = getattr(known, "command_declaration", None)
-        if declared is not None and declared.passthrough is not None:
-            arguments = parser.parse_args(head)
-            setattr(arguments, declared.passthrough, tail)
-            return arguments
-    return parser.parse_args(words)
+        if declared is None or declared.passthrough is None:
+            head, tail = words, None  # `--` means what argparse says it means
+    arguments, extras = parser.parse_known_args(head)
+    if extras:
+        command: Command = arguments.command_declaration
+        flags = [flag for option in command.options for flag in option.flags if flag.startswith("-")]
+        first = extras[0]
+        hint = did_you_mean(first.partition("=")[0], [*flags, *COMMON_FLAGS]) if first.startswith("-") else ""
+        more = f" (and {' '.join(extras[1:])})" if len(extras) > 1 else ""
+        arguments.command_parser.error(
+            f"unrecognized argument `{first}`{more}{hint} (`phyper {command.name} --help` lists the options)"
+        )
+    if tail is not None:
+        setattr(arguments, arguments.command_declaration.passthrough, tail)
+    return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m phyper`` and of the ``phyper`` script; returns the exit status."""
     words = list(sys.argv[1:] if argv is None else argv)
-    arguments = _parse(build_parser(), words)
+    arguments = _parse(build_parser(), words, COMMANDS)
     command: Command = arguments.command_declaration
     try:
         pipeline = load(getattr(arguments, "spec", None), arguments.pipeline)

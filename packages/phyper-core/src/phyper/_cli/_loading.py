@@ -26,7 +26,11 @@ class PipelineImportError(Exception):
 
 
 def load(spec: str | None, option: str | None) -> Pipeline:
-    """Import the pipeline; an import failure becomes a `PipelineImportError` (one line)."""
+    """Import the pipeline; an import failure becomes a `PipelineImportError` (one line).
+
+    Without a spec, in a folder with no ``pipeline.py`` (the repository's root, say),
+    the error names the folders below that hold one: phyper never guesses which.
+    """
     chosen = option or spec or DEFAULT_PIPELINE
     module_name = chosen.partition(":")[0]
     try:
@@ -34,10 +38,47 @@ def load(spec: str | None, option: str | None) -> Pipeline:
     except PhyperError:
         raise
     except (Exception, SystemExit) as error:
+        if chosen == DEFAULT_PIPELINE and isinstance(error, ModuleNotFoundError) and error.name == module_name:
+            raise PipelineImportError(_no_pipeline_here(module_name)) from error
         raise PipelineImportError(
             f"cannot import the pipeline `{chosen}`: module `{module_name}` raised "
             f"{type(error).__name__}: {error}{_where(error)}{_hint(error, module_name)}"
         ) from error
+
+
+_NOT_PROJECTS = frozenset({"derived_data", "site", "node_modules", "__pycache__", "build", "dist", "views"})
+_SEARCH_DEPTH = 3
+_LISTED = 3
+
+
+def projects_below(folder: str, file_name: str) -> list[str]:
+    """Folders at most three levels below ``folder`` holding ``file_name`` (relative, shallowest first).
+
+    Hidden folders, virtual environments and result folders are not searched.
+    """
+    found: list[str] = []
+    for root, folders, files in os.walk(folder):
+        depth = 0 if root == folder else os.path.relpath(root, folder).count(os.sep) + 1
+        if depth and file_name in files:
+            found.append(os.path.relpath(root, folder))
+        folders[:] = sorted(
+            name for name in folders
+            if depth < _SEARCH_DEPTH and not name.startswith(".") and name not in _NOT_PROJECTS
+            and not os.path.exists(os.path.join(root, name, "pyvenv.cfg"))
+        )
+    return sorted(found, key=lambda path: (path.count(os.sep), path))
+
+
+def _no_pipeline_here(module_name: str) -> str:
+    here = os.getcwd()
+    file_name = module_name.replace(".", os.sep) + ".py"
+    below = projects_below(here, file_name)
+    if below:
+        shown = ", ".join(below[:_LISTED]) + (f" and {len(below) - _LISTED} more" if len(below) > _LISTED else "")
+        where = f"run phyper from a project's folder (below here: {shown}; e.g. `cd {below[0]}` first)"
+    else:
+        where = f"run phyper from the folder holding your {file_name}"
+    return f"no {file_name} in {here}: {where}, or pass --pipeline MODULE:ATTRIBUTE"
 
 
 def _where(error: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -32,9 +33,20 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _finite(data: Any) -> Any:
+    """``data`` with NaN and infinities as None: JSON has no such numbers (a metric may be NaN)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(value) for value in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    """Stable JSON for scripts: sorted keys, one document on stdout."""
-    json.dump(data, sys.stdout, indent=1, sort_keys=True, default=str)
+    """Stable JSON for scripts: sorted keys, one document on stdout (NaN and infinities as null)."""
+    json.dump(_finite(data), sys.stdout, indent=1, sort_keys=True, default=str, allow_nan=False)
     print()
 
 

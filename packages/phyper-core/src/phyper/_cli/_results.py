@@ -31,6 +31,7 @@ from phyper._errors import (
     did_you_mean,
 )
 from phyper._inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
+from phyper._keys import is_batch_key
 from phyper._manifest import read_manifest
 from phyper._pipeline import Pipeline
 from phyper._plan import Plan
@@ -121,7 +122,8 @@ def _ls_lines(step_rows: list[dict[str, Any]], folder_rows: list[dict[str, Any]]
         )
     if not narrowed:
         orphans = records["orphaned"] or any(r["orphaned"] for r in folder_rows)
-        lines.append(f"\ncompletion records: {records['owned']} of current jobs, {records['orphaned']} orphaned"
+        batches = f", {records['batches']} of batch jobs" if records["batches"] else ""
+        lines.append(f"\ncompletion records: {records['jobs']} of current jobs{batches}, {records['orphaned']} orphaned"
                      + (" (`phyper gc` lists them)" if orphans else ""))
     return lines
 
@@ -135,7 +137,12 @@ def ls(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     step_rows = _step_rows(pipeline, built, steps, resources)
     folder_rows = _folder_rows(pipeline, built, resources, step_rows, narrowed)
     records = list(scan_records(pipeline, built))
-    record_counts = {"owned": sum(r.owned for r in records), "orphaned": sum(not r.owned for r in records)}
+    # a batch job's own record is not one of the jobs: counted apart (90 models in 8 batches are 98 records)
+    record_counts = {
+        "jobs": sum(r.owned and not is_batch_key(r.key) for r in records),
+        "batches": sum(r.owned and is_batch_key(r.key) for r in records),
+        "orphaned": sum(not r.owned for r in records),
+    }
     return Output(
         data={"steps": step_rows, "folders": folder_rows, "records": record_counts},
         lines=_ls_lines(step_rows, folder_rows, record_counts, narrowed),
@@ -556,6 +563,8 @@ def collect(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     columns, rows = collect_rows(pipeline, loader, arguments.resource)
     output = arguments.output
     if not output:
+        if arguments.json:  # the table itself: its columns, then one object per row
+            return Output(data={"columns": columns, "rows": [{name: row.get(name) for name in columns} for row in rows]})
         text = io.StringIO()
         _write_csv(text, columns, rows)
         return Output(lines=[text.getvalue().removesuffix("\n")])
@@ -567,7 +576,8 @@ def collect(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
         with open(output, "w", newline="", encoding="utf-8") as handle:
             _write_csv(handle, columns, rows)
     complete = sum(bool(row["complete"]) for row in rows)
-    return Output(lines=[f"wrote {len(rows)} rows ({complete} complete) to {output}"])
+    return Output(data={"path": output, "rows": len(rows), "complete": complete},
+                  lines=[f"wrote {len(rows)} rows ({complete} complete) to {output}"])
 
 
 COLLECT = Command(
@@ -582,6 +592,7 @@ COLLECT = Command(
         option("--metrics", metavar="MODULE:FUNCTION", default=None,
                help="a loader: FUNCTION(instance) returns a dict of metrics read from the result's folder "
                     "(default: the pipeline's own, named with pipeline.metrics(loader))"),
+        JSON,
     ),
 )
 
