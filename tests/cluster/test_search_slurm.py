@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_slurm import slurm_problem
+from slurm_support import SUBMITTED
 
 from engines import IRIS, REPO, copy_project, run
 
-pytestmark = [pytest.mark.slurm, pytest.mark.snakemake]
-
-SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
+pytestmark = [pytest.mark.slurm, pytest.mark.snakemake, pytest.mark.usefixtures("slurm")]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def slurm() -> None:
-    """Skip without SLURM on a developer's machine; in CI (``CI`` set) that is a failure."""
-    problem = slurm_problem()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but SLURM cannot run jobs: {problem}")
-        pytest.skip(problem)
+
 
 
 def test_the_trials_jobs_are_submitted_to_slurm_through_a_profile(tmp_path: Path) -> None:

@@ -9,50 +9,25 @@ module skips with the reason, or fails when `CI` is set.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from slurm_support import SUBMITTED
 
 from engines import BIN, IRIS, copy_project, environment, job_log, run
 from iris_results import numbers
 
-pytestmark = [pytest.mark.slurm, pytest.mark.snakemake]
+pytestmark = [pytest.mark.slurm, pytest.mark.snakemake, pytest.mark.usefixtures("slurm")]
 
 FEW_EPOCHS = {"PHYPER_NON_KEYS": "n_epochs=20,log_interval=5"}
 FULL_RUN = {"transform_data": 3, "preprocess_data": 6, "train_model": 90, "compute_cv_scores": 1, "retrain_best_model": 1,
             "plot_results": 1, "make_report": 1}
 JOBS = sum(FULL_RUN.values())
-SUBMITTED = re.compile(r"has been submitted with SLURM jobid (\d+)")
 
 
-def slurm_problem() -> str | None:
-    """Why SLURM cannot run jobs here, or None when it can."""
-    missing = [tool for tool in ("sbatch", "squeue", "scontrol", "sinfo") if shutil.which(tool) is None]
-    if missing:
-        return f"SLURM's {', '.join(missing)} not on PATH (start a single-node SLURM: sudo bash .ci/slurm-setup)"
-    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        return "snakemake-executor-plugin-slurm is not installed in this environment"
-    states = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    if states.returncode != 0 or not {"idle", "mixed", "allocated"} & set(states.stdout.split()):
-        return f"no SLURM node is up (sinfo: {(states.stdout + states.stderr).strip()!r}); run .ci/slurm-setup"
-    return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def slurm() -> None:
-    """Skip without SLURM on a developer's machine; in CI (``CI`` set) that is a failure."""
-    problem = slurm_problem()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but SLURM cannot run jobs: {problem}")
-        pytest.skip(problem)
 
 
 def controller_job_ids() -> set[str]:
