@@ -69,6 +69,24 @@ def test_the_example_requires_what_it_imports() -> None:
     assert {"report", "pandas"} <= requirements["phyper-core"].extras
 
 
+def test_the_examples_own_hatch_environment_installs_what_the_package_requires() -> None:
+    # `cd examples/iris && hatch run phyper ...` uses the example's own environment (hatch
+    # takes the nearest pyproject.toml): the phyper packages come from their folders, and
+    # every other requirement, those of the phyper-core extras it names included, is listed
+    example = project("examples/iris")
+    extras = project("packages/phyper-core")["project"]["optional-dependencies"]
+    required = [Requirement(text) for text in example["project"]["dependencies"]]
+    (core,) = [requirement for requirement in required if requirement.name == "phyper-core"]
+    expected = [str(r) for r in required if not r.name.startswith("phyper-")]
+    expected += [str(Requirement(text)) for extra in sorted(core.extras) for text in extras[extra]]
+    environment = example["tool"]["hatch"]["envs"]["default"]
+
+    assert sorted(expected) == sorted(str(Requirement(text)) for text in environment["dependencies"])
+    assert ["../../packages/*"] == environment["workspace"]["members"]
+    assert (True, "pip") == (environment["skip-install"], environment["installer"])
+    assert "python -m phyper {args}" == environment["scripts"]["phyper"]
+
+
 def test_the_hatch_workspace_holds_every_package() -> None:
     with open(REPO / "hatch.toml", "rb") as handle:
         members = tomllib.load(handle)["envs"]["default"]["workspace"]["members"]
