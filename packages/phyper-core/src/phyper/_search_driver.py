@@ -40,9 +40,18 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE
 from phyper._completion import check_job
-from phyper._errors import MetricsLoaderError, MissingDependencyError
+from phyper._errors import MetricsLoaderError, MissingDependencyError, did_you_mean
 from phyper._plan import job_for
-from phyper._search import Choice, IntRange, LogUniform, Search, SearchDefinitionError, TrialRecord, Uniform
+from phyper._search import (
+    Choice,
+    IntRange,
+    LogUniform,
+    Search,
+    SearchDefinitionError,
+    TrialRecord,
+    Uniform,
+    read_trial_record,
+)
 
 if TYPE_CHECKING:
     from phyper._pipeline import Pipeline
@@ -105,8 +114,6 @@ def find_search(pipeline: Pipeline, name: str | None) -> Search:
     for search in pipeline.searches:
         if search.name == name:
             return search
-    from phyper._errors import did_you_mean
-
     known = [search.name for search in pipeline.searches]
     raise SearchDefinitionError(f"no search `{name}`{did_you_mean(name, known)} (searches: {', '.join(known)})")
 
@@ -277,8 +284,6 @@ def _update_record(search: Search, trial_hash: str, params: dict[str, Any], numb
     lock = _FileLock(search.store.record_lock_path(trial_hash))
     lock.acquire(blocking=True)
     try:
-        from phyper._search import read_trial_record
-
         record = read_trial_record(search.record_path(trial_hash)) or TrialRecord(trial_hash, params, {})
         trials = dict(record.trials)
         trials[number] = entry
