@@ -36,12 +36,14 @@ MODEL = {
 # The pipeline runtime: steps, plans, batches, the state folder and its records, code, verdicts, running.
 RUNTIME = {
     "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
-    "phyper._batches", "phyper._devices", "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
+    "phyper._settings", "phyper._batches", "phyper._gpu_devices", "phyper._device_pool", "phyper._job_devices",
+    "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
     "phyper._code_store", "phyper._verdict", "phyper._runner", "phyper._search", "phyper._search_driver",
 }
 # The tools people look at and tend results with: status, what is on disk, migrate, collect, accept, report.
 TOOLS = {
     "phyper._status", "phyper._inventory", "phyper._migrate", "phyper._collect", "phyper._accept", "phyper._report",
+    "phyper._device_status",
 }
 # The public API (the package's face), then the command line on top.
 API = {"phyper"}

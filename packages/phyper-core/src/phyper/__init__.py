@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
 from phyper._completion import JobStatus, check_job
 from phyper._context import FULL_INSTANCE
-from phyper._devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._errors import (
     AmbiguousHashError,
     BatchOverrideError,
@@ -40,6 +39,7 @@ from phyper._errors import (
     UnsupportedValueError,
 )
 from phyper._fs import atomic_output, atomic_write_text
+from phyper._gpu_devices import DEVICES_ENVIRONMENT_VARIABLE
 from phyper._hashing import (
     HASH_FORMAT_VERSION,
     HASH_HEX_DIGITS,
@@ -53,6 +53,7 @@ from phyper._instance_list import (
     get_instances_hashes,
     get_projections,
 )
+from phyper._locks import FileLock
 from phyper._manifest import MANIFEST_NAME, Manifest, read_manifest
 from phyper._overrides import NON_KEYS_ENVIRONMENT_VARIABLE
 from phyper._parser import Parser
@@ -67,6 +68,7 @@ from phyper._search import (
     log_uniform,
     uniform,
 )
+from phyper._settings import STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._state import read_job_log
 from phyper._verdict import JobVerdict, Verdicts, check_batch, job_verdicts
 from phyper._version import __version__ as __version__
@@ -99,6 +101,7 @@ __all__ = [
     "BATCH_ENVIRONMENT_VARIABLE",
     "BATCH_KEY_PATTERN",
     "BatchOverrideError",
+    "FileLock",
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",

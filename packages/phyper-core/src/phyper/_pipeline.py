@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._code_store import StepCodes
 from phyper._declaration import PathFunction, Step, StepKind
-from phyper._devices import check_gpus
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
 from phyper._keys import AGGREGATE_KEY, is_batch_key
+from phyper._settings import check_gpus
 from phyper._state import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:

@@ -49,6 +49,9 @@ class _EngineVerdicts:
         return self._to_run
 
 
+_SETTINGS_ERRORS = (phyper.BatchOverrideError, phyper.GpuOverrideError, phyper.NonKeyOverrideError)
+"""A malformed run-time setting (``PHYPER_BATCH``, ``PHYPER_STEP_GPUS``, ``PHYPER_NON_KEYS``)."""
+
 _VERDICTS: dict[str, _EngineVerdicts] = {}
 """The verdicts of the plan each engine job and each step belongs to, by job id and by
 step name (what the ``uptodate`` checks receive: names, cheap to pickle)."""
@@ -130,10 +133,13 @@ def task_dicts(spec: str, *, forced: Collection[str] | None = None) -> Iterator[
         forced: the steps (or job ids ``step:key``) to force; default: the tasks doit got
             with ``-a`` (see [`forced_by_command_line`][phyper_doit.forced_by_command_line]).
     """
-    pipeline = phyper.load_pipeline(spec)
-    plan = pipeline.plan(cache=True)
-    # a malformed PHYPER_STEP_GPUS is one error now, not one per job (each job reads it)
-    phyper.gpu_needs(pipeline.steps)
+    try:
+        pipeline = phyper.load_pipeline(spec)
+        # the plan reads the settings (PHYPER_BATCH, PHYPER_STEP_GPUS) once: a malformed one is
+        # refused here, as one line, before any job runs (each job would read it again)
+        plan = pipeline.plan(cache=True)
+    except _SETTINGS_ERRORS as error:
+        raise SystemExit(f"phyper: {type(error).__name__}: {error}") from None
     # the plan lives as long as doit: move it out of the collector's reach, or each of the
     # collections that doit's own allocations trigger rescans all of it
     gc.freeze()

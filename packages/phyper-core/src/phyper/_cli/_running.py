@@ -9,7 +9,7 @@ import sys
 
 from phyper._cli._command import JSON, PIPELINE_SPEC, Command, option
 from phyper._cli._output import Output
-from phyper._devices import waiting_lines
+from phyper._device_status import waiting_lines
 from phyper._pipeline import Pipeline
 from phyper._runner import run_job
 from phyper._status import job_verdicts, status_data, status_summary, summary_lines
