@@ -284,3 +284,45 @@ def test_a_waiting_jobs_marker_is_listed_while_it_waits_and_dropped_once_it_is_k
 
     assert ([("train:second", waiter.pid)], []) == (listed, after)
     assert [] == os.listdir(place / "pool" / "jobs")  # the dead waiter's marker removed
+
+
+def test_a_wait_the_kernel_takes_for_a_deadlock_between_threads_ends_when_the_thread_lets_go(
+    place: Path, children: list[subprocess.Popen[str]]
+) -> None:
+    # the kernel counts processes: this process's first thread holds byte 0 while its second waits
+    # for byte 1, which the child holds; the child then waits for byte 0 and the kernel calls that a
+    # deadlock (EDEADLK), though the first thread lets go. The child must wait on, not fail.
+    path = str(place / "pool" / "gpu-0.slots")
+    first = FileLock(path, start=0, length=1)
+    first.acquire(blocking=True)
+    code = (
+        "import sys\nfrom phyper._locks import FileLock\n"
+        f"mine = FileLock({path!r}, start=1, length=1); mine.acquire(blocking=True)\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "print('asking', flush=True)\n"
+        f"theirs = FileLock({path!r}, start=0, length=1); theirs.acquire(blocking=True)\n"
+        "mine.release()\n"
+        "print('acquired', flush=True)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], env=environment(), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children.append(child)
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    assert "held\n" == child.stdout.readline()
+    second = FileLock(path, start=1, length=1)
+    waiter = threading.Thread(target=second.acquire)
+    waiter.start()
+    while not any((1, 2) in entry.held for entry in _table_entries()):
+        waiter.join(0.01)  # until the second thread waits for byte 1
+    waiter.join(0.2)  # and is inside the kernel's wait
+    child.stdin.write("go\n")
+    child.stdin.flush()
+    assert "asking\n" == child.stdout.readline()
+    waiter.join(0.2)  # the child is inside its own wait now, which the kernel takes for a deadlock
+    first.release()
+    said = child.stdout.readline()
+    waiter.join()
+    second.release()
+
+    assert ("acquired\n", "") == (said, child.stderr.read())

@@ -45,7 +45,9 @@ same process holds waits for it (or fails, not blocking), exactly as a lock held
 another process. The search driver, which takes owner, point and record locks from
 several threads of one process, relies on it. Reading a lock file's content goes
 through the same table (`FileLock.read`, `read_lock_file`), never through a
-separate ``open``.
+separate ``open``. (The kernel's deadlock detector, which also counts processes and
+not threads, may call a wait that crosses two threads of a process a deadlock
+(``EDEADLK``): a blocking `FileLock` then waits again, see `_lock`.)
 """
 
 from __future__ import annotations
@@ -161,6 +163,27 @@ def _would_block(error: OSError) -> bool:
     return error.errno in (errno.EACCES, errno.EAGAIN)
 
 
+_DEADLOCK_RETRY_S = 0.05
+
+
+def _lock(descriptor: int, length: int, start: int, blocking: bool) -> None:
+    """Take the kernel's lock on the range (waiting for it when ``blocking``).
+
+    The kernel's deadlock detector counts a process, not a thread: a wait for a lock
+    whose holder waits for one that another thread of this process holds is called a
+    deadlock (``EDEADLK``), though that thread will let go. Waiting again a moment
+    later is the right answer then.
+    """
+    while True:
+        try:
+            fcntl.lockf(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB), length, start)
+            return
+        except OSError as error:
+            if not blocking or error.errno != errno.EDEADLK:
+                raise
+        time.sleep(_DEADLOCK_RETRY_S)
+
+
 class FileLock:
     """An exclusive lock on a file (or a byte range of it), held by this process until released.
 
@@ -211,7 +234,7 @@ class FileLock:
                 _guard.wait()  # a FileLock of this process (another thread) holds it
             entry.held.append(self._range)  # claimed: no other thread of this process asks the kernel for it
         try:
-            fcntl.lockf(entry.descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB), self.length, self.start)
+            _lock(entry.descriptor, self.length, self.start, blocking)
         except BaseException as error:
             with _guard:
                 entry.held.remove(self._range)
