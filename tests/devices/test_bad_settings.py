@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+import phyper
 from engines import BIN, REPO, copy_project, environment, job_log, run
+from phyper._settings import parse_batch_overrides, parse_gpu_overrides
 
 GPUS = REPO / "tests" / "fixtures" / "gpus"
 
@@ -84,3 +86,38 @@ def test_a_bad_setting_is_one_named_line_from_every_command(
     assert (EXIT[command], line) == (completed.returncode, printed)
     assert "Traceback" not in printed
     assert [] == job_log(project)  # nothing ran
+
+
+PARSERS = {
+    "PHYPER_BATCH": (parse_batch_overrides, phyper.BatchOverrideError, "with N a whole number"),
+    "PHYPER_STEP_GPUS": (parse_gpu_overrides, phyper.GpuOverrideError, "with N a number of GPUs"),
+}
+
+
+@pytest.mark.parametrize("variable", sorted(PARSERS))
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("trian=1", "the pipeline has no step `trian`; did you mean `train`? (steps: train, summarise)"),
+        ("train", "`train` is not step=N {expected}"),
+        ("train=", "`train=` is not step=N {expected}"),
+        ("train=1 , trian=2", "the pipeline has no step `trian`; did you mean `train`?"),
+        ("train=\u00b2", "`train=\u00b2` is not step=N {expected}"),
+        ("train=one", "`train=one` is not step=N {expected}"),
+    ],
+)
+def test_both_settings_are_read_by_one_parser_with_one_wording(variable: str, text: str, says: str) -> None:
+    parse, error, expected = PARSERS[variable]
+
+    with pytest.raises(error) as raised:
+        parse(text, {"train": "instance", "summarise": "aggregate"})
+
+    assert str(raised.value).startswith(f"{variable}: {says.format(expected=expected)}")
+    assert isinstance(raised.value, ValueError)
+
+
+def test_both_settings_take_commas_or_spaces_and_zero_for_off() -> None:
+    steps = {"train": "instance", "summarise": "aggregate"}
+
+    assert {"train": 0} == parse_batch_overrides(" train=0, ", steps)
+    assert {"train": None, "summarise": 2} == parse_gpu_overrides("train=0 summarise=2", steps)

@@ -132,7 +132,7 @@ _GPUS_EXPECTED = (
 
 def _batch_size(name: str, raw: str, step: object) -> int:
     kind = step if isinstance(step, str) else getattr(step, "kind", None)
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise SettingValueError()
     if kind == "aggregate":
         raise SettingValueError(
