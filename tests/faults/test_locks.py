@@ -326,3 +326,29 @@ def test_a_wait_the_kernel_takes_for_a_deadlock_between_threads_ends_when_the_th
     second.release()
 
     assert ("acquired\n", "") == (said, child.stderr.read())
+
+
+def test_the_pools_pass_over_a_devices_slots_takes_exactly_the_bytes_nobody_holds(
+    place: Path, children: list[subprocess.Popen[str]]
+) -> None:
+    path = str(place / "pool" / "gpu-0.slots")
+    code = (
+        "import sys\nfrom phyper._locks import FileLock\n"
+        f"FileLock({path!r}, start=3, length=1).acquire(blocking=True)\n"
+        "print('held', flush=True)\nsys.stdin.readline()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], env=environment(), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    children.append(child)
+    assert child.stdout is not None and "held\n" == child.stdout.readline()
+    mine = FileLock(path, start=5, length=1)
+    mine.acquire(blocking=True)
+
+    taken = FileLock.take_free_bytes(path, 8)
+    bytes_taken = [lock.start for lock in taken]
+    held_for_others = [locked_for_another_process(path, byte, 1) for byte in (0, 4, 7)]
+    FileLock.release_all(taken)
+    mine.release()
+
+    assert ([0, 1, 2, 4, 6, 7], [True, True, True]) == (bytes_taken, held_for_others)
+    assert (False, []) == (locked_for_another_process(path, 0, 1), _table_entries())

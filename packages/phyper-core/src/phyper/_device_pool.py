@@ -65,8 +65,7 @@ class Allocation:
 
     def release(self) -> None:
         """Give the slots back."""
-        for slot in self._slots:
-            slot.release()
+        FileLock.release_all(self._slots)
         self._slots.clear()
 
 
@@ -78,10 +77,8 @@ def _try_allocate(folder: str, devices: tuple[str, ...], need: float | int) -> A
     """Under the pool lock: take ``need`` now, or take nothing and return None."""
     free: dict[str, list[FileLock]] = {}
     for device in devices:
-        path = _device_file(folder, device)
         # a slot is free when it can be locked; it is then held until released
-        slots = (FileLock(path, start=slot, length=1) for slot in range(SLOTS))
-        free[device] = [slot for slot in slots if slot.acquire(blocking=False)]
+        free[device] = FileLock.take_free_bytes(_device_file(folder, device), SLOTS)
     if need < 1:
         wanted = round(need * SLOTS)
         fitting = [device for device in devices if len(free[device]) >= wanted]
@@ -92,9 +89,7 @@ def _try_allocate(folder: str, devices: tuple[str, ...], need: float | int) -> A
         chosen = whole[: int(need)] if len(whole) >= need else []
         keep = {device: free[device] for device in chosen}
     kept = [slot for device in chosen for slot in keep[device]]
-    for device in devices:
-        for slot in free[device][len(keep.get(device, ())):]:
-            slot.release()
+    FileLock.release_all([slot for device in devices for slot in free[device][len(keep.get(device, ())):]])
     if not chosen:
         return None
     return Allocation(tuple(chosen), need, _slots=kept)

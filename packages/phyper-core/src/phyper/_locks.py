@@ -70,6 +70,44 @@ from phyper._formats import LOCK, parse_json
 __all__ = ["FileLock", "JobLock", "hold_lock", "is_locked", "read_lock_file"]
 
 
+class _Ranges:
+    """Byte ranges (start, end; end -1: to the end of the file), single bytes kept apart (the GPU pool has many)."""
+
+    def __init__(self) -> None:
+        self.bytes: set[int] = set()
+        self.others: list[tuple[int, int]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.bytes or self.others)
+
+    def __contains__(self, taken: tuple[int, int]) -> bool:
+        start, end = taken
+        return start in self.bytes if end == start + 1 else taken in self.others
+
+    def add(self, taken: tuple[int, int]) -> None:
+        start, end = taken
+        if end == start + 1:
+            self.bytes.add(start)
+        else:
+            self.others.append(taken)
+
+    def remove(self, taken: tuple[int, int]) -> None:
+        start, end = taken
+        if end == start + 1:
+            self.bytes.remove(start)
+        else:
+            self.others.remove(taken)
+
+    def overlap(self, wanted: tuple[int, int]) -> bool:
+        """Whether ``wanted`` overlaps a range held here."""
+        start, end = wanted
+        if any(_overlap(wanted, other) for other in self.others):
+            return True
+        if end == start + 1:
+            return start in self.bytes
+        return any(_overlap(wanted, (byte, byte + 1)) for byte in self.bytes)
+
+
 class _OpenFile:
     """One lock file as this process has it open: its descriptors, users and held ranges."""
 
@@ -77,8 +115,8 @@ class _OpenFile:
         self.identity = identity
         self.descriptors = [descriptor]
         self.users = 0
-        self.held: list[tuple[int, int]] = []
-        """The ranges (start, end; end -1: to the end of the file) `FileLock`s of this process hold or claim."""
+        self.held = _Ranges()
+        """The ranges `FileLock`s of this process hold or claim."""
 
     @property
     def descriptor(self) -> int:
@@ -227,12 +265,12 @@ class FileLock:
             raise RuntimeError(f"the lock on {self.path} is held already by this FileLock")
         with _guard:
             entry = _enter(self.path, create=True)
-            while any(_overlap(self._range, other) for other in entry.held):
+            while entry.held.overlap(self._range):
                 if not blocking:
                     _leave(entry)
                     return False
                 _guard.wait()  # a FileLock of this process (another thread) holds it
-            entry.held.append(self._range)  # claimed: no other thread of this process asks the kernel for it
+            entry.held.add(self._range)  # claimed: no other thread of this process asks the kernel for it
         try:
             _lock(entry.descriptor, self.length, self.start, blocking)
         except BaseException as error:
@@ -257,6 +295,59 @@ class FileLock:
             with _guard:
                 entry.held.remove(self._range)
                 _leave(entry)
+                _guard.notify_all()
+
+    @classmethod
+    def take_free_bytes(cls, path: str, count: int) -> list[FileLock]:
+        """Every byte among the first ``count`` of ``path`` that nobody holds now, each taken as a one-byte lock.
+
+        What the GPU pool asks of a device's slots; one pass under this process's table
+        (a `FileLock` per byte, each acquired without waiting, gives the same answer more slowly).
+        """
+        taken: list[FileLock] = []
+        with _guard:
+            entry = _enter(path, create=True)
+            try:
+                for byte in range(count):
+                    if entry.held.overlap((byte, byte + 1)):
+                        continue  # this process holds it (another FileLock)
+                    try:
+                        fcntl.lockf(entry.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, byte)
+                    except OSError as error:
+                        if _would_block(error):
+                            continue
+                        raise
+                    lock = cls(path, byte, 1)
+                    lock._entry = entry
+                    entry.held.add(lock._range)
+                    entry.users += 1
+                    taken.append(lock)
+            except BaseException:
+                for lock in taken:
+                    with contextlib.suppress(OSError):
+                        fcntl.lockf(entry.descriptor, fcntl.LOCK_UN, 1, lock.start)
+                    entry.held.remove(lock._range)
+                    lock._entry = None
+                    _leave(entry)
+                raise
+            finally:
+                _leave(entry)  # this call's own use; the locks taken keep the file open
+        return taken
+
+    @staticmethod
+    def release_all(locks: list[FileLock]) -> None:
+        """Give every lock of ``locks`` back (those not held are skipped), in one pass under the table."""
+        held = [(lock, lock._entry) for lock in locks if lock._entry is not None]
+        try:
+            for lock, entry in held:
+                with contextlib.suppress(OSError):
+                    fcntl.lockf(entry.descriptor, fcntl.LOCK_UN, lock.length, lock.start)
+        finally:
+            with _guard:
+                for lock, entry in held:
+                    lock._entry = None
+                    entry.held.remove(lock._range)
+                    _leave(entry)
                 _guard.notify_all()
 
     def read(self, size: int = 65536) -> bytes:
