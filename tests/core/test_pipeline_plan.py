@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ class Instance(phyper.Parser, NonKeys):
     cv_fold = 0
 
 
-GRID = {
+GRID: dict[str, list[Any]] = {
     "transformation": ["identity", "log", "square"],
     "centering": [True, False],
     "n_hidden_layers": [1, 2, 3],
