@@ -107,7 +107,7 @@ def test_the_page_documents_a_schema_per_json_form() -> None:
         "phyper show HASH --code-diff --json", "phyper view --json", "phyper collect --json",
         "phyper collect -o FILE --json", "phyper report --json", "phyper gc --json", "phyper migrate --json",
         "phyper accept --json", "phyper run STEP KEY --json", "phyper plan --json",
-    ] == list(documented())
+    ] == list(documented()), "a schema of docs/cli.md that no test below checks: run its command here too"
 
 
 def test_the_checker_finds_a_missing_key_a_wrong_type_and_an_unexpected_null() -> None:
