@@ -88,6 +88,7 @@ def test_a_job_writes_outputs_manifest_record_and_log() -> None:
         manifest.hash,
         manifest.key_values,
     )
+    assert record is not None
     assert [model_path(instance)] == list(record["outputs"])
     assert {"n_epochs": 10} == record["non_keys"]
     job = pipeline.plan().job("train", instance.get_instance_hash())

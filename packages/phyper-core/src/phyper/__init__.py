@@ -5,6 +5,7 @@ The public API is this module's ``__all__``; everything else is private.
 
 from __future__ import annotations
 
+import types
 from typing import TYPE_CHECKING, Any
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
@@ -90,8 +91,20 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'phyper' has no attribute '{name}'")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    value = _public(getattr(importlib.import_module(module), name))
     globals()[name] = value
+    return value
+
+
+def _public(value: Any) -> Any:
+    """``value``, shown as ``phyper.NAME`` if it is a class or function of phyper's private modules.
+
+    Tracebacks, ``repr`` and the API reference then give the public path
+    (``phyper.PipelineDefinitionError``, not ``phyper._errors.PipelineDefinitionError``),
+    as numpy and pandas do for theirs. Constants and imported names are left as they are.
+    """
+    if isinstance(value, (type, types.FunctionType)) and str(getattr(value, "__module__", "")).startswith("phyper._"):
+        value.__module__ = __name__
     return value
 
 __all__ = [
@@ -170,3 +183,8 @@ __all__ = [
     "hash_key_values",
     "read_manifest",
 ]
+
+for _name in __all__:
+    if _name not in _LAZY:
+        _public(globals()[_name])
+del _name

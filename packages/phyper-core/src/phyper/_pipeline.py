@@ -66,6 +66,11 @@ def _arity(function: PathFunction, step: str) -> int:
 _RESOURCE_UNITS = {"threads": ("CPU cores", 2), "mem_mb": ("megabytes", 2000), "runtime": ("minutes", 30)}
 
 
+def _differ(value: object, other: object) -> bool:
+    """Whether two key values are different values for phyper (``True`` is not ``1``: their hashes differ)."""
+    return type(value) is not type(other) or value != other
+
+
 def _positive(step: str, resource: str, value: object) -> int:
     # bool is an int subclass: threads=True is a mistake, not one thread
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -393,7 +398,11 @@ class Pipeline:
         return self.instances.hash_index(step.resource_name)
 
     def varying_keys(self) -> list[str]:
-        """The keys that take more than one value in the grid (what tells jobs apart)."""
+        """The keys that take more than one value in the grid (what tells jobs apart).
+
+        Values are told apart as their hashes tell them: ``True``, ``1`` and ``1.0`` are
+        three values. ``phyper view`` names its links by these keys, and job labels show them.
+        """
         if self._varying_keys is None:
             first = self.instances[0]
             names = first.key_names()
@@ -402,7 +411,7 @@ class Pipeline:
             constant = set(names)
             for instance in self.instances:
                 values = instance._phyper_values
-                for name in [name for name in constant if values[position[name]] != firsts[position[name]]]:
+                for name in [name for name in constant if _differ(values[position[name]], firsts[position[name]])]:
                     constant.discard(name)
                 if not constant:
                     break

@@ -264,14 +264,10 @@ class LocalStateFolder:
         """A record path of ``step`` with ``placeholder`` (``{hash}``) standing for the key."""
         return os.path.join(self._records, step, placeholder + _RECORD_SUFFIX)
 
-    def record_name(self, key: str) -> str:
-        """The file name of the record of job ``key`` (what `record_listing` lists)."""
-        return key + _RECORD_SUFFIX
-
     def record_listing(self, step: str) -> frozenset[str]:
         """The file names in ``step``'s record folder now (none if it does not exist).
 
-        One listing, not a failed open per job: test membership with `record_name`.
+        One listing, not a failed open per job (`record_names` gives the keys).
         """
         try:
             return frozenset(os.listdir(os.path.join(self._records, step)))

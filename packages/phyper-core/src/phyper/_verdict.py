@@ -58,7 +58,6 @@ __all__ = [
     "describe_changes",
     "failed_attempts",
     "job_verdicts",
-    "last_attempts",
 ]
 
 
@@ -116,11 +115,6 @@ def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
 
 
 # -- the job log: why a job without a record is to run ----------------------------------
-
-
-def last_attempts(state: StateStore) -> dict[str, dict[str, Any]]:
-    """The last job-log entry (as written) of each job id (``step:key``) that ran or failed."""
-    return {entry.id: dict(entry.fields) for entry in _log_entries(state, only_failures=False) if entry.attempted}
 
 
 def failed_attempts(state: StateStore) -> dict[str, str]:
