@@ -33,6 +33,7 @@ __all__ = [
     "ParserUsageError",
     "PhyperError",
     "PipelineDefinitionError",
+    "RemovedNameError",
     "StateFormatError",
     "UnknownHashError",
     "UnknownHyperparameterError",
@@ -145,6 +146,10 @@ class JobFailedError(PhyperError, RuntimeError):
 
 class MetricsLoaderError(PhyperError, TypeError):
     """A metrics loader given to ``phyper.collect`` returned something unusable."""
+
+
+class RemovedNameError(PhyperError, AttributeError):
+    """A name of an older phyper that was removed; the message names what replaces it."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
