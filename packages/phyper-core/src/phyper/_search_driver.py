@@ -32,7 +32,6 @@ import fcntl
 import math
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE
+from phyper._engines import EngineJobs, engines
 from phyper._errors import MetricsLoaderError, MissingDependencyError, PhyperError, did_you_mean
 from phyper._search import (
     Choice,
@@ -63,7 +63,6 @@ if TYPE_CHECKING:
     from phyper._plan import Plan
 
 __all__ = [
-    "ENGINES",
     "INSTALL_HINT",
     "Driver",
     "Point",
@@ -76,7 +75,6 @@ __all__ = [
     "TrialRow",
     "distributions",
     "drive",
-    "engine_command",
     "find_search",
     "import_optuna",
     "jobs_to_run",
@@ -86,7 +84,6 @@ __all__ = [
     "trial_jobs",
 ]
 
-ENGINES = ("snakemake", "doit")
 INSTALL_HINT = "pip install 'phyper-core[search]'"
 ADOPTION_GRACE_S = 5.0
 """A trial asked but not told is adopted only once it is this old: its owner takes the
@@ -407,6 +404,7 @@ class Driver:
         self.search = search
         self.trials = trials
         self.engine = engine
+        self.command = engines()[engine]
         self.jobs = jobs
         self.engine_args = tuple(engine_args)
         self.report = report
@@ -534,8 +532,11 @@ class Driver:
             if not jobs_to_run(point.plan, point.jobs):
                 return 0  # another trial of this point ran it meanwhile
             with open(self.search.store.trial_log_path(point.number), "w", encoding="utf-8") as log:
+                run = EngineJobs(
+                    point.jobs, tuple(self.pipeline.record_path(step, key) for step, key in point.jobs), self.engine_args
+                )
                 return subprocess.call(
-                    engine_command(self.engine, self.pipeline, point.jobs, self.engine_args),
+                    self.command(run),
                     stdout=log, stderr=subprocess.STDOUT, env=self.environment, stdin=subprocess.DEVNULL,
                 )
         finally:
@@ -634,16 +635,6 @@ def write_point(search: Search, record: TrialRecord) -> None:
         lock.release()
 
 
-def engine_command(engine: str, pipeline: Pipeline, jobs: Sequence[tuple[str, str]], engine_args: Sequence[str]) -> list[str]:
-    """The command that runs ``jobs`` with ``engine`` in the current folder."""
-    if engine == "snakemake":
-        # --nolock: a search runs several Snakemake processes in one folder, whose
-        # targets may share a job; phyper's per-job locks keep each job to one run
-        targets = [pipeline.record_path(step, key) for step, key in jobs]
-        return [sys.executable, "-m", "snakemake", "-j1", "--nolock", *engine_args, *targets]
-    return [sys.executable, "-m", "doit", "run", *engine_args, *(f"{step}:{key}" for step, key in jobs)]
-
-
 def drive(
     pipeline: Pipeline,
     search: Search,
@@ -664,7 +655,8 @@ def drive(
         pipeline: the pipeline that lists ``search``.
         search: the search to drive.
         trials: how many trials the study should hold, finished, at the end.
-        engine: ``snakemake`` or ``doit``, run as a subprocess in the current folder.
+        engine: a registered engine (`phyper._engines`: ``snakemake``, ``doit``), run as a
+            subprocess in the current folder.
         jobs: how many trials run at once (one engine process each, one job at a time).
         engine_args: more arguments for the engine (``--profile profiles/slurm``).
         report: called with each trial as it is told.
@@ -673,8 +665,12 @@ def drive(
         SearchDefinitionError: no metrics loader, an unknown engine, a bad count.
         MissingDependencyError: Optuna is not installed.
     """
-    if engine not in ENGINES:
-        raise SearchDefinitionError(f"unknown engine {engine!r}: give one of {', '.join(ENGINES)}")
+    known = engines()
+    if engine not in known:
+        raise SearchDefinitionError(
+            f"unknown engine {engine!r}{did_you_mean(engine, known)}: give one of {', '.join(known) or 'none'} "
+            "(an engine comes with its backend: pip install phyper-snakemake or phyper-doit)"
+        )
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise SearchDefinitionError(f"--trials {trials!r}: give a positive number of trials")
     if jobs < 1:

@@ -109,7 +109,7 @@ def search(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
 
 SEARCH = Command(
     "search", search, "run an adaptive search (Optuna) whose trials reuse every result, or list its trials",
-    "`phyper search run --trials N [--engine snakemake|doit] [-j J] [-- ENGINE ARGS]` asks the search's "
+    "`phyper search run --trials N [--engine ENGINE] [-j J] [-- ENGINE ARGS]` asks the search's "
     "sampler for points, records each as instances of the pipeline, runs them through the engine "
     "(a subprocess: profiles and clusters work), reads the objective from the completed jobs' metrics and "
     "tells the sampler, until the study holds N finished trials. A point whose jobs are already complete "
@@ -119,7 +119,8 @@ SEARCH = Command(
         option("action", choices=["run", "show"], help="run: drive the search; show: list its trials"),
         option("--search", default=None, metavar="NAME", help="the search's name (needed when the pipeline has several)"),
         option("--trials", type=int, default=None, metavar="N", help="run: how many finished trials the study should hold"),
-        option("--engine", choices=["snakemake", "doit"], default="snakemake", help="run: the engine (default snakemake)"),
+        option("--engine", default="snakemake", metavar="ENGINE",
+               help="run: the engine (default snakemake); an unknown name lists those the installed backends registered"),
         option("-j", "--jobs", type=int, default=1, metavar="J", help="run: trials run at once (one engine process each)"),
         JSON,
     ),
