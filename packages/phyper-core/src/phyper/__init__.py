@@ -14,6 +14,7 @@ from phyper._devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_
 from phyper._errors import (
     AmbiguousHashError,
     BatchOverrideError,
+    DamagedStudyError,
     DuplicateInstanceError,
     DuplicateResourceError,
     FrozenInstanceError,
@@ -113,6 +114,7 @@ __all__ = [
     "BATCH_ENVIRONMENT_VARIABLE",
     "BATCH_KEY_PATTERN",
     "BatchOverrideError",
+    "DamagedStudyError",
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BatchOverrideError",
+    "DamagedStudyError",
     "DuplicateInstanceError",
     "DuplicateResourceError",
     "FrozenInstanceError",
@@ -146,6 +147,10 @@ class JobFailedError(PhyperError, RuntimeError):
 
 class MetricsLoaderError(PhyperError, TypeError):
     """A metrics loader given to ``phyper.collect`` returned something unusable."""
+
+
+class DamagedStudyError(PhyperError, ValueError):
+    """A search's Optuna study (its journal) cannot be read; the message says what to do."""
 
 
 class RemovedNameError(PhyperError, AttributeError):

@@ -32,6 +32,7 @@ import fcntl
 import math
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE
 from phyper._engines import EngineJobs, engines
-from phyper._errors import MetricsLoaderError, MissingDependencyError, PhyperError, did_you_mean
+from phyper._errors import DamagedStudyError, MetricsLoaderError, MissingDependencyError, PhyperError, did_you_mean
 from phyper._search import (
     Choice,
     IntRange,
@@ -181,23 +182,42 @@ def make_sampler(search: Search, *, offset: int = 0) -> BaseSampler:
     return made
 
 
-def open_study(search: Search) -> Study:
-    """The search's Optuna study (created on first use), in the state folder or ``storage=``."""
-    optuna = import_optuna()
+def _storage(search: Search) -> Any:
+    """The study's storage: ``storage=``, or the journal file in the search's folder."""
     if search.storage is not None:
-        storage: Any = search.storage
-    else:
-        journal = optuna.storages.journal
-        path = search.store.journal_path()
-        storage = journal.JournalStorage(journal.JournalFileBackend(path, lock_obj=journal.JournalFileOpenLock(path)))
-    study: Study = optuna.create_study(
-        study_name=search.name,
-        storage=storage,
-        sampler=make_sampler(search),
-        direction=search.direction,
-        load_if_exists=True,
+        return search.storage
+    journal = import_optuna().storages.journal
+    path = search.store.journal_path()
+    return journal.JournalStorage(journal.JournalFileBackend(path, lock_obj=journal.JournalFileOpenLock(path)))
+
+
+def _damaged_study(search: Search, error: Exception) -> DamagedStudyError:
+    where = search.storage or os.path.join(search.folder, "journal.log")
+    return DamagedStudyError(
+        f"the study of search `{search.name}` in {where} cannot be read ({type(error).__name__}: {error}): a line of "
+        "its journal is damaged. Move the file away to start the study anew (the trial records and every result are "
+        "kept: points already done are told from the records, with no job), or restore it from a backup"
     )
-    existing = len(study.get_trials(deepcopy=False))
+
+
+def open_study(search: Search) -> Study:
+    """The search's Optuna study (created on first use), in the state folder or ``storage=``.
+
+    Raises:
+        DamagedStudyError: Optuna cannot read the journal.
+    """
+    optuna = import_optuna()
+    try:
+        study: Study = optuna.create_study(
+            study_name=search.name,
+            storage=_storage(search),
+            sampler=make_sampler(search),
+            direction=search.direction,
+            load_if_exists=True,
+        )
+        existing = len(study.get_trials(deepcopy=False))
+    except ValueError as error:  # json.JSONDecodeError: a damaged line (a line cut short is skipped by Optuna)
+        raise _damaged_study(search, error) from error
     if existing:
         # a driver that continues a study must not replay the seeded sampler's first
         # draws (they would all be duplicates, told from the records but spending the
@@ -764,20 +784,21 @@ class SearchTrials:
 
 
 def load_study(search: Search) -> Study | None:
-    """The search's study as it is, or None when it has none yet (then Optuna is not needed)."""
+    """The search's study as it is, or None when it has none yet (then Optuna is not needed).
+
+    Raises:
+        DamagedStudyError: Optuna cannot read the journal.
+    """
     if search.storage is None and not os.path.exists(os.path.join(search.folder, "journal.log")):
         return None
     optuna = import_optuna()
-    if search.storage is not None:
-        storage: Any = search.storage
-    else:
-        journal = optuna.storages.journal
-        path = search.store.journal_path()
-        storage = journal.JournalStorage(journal.JournalFileBackend(path, lock_obj=journal.JournalFileOpenLock(path)))
     try:
-        study: Study = optuna.load_study(study_name=search.name, storage=storage)
+        study: Study = optuna.load_study(study_name=search.name, storage=_storage(search))
+        study.get_trials(deepcopy=False)
     except KeyError:
         return None  # the storage holds no study of this name yet
+    except ValueError as error:
+        raise _damaged_study(search, error) from error
     return study
 
 
@@ -812,6 +833,14 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
         for row in rows
     ]
     marked.sort(key=lambda row: row.number)
+    lost = {record.hash for record in search.records()} - {row.hash for row in marked}
+    if lost:
+        print(
+            f"phyper: warning: the study of search `{search.name}` has no trial for {len(lost)} recorded point(s) "
+            f"({', '.join(sorted(point[:12] for point in lost))}): its journal was cut or replaced; their results are "
+            "kept, and `phyper search run` tells them from the records when the sampler proposes them again",
+            file=sys.stderr,
+        )
     return SearchTrials(search.name, search.objective, search.direction, keys, tuple(marked))
 
 
