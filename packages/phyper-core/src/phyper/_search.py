@@ -484,10 +484,14 @@ class Search:
                 continue
             if record is None:
                 continue
-            if record.hash != point_hash:
+            try:
+                named = self.trial_hash(record.params)
+            except PhyperError:
+                named = point_hash  # a point of keys the class no longer has: kept, not an instance now
+            if record.hash != point_hash or named != point_hash:
                 print(
-                    f"phyper: warning: damaged trial record: {path} holds the point {record.hash}, not {point_hash}; "
-                    "left out until `phyper search run` writes it again from the study",
+                    f"phyper: warning: damaged trial record: {path} holds the point {named} (recorded as "
+                    f"{record.hash}), not {point_hash}; left out until `phyper search run` writes it again from the study",
                     file=sys.stderr,
                 )
                 continue
@@ -498,6 +502,8 @@ class Search:
         """Write a point's record atomically (callers hold the point's lock)."""
         path = self.record_path(record.hash)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path):
+            os.rmdir(path)  # an empty folder in the record's place (a damaged state): the record takes it back
         atomic_write_text(path, record.to_json())
 
     def recorded_instances(self) -> list[Any]:

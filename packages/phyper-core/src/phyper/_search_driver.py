@@ -216,7 +216,7 @@ def open_study(search: Search) -> Study:
             load_if_exists=True,
         )
         existing = len(study.get_trials(deepcopy=False))
-    except ValueError as error:  # json.JSONDecodeError: a damaged line (a line cut short is skipped by Optuna)
+    except (ValueError, OSError) as error:  # a damaged line (one cut short is skipped by Optuna), a folder in its place
         raise _damaged_study(search, error) from error
     if existing:
         # a driver that continues a study must not replay the seeded sampler's first
@@ -789,7 +789,7 @@ def load_study(search: Search) -> Study | None:
     Raises:
         DamagedStudyError: Optuna cannot read the journal.
     """
-    if search.storage is None and not os.path.exists(os.path.join(search.folder, "journal.log")):
+    if search.storage is None and not os.path.lexists(os.path.join(search.folder, "journal.log")):
         return None
     optuna = import_optuna()
     try:
@@ -797,7 +797,7 @@ def load_study(search: Search) -> Study | None:
         study.get_trials(deepcopy=False)
     except KeyError:
         return None  # the storage holds no study of this name yet
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         raise _damaged_study(search, error) from error
     return study
 
