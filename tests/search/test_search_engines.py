@@ -282,4 +282,5 @@ def test_trials_made_by_older_code_are_run_again_once_and_shown_stale(project: P
     assert "16 trials, maximize score, 8 stale (made by older code)" in text
     assert 8 == text.count("complete (stale)")
     assert f"best current: trial {best_current['number']} " in text
-    assert "(stale: made by older code" in text.splitlines()[-2]
+    assert f"best: trial {shown['best']['number']} " in text.splitlines()[-2]
+    assert text.splitlines()[-2].endswith(" (stale: told from results made by older code)")

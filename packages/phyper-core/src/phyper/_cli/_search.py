@@ -35,7 +35,7 @@ def _best_lines(trials: SearchTrials) -> list[str]:
         return ["best: none yet (no complete trial)"]
     if not best.stale:
         return [f"best: {described(best)}"]
-    lines = [f"best: {described(best)} (stale: made by older code; run `phyper search run` again to redo its jobs)"]
+    lines = [f"best: {described(best)} (stale: told from results made by older code)"]
     if current is not None:
         lines.append(f"best current: {described(current)}")
     else:
