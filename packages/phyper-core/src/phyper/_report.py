@@ -424,12 +424,13 @@ def _search_sections(pipeline: Pipeline | None) -> list[dict[str, Any]]:
     The trials and their best come from `phyper._search_driver.search_trials`, as
     ``phyper search show`` lists them (stale ones marked).
     """
-    sections = []
-    for search in pipeline.searches if pipeline is not None else ():
-        from phyper._search_driver import search_trials
+    if pipeline is None or not pipeline.searches:
+        return []
+    from phyper._search_driver import search_trials
 
-        trials = search_trials(pipeline, search) if pipeline is not None else None
-        assert trials is not None
+    sections = []
+    for search in pipeline.searches:
+        trials = search_trials(pipeline, search)
         keys = list(trials.keys)
         columns = ["number", *keys, "state", "objective", "hash", "stale"]
         rows = [{**row.to_json(), "hash": row.hash[:SHORT_HASH]} for row in trials.trials]
@@ -439,6 +440,7 @@ def _search_sections(pipeline: Pipeline | None) -> list[dict[str, Any]]:
             "space": {key: dimension.describe() for key, dimension in search.space.items()},
             "sampler": search.sampler, "trials": _columnar(columns, [{k: _plain(r[k]) for k in columns} for r in rows]),
             "count": len(rows), "best_so_far": trials.best_so_far(), "best": best.to_json() if best is not None else None,
+            "best_current": trials.best_current.to_json() if trials.best_current is not None else None,
         })
     return sections
 
