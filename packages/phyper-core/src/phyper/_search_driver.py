@@ -811,8 +811,13 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
     for trial in listed:
         if trial.params.keys() != set(keys):
             continue  # never a point (its driver died inside ask)
-        params = search.normalize(dict(trial.params))
-        points.append((trial, params, search.trial_hash(params)))
+        try:
+            params = search.normalize(dict(trial.params))
+            point_hash = search.trial_hash(params)
+        except PhyperError:
+            # a point of keys or values the class no longer has: listed, never judged current
+            params, point_hash = dict(trial.params), f"not-a-point-{trial.number}"
+        points.append((trial, params, point_hash))
     plan = engine_plan(pipeline, engine_environment(pipeline)) if points else None
     verdicts = Verdicts(plan) if plan is not None else None
     done: dict[str, bool] = {}
