@@ -216,7 +216,7 @@ def open_study(search: Search) -> Study:
             load_if_exists=True,
         )
         existing = len(study.get_trials(deepcopy=False))
-    except (ValueError, OSError) as error:  # a damaged line (one cut short is skipped by Optuna), a folder in its place
+    except (ValueError, TypeError, AttributeError, OSError) as error:  # a damaged line (one cut short is skipped), a folder
         raise _damaged_study(search, error) from error
     if existing:
         # a driver that continues a study must not replay the seeded sampler's first
@@ -797,7 +797,7 @@ def load_study(search: Search) -> Study | None:
         study.get_trials(deepcopy=False)
     except KeyError:
         return None  # the storage holds no study of this name yet
-    except (ValueError, OSError) as error:
+    except (ValueError, TypeError, AttributeError, OSError) as error:
         raise _damaged_study(search, error) from error
     return study
 
