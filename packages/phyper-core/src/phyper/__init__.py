@@ -9,12 +9,13 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
-from phyper._completion import JobStatus, check_job
+from phyper._completion import JobStatus
 from phyper._context import FULL_INSTANCE
 from phyper._devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._errors import (
     AmbiguousHashError,
     BatchOverrideError,
+    DamagedStudyError,
     DuplicateInstanceError,
     DuplicateResourceError,
     FrozenInstanceError,
@@ -33,6 +34,7 @@ from phyper._errors import (
     ParserUsageError,
     PhyperError,
     PipelineDefinitionError,
+    RemovedNameError,
     StateFormatError,
     UnknownHashError,
     UnknownHyperparameterError,
@@ -69,7 +71,7 @@ from phyper._search import (
     uniform,
 )
 from phyper._state import read_job_log
-from phyper._verdict import JobVerdict, Verdicts, check_batch, job_verdicts
+from phyper._verdict import JobVerdict, Verdicts, job_verdicts
 from phyper._version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -85,8 +87,21 @@ _LAZY = {
 }
 
 
+_REMOVED = {
+    "check_job": "phyper.Verdicts(pipeline.plan()).verdict(job) (or phyper.job_verdicts(pipeline))",
+    "check_batch": "phyper.Verdicts(pipeline.plan()).verdict(batch_job)",
+}
+"""Names of phyper 0.x removed because they answered "is it done?" from a record alone,
+blind to code, upstream jobs and forcing: what replaces each (see docs/api.md)."""
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
+    if name in _REMOVED:
+        raise RemovedNameError(
+            f"phyper.{name} was removed: it read one completion record and knew nothing of the step's code, "
+            f"upstream jobs or forcing; ask the pipeline's verdicts instead: {_REMOVED[name]}"
+        )
     if module is None:
         raise AttributeError(f"module 'phyper' has no attribute '{name}'")
     import importlib
@@ -112,6 +127,7 @@ __all__ = [
     "BATCH_ENVIRONMENT_VARIABLE",
     "BATCH_KEY_PATTERN",
     "BatchOverrideError",
+    "DamagedStudyError",
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",
@@ -123,8 +139,6 @@ __all__ = [
     "SearchDefinitionError",
     "Step",
     "Verdicts",
-    "check_batch",
-    "check_job",
     "choice",
     "int_range",
     "log_uniform",
@@ -168,6 +182,7 @@ __all__ = [
     "ParserUsageError",
     "PhyperError",
     "PipelineDefinitionError",
+    "RemovedNameError",
     "StateFormatError",
     "UnknownHashError",
     "UnknownHyperparameterError",

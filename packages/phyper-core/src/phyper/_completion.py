@@ -49,7 +49,6 @@ from phyper._formats import (
     remove_record,
 )
 from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
-from phyper._state import state_of_record
 
 if TYPE_CHECKING:
     from phyper._code_store import StepCodes
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
     from phyper._state import StateStore
 
 __all__ = [
-    "RECORD_FORMAT_VERSION", "JobRecords", "JobStatus", "Reason", "Records", "RunInfo", "Started", "check_job", "read_record",
+    "RECORD_FORMAT_VERSION", "JobRecords", "JobStatus", "Reason", "Records", "RunInfo", "Started", "read_record",
     "read_record_checked", "timing",
 ]
 
@@ -491,12 +490,3 @@ class Records:
         }
         atomic_write_text(job.record, json.dumps(record, indent=1, sort_keys=True) + "\n")
         return record
-
-
-def check_job(job: Job) -> JobStatus:
-    """Whether ``job``'s record checks out: its files are as recorded (see the module docstring).
-
-    The record alone: the step's code, upstream jobs and forcing are the verdict's
-    (`phyper.Verdicts`), which knows the pipeline.
-    """
-    return Records(state_of_record(job.record)).check(job)[0]

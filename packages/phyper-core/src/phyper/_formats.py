@@ -48,6 +48,8 @@ __all__ = [
     "LOCK_FORMAT_VERSION",
     "MANIFEST",
     "MANIFEST_FORMAT_VERSION",
+    "TRIAL_RECORD",
+    "TRIAL_RECORD_FORMAT_VERSION",
     "PLAN_CACHE_FORMAT_VERSION",
     "RECORD",
     "RECORD_FORMAT_VERSION",
@@ -69,6 +71,9 @@ __all__ = [
 RECORD_FORMAT_VERSION = 1
 """``phyper_record`` of the completion and batch records this phyper writes and reads."""
 MANIFEST_FORMAT_VERSION = 1
+
+TRIAL_RECORD_FORMAT_VERSION = 2
+"""2: the point alone (1 also held each Optuna trial's state, which the study owns; still read)."""
 """``phyper_manifest`` of the manifests this phyper writes and reads (absent: 1)."""
 JOB_LOG_FORMAT_VERSION = 1
 """The job-log lines' format: lines carry no version field; a later format adds ``phyper_log``."""
@@ -333,6 +338,23 @@ MANIFEST = FileFormat(
     ),
 )
 """A hashed folder's ``phyper-manifest.json`` (the hash of the key values is checked by the reader)."""
+
+TRIAL_RECORD = FileFormat(
+    "trial record",
+    "format",
+    TRIAL_RECORD_FORMAT_VERSION,
+    True,
+    (
+        Field("hash", text, True, "the point's hash (the `group_by` resource's, or the full hash): the file's name"),
+        Field("params", mapping, True, "the point's key values, as the sampler proposed them (normalised)"),
+        Field("phyper_version", text, False, "the phyper that wrote the file"),
+        Field("trials", anything, False, "format 1 only: each Optuna trial's state (the study owns it now; ignored)"),
+    ),
+)
+"""A search's ``trials/<hash>.json``: one point of the space, written before any of its jobs runs.
+
+Which instances the engines must see; the Optuna study owns trial numbers, states and
+values (see ``docs/state-files.md``)."""
 
 
 def _digests(value: Any) -> str | None:

@@ -45,7 +45,6 @@ __all__ = [
     "default_state_folder",
     "log_line",
     "read_job_log",
-    "state_of_record",
 ]
 
 DEFAULT_STATE_FOLDER = ".phyper"
@@ -450,11 +449,6 @@ class SearchStore:
         path = os.path.join(self.folder, _LOGS, f"trial-{number}.log")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         return path
-
-
-def state_of_record(record_path: str) -> StateStore:
-    """The state folder a completion record lives in (the inverse of `LocalStateFolder.record_path`)."""
-    return LocalStateFolder(os.path.dirname(os.path.dirname(os.path.dirname(record_path))))
 
 
 class _HasState(Protocol):

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from phyper._code_store import CodeSummary
 from phyper._completion import NO_RECORD, JobStatus, Reason, Records
 from phyper._keys import batch_finder
-from phyper._state import Outcome, state_of_record
+from phyper._state import Outcome
 
 if TYPE_CHECKING:
     from phyper._formats import CompletionRecord
@@ -54,7 +54,6 @@ __all__ = [
     "StepCount",
     "Summary",
     "Verdicts",
-    "check_batch",
     "describe_changes",
     "failed_attempts",
     "job_verdicts",
@@ -101,17 +100,6 @@ class Summary:
     """Jobs made with other non-key values: the changes (see `describe_changes`) -> job ids."""
     code: CodeSummary = field(default_factory=CodeSummary)
     """Jobs made by older code or with other package versions, per step (see `phyper._code_store`)."""
-
-
-def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
-    """Whether a batch job's members' records check out: every one of its current members' does.
-
-    ``members`` are the jobs named by ``batch.members``; the batch record's own list of
-    members does not matter (see the module docstring). It is consumed lazily: the
-    first incomplete member decides. The records alone: code, upstream jobs and forcing
-    are `Verdicts`' business.
-    """
-    return Records(state_of_record(batch.record)).check_batch(batch, members)
 
 
 # -- the job log: why a job without a record is to run ----------------------------------
