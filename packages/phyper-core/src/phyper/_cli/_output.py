@@ -137,9 +137,7 @@ class Output:
         status: the exit status.
     """
 
-    data: JsonResult | dict[str, Any] | None = None
-    # a plain dict only until `phyper search` returns declared results too (issue 28):
-    # every other command returns a `JsonResult`, and tests/core/test_cli.py holds each to docs/cli.md
+    data: JsonResult | None = None
     lines: Sequence[str] = ()
     problems: Sequence[str] = ()
     status: int = 0

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from phyper._cli._command import JSON, Command, option
-from phyper._cli._output import Output
+from phyper._cli._output import JsonObject, Output
 from phyper._pipeline import Pipeline
 from phyper._search import Search, SearchDefinitionError, TrialState
 
 if TYPE_CHECKING:
-    from phyper._search_driver import SearchTrials, TrialRow
+    from phyper._search_driver import SearchTrials, TrialResult, TrialRow
 
-__all__ = ["COMMANDS", "search"]
+__all__ = ["COMMANDS", "SearchRunResult", "search"]
+
+
+@dataclass(frozen=True)
+class SearchRunResult(JsonObject):
+    """``phyper search run --json``: what this run told, and the study's best (docs/cli.md)."""
+
+    search: str
+    finished: int
+    """Trials of the study that are complete or failed, every driver counted."""
+    exhausted: bool
+    """The sampler had no new point (a grid sampler used up)."""
+    told: tuple[TrialResult, ...]
+    """The trials this run told, in the order it told them."""
+    best: TrialRow | None
 
 
 def _format(value: Any) -> str:
@@ -60,7 +75,7 @@ def _show(pipeline: Pipeline, search: Search) -> Output:
              + (f", {stale} stale (made by older code)" if stale else "")]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
     lines += _best_lines(trials)
-    return Output(data=trials.to_json(), lines=lines)
+    return Output(data=trials, lines=lines)
 
 
 def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> Output:
@@ -86,10 +101,7 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
         lines.append("the sampler has no new point (its grid is used up)")
     if trials.best is not None:
         lines += _best_lines(trials)
-    best = trials.best
-    data = {"search": search.name, "finished": summary.finished, "exhausted": summary.exhausted,
-            "told": [result.to_json() for result in summary.results],
-            "best": best.to_json() if best is not None else None}
+    data = SearchRunResult(search.name, summary.finished, summary.exhausted, tuple(summary.results), trials.best)
     return Output(data=data, lines=lines)
 
 
