@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import phyper
-
 from engines import REPO, copy_project, run_engine
 
 LADDER = REPO / "tests" / "fixtures" / "ladder"
