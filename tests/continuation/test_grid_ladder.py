@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import BUDGETS, LRS, epochs_trained, from_scratch, models
-from engines import counts_since, environment, job_log, run, run_engine
+from engines import BIN, counts_since, environment, job_log, run, run_engine
 
 
 def _record(project: Path, key: str) -> dict[str, object]:
@@ -66,3 +66,15 @@ def test_deleting_a_lower_rung_reruns_it_alone(ladder: Path, backend: str) -> No
     assert counts_since(ladder, before) == Counter({"fit": len(LRS)})
     assert epochs_trained(ladder) == Counter(f"lr={lr} epoch={n}" for lr in LRS for n in range(10))
     assert models(ladder)[(1, 90)] == {"state": from_scratch(1, 90), "epochs": 90}
+
+
+def test_forcing_the_step_retrains_the_ladder_in_order(ladder: Path, backend: str) -> None:
+    (ladder / "epochs.log").unlink()
+    before = len(job_log(ladder))
+    command = [str(BIN / "snakemake"), "-j8", "-R", "fit"] if backend == "snakemake" else [str(BIN / "doit"), "-n", "8", "-a", "fit"]
+    run(command, ladder, environment())
+    assert counts_since(ladder, before) == Counter({"fit": len(LRS) * len(BUDGETS)})
+    assert epochs_trained(ladder) == Counter(f"lr={lr} epoch={n}" for lr in LRS for n in range(max(BUDGETS)))
+    assert models(ladder) == {
+        (lr, budget): {"state": from_scratch(lr, budget), "epochs": budget} for lr in LRS for budget in BUDGETS
+    }

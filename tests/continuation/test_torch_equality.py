@@ -4,7 +4,7 @@ A small torch network with dropout, Adam, a shuffling data loader, and noise dra
 numpy's and Python's generators each epoch, so that every piece of state a user's
 step must save for continuation to be exact is used: the model's parameters, the
 optimizer's state, the RNG states of torch, numpy and Python, and the data loader's
-shuffling generator (``docs/concepts.md``, "Continuing from a lower budget"). Trained to
+shuffling generator (``docs/pipelines.md``, "Continuing from a lower budget"). Trained to
 30 epochs through phyper by continuing from 10, it equals the network trained to 30 in
 one go, parameter for parameter (``torch.equal``) and metric for metric.
 """

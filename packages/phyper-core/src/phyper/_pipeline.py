@@ -126,7 +126,7 @@ class StepOptions:
             older code counts as complete); see `phyper._code`.
         continues: a key of the step's subject (``'n_epochs'``) whose lower values the
             step can continue from: see [`phyper.continued_from`][phyper.continued_from]
-            and ``docs/concepts.md`` ("Continuing from a lower budget").
+            and ``docs/pipelines.md`` ("Continuing from a lower budget").
     """
 
     name: str
