@@ -68,7 +68,7 @@ def test_deleting_a_lower_rung_reruns_it_alone(ladder: Path, backend: str) -> No
     assert models(ladder)[(1, 90)] == {"state": from_scratch(1, 90), "epochs": 90}
 
 
-def test_forcing_the_step_retrains_the_ladder_in_order(ladder: Path, backend: str) -> None:
+def test_forcing_the_step_trains_each_epoch_once_again(ladder: Path, backend: str) -> None:
     (ladder / "epochs.log").unlink()
     before = len(job_log(ladder))
     command = [str(BIN / "snakemake"), "-j8", "-R", "fit"] if backend == "snakemake" else [str(BIN / "doit"), "-n", "8", "-a", "fit"]
