@@ -36,18 +36,20 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._completion import note_continued_from
 from phyper._errors import PipelineDefinitionError, did_you_mean
-from phyper._plan import Job, StepJobs, rung_dependencies
+from phyper._plan import Job, Plan, StepJobs, rung_dependencies
 from phyper._plan_cache import cached_plan
 from phyper._verdict import Verdicts
 
 if TYPE_CHECKING:
     from phyper._declaration import PipelineDeclaration, Step, StepKind
-    from phyper._plan import Plan
 
 __all__ = ["check_continues", "continued_from", "register_pipeline"]
 
 _RUNNING_JOB = "PHYPER_JOB"
 """`phyper._runner.RUNNING_JOB_VARIABLE` (the runner sits above this module; a test holds them equal)."""
+
+_LADDERS: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, Plan, dict[str, str]]]] = weakref.WeakKeyDictionary()
+"""Pipeline -> step -> (the grid it was made for, the plan, the lower rungs): see `_ladder`."""
 
 _PIPELINES: list[weakref.ref[Any]] = []
 """The pipelines made in this process, oldest first: where `continued_from` finds the running job's step."""
@@ -150,7 +152,7 @@ def continued_from(instance: Any, *, budgets: Iterable[Any] = ()) -> Any | None:
     current = instance.get_key_values(step.resource_name)[budget_key]
     candidates: dict[str, tuple[Any, Any]] = {}  # job key -> (budget, instance)
     subjects = pipeline.job_subjects(step)
-    lower = rung_dependencies(step, subjects)
+    plan, lower = _ladder(pipeline, step)
     found = lower.get(key)
     while found is not None:  # the grid's lower rungs of this configuration, each once
         subject = subjects[found]
@@ -163,8 +165,7 @@ def continued_from(instance: Any, *, budgets: Iterable[Any] = ()) -> Any | None:
             candidates.setdefault(other.get_instance_hash(step.resource_name), (value, other))
     if not candidates:
         return None
-    plan = cached_plan(pipeline)
-    verdicts = Verdicts(plan)
+    verdicts = Verdicts(plan)  # new each time: the records change as jobs finish
     for job_key, (budget, subject) in sorted(candidates.items(), key=lambda item: item[1][0], reverse=True):
         job = _job(plan, pipeline, step, job_key, subject)
         if not verdicts.verdict(job).to_run:
@@ -173,6 +174,20 @@ def continued_from(instance: Any, *, budgets: Iterable[Any] = ()) -> Any | None:
             )
             return subject
     return None
+
+
+def _ladder(pipeline: PipelineDeclaration, step: Step) -> tuple[Plan, dict[str, str]]:
+    """The plan and ``step``'s lower rungs (`rung_dependencies`), made once per grid of ``pipeline``.
+
+    A batch job runs many members in one process: each asks, the grid is the same.
+    """
+    memo = _LADDERS.setdefault(pipeline, {})
+    found = memo.get(step.name)
+    if found is None or found[0] is not pipeline.instances:
+        found = memo[step.name] = (
+            pipeline.instances, cached_plan(pipeline), rung_dependencies(step, pipeline.job_subjects(step))
+        )
+    return found[1], found[2]
 
 
 def _job(plan: Plan, pipeline: PipelineDeclaration, step: Step, key: str, subject: Any) -> Job:
