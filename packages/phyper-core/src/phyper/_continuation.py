@@ -12,8 +12,8 @@ Which lower values are candidates:
 * the values of the key among the pipeline's instances with the same other key
   values (a grid ``n_epochs: [10, 30, 90]``; a search's recorded trials are among the
   pipeline's instances too);
-* the values passed as ``budgets=`` (a search driver passes its rungs, whose results
-  need not be in the grid).
+* the values the step passes as ``budgets=`` (the rungs of a budget it knows, say),
+  whose results need not be in the grid.
 
 The lower rung is an **optional input**: it is not among the job's inputs, so
 deleting it, or rerunning it, reruns nothing; a lower rung made by older code is not
