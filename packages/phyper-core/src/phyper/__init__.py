@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
 from phyper._completion import JobStatus
 from phyper._context import FULL_INSTANCE
+from phyper._continuation import continued_from
 from phyper._devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._errors import (
     AmbiguousHashError,
@@ -59,7 +60,7 @@ from phyper._instance_list import (
 from phyper._manifest import MANIFEST_NAME, Manifest, read_manifest
 from phyper._overrides import NON_KEYS_ENVIRONMENT_VARIABLE
 from phyper._parser import Parser
-from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
+from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step, StepOptions
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
 from phyper._runner import job_command, load_pipeline, run_job
 from phyper._search import (
@@ -138,8 +139,10 @@ __all__ = [
     "Search",
     "SearchDefinitionError",
     "Step",
+    "StepOptions",
     "Verdicts",
     "choice",
+    "continued_from",
     "int_range",
     "log_uniform",
     "uniform",

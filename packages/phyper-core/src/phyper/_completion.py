@@ -291,6 +291,15 @@ class JobRecords(Protocol):
         ...
 
 
+_CONTINUED: dict[str, dict[str, Any]] = {}
+"""Job id -> the lower rung it continued from, noted by `phyper.continued_from` while the job runs."""
+
+
+def note_continued_from(job_id: str, lower: dict[str, Any]) -> None:
+    """Name ``lower`` (its record, key, budget) in the record of job ``job_id``, now running in this process."""
+    _CONTINUED[job_id] = lower
+
+
 class Records:
     """The completion records of one state folder: checked, begun, written.
 
@@ -405,6 +414,7 @@ class Records:
             )
         self.clear(job)
         self.remove_leftovers(job)
+        _CONTINUED.pop(job.id, None)  # what an earlier attempt in this process continued from
         for path in job.outputs:
             folder = os.path.dirname(path)
             if folder:
@@ -435,6 +445,9 @@ class Records:
         code = self.codes.today_field(job.step) if self.codes is not None else None
         if code is not None:
             extra["code"] = code
+        continued = _CONTINUED.pop(job.id, None)
+        if continued is not None:
+            extra["continued_from"] = continued
         return self._write(job, self.input_fingerprints(started.inputs), extra)
 
     def finish_batch(self, batch: Job, ran: Sequence[str], times: dict[str, Any], engine: str | None) -> dict[str, Any]:

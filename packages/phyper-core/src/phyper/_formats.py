@@ -278,6 +278,10 @@ RECORD = FileFormat(
         Field("ran", list_of_text, False, "a batch record: the members that ran this time"),
         Field("migrated_from", text, False, "the hash the job had before `phyper migrate`"),
         Field("code", anything, False, "the fingerprint of the step's code (a later field)"),
+        Field(
+            "continued_from", mapping, False,
+            "the lower rung the job continued from: its `record`, `key`, `continues` (the key) and `budget`",
+        ),
     ),
 )
 """A completion record: written last, atomically, by the runner once every output is written."""
@@ -506,6 +510,8 @@ class CompletionRecord:
     migrated_from: str | None = None
     code: RecordCode | None = None
     """The code field (None: absent or not an object, as in a record of an older phyper)."""
+    continued_from: dict[str, Any] | None = None
+    """The lower rung the job continued from (``record``, ``key``, ``continues``, ``budget``); None: from scratch."""
     data: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
     """The JSON object as read (unknown keys included)."""
 
@@ -531,6 +537,7 @@ class CompletionRecord:
             members=tuple(members) if members is not None else None,
             ran=tuple(ran) if ran is not None else None,
             migrated_from=data.get("migrated_from"),
+            continued_from=data.get("continued_from"),
             code=(
                 RecordCode(
                     code["digest"] if isinstance(code.get("digest"), str) else None,

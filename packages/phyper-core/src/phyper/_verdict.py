@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from phyper._code_store import CodeSummary
 from phyper._completion import NO_RECORD, JobStatus, Reason, Records
 from phyper._keys import batch_finder
+from phyper._plan import is_rung_dependency
 from phyper._state import Outcome
 
 if TYPE_CHECKING:
@@ -271,6 +272,8 @@ class Verdicts:
         if forced is not None:
             return JobVerdict(job, True, forced.reason, False, changes, **code, kind=Reason.FORCED)
         for dependency in job.dependencies:
+            if is_rung_dependency(job, dependency):
+                continue  # a lower rung is an optional input: it orders, never invalidates (phyper._continuation)
             if self._engine_verdict(dependency).to_run:
                 return JobVerdict(
                     job, True, f"upstream job {dependency} is to run", False, changes, **code, kind=Reason.UPSTREAM
