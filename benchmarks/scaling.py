@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # the same synthetic project as engine_overhead.py (its phyper side): one generator for both
 import engine_overhead
@@ -160,7 +161,7 @@ def environment(batch: int) -> dict[str, str]:
     return env
 
 
-def timed(command: list[str], folder: Path, env: dict[str, str]) -> dict[str, float]:
+def timed(command: list[str], folder: Path, env: dict[str, str]) -> dict[str, Any]:
     """Wall s, CPU s (user+sys) and peak MiB of one command (``/usr/bin/time``)."""
     marker = "PHYPER-BENCH"
     completed = subprocess.run(

@@ -38,7 +38,8 @@ RUNTIME = {
     "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
     "phyper._settings", "phyper._batches", "phyper._gpu_devices", "phyper._device_pool", "phyper._job_devices",
     "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
-    "phyper._code_store", "phyper._verdict", "phyper._runner", "phyper._search", "phyper._search_driver",
+    "phyper._code_store", "phyper._verdict", "phyper._continuation", "phyper._runner", "phyper._search",
+    "phyper._search_driver", "phyper._engines",
 }
 # The tools people look at and tend results with: status, what is on disk, migrate, collect, accept, report.
 TOOLS = {

@@ -157,7 +157,7 @@ class Whole(phyper.Parser):
 
 class Mixed(phyper.Parser):
     # equal in Python (1 == 1.0 == True), four different values for phyper
-    x: Literal[1, 1.0, True, "1"] = 1
+    x: Literal[1, 1.0, True, "1"] = 1  # type: ignore[valid-type]  # a float in a Literal: what phyper accepts
 
 
 class OptionalPair(phyper.Parser):

@@ -94,7 +94,7 @@ def test_grouping_by_an_unknown_resource_names_the_resources(tmp_path: Path) -> 
 
 
 def test_the_steps_graph_has_a_box_per_step_and_an_arrow_per_edge() -> None:
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"name": "prepare", "kind": "resource", "resource": "data", "upstream": [], "jobs": 2, "complete": 2,
          "to_run": 0, "failed": 0},
         {"name": "fit", "kind": "instance", "resource": None, "upstream": ["prepare"], "jobs": 8, "complete": 5,

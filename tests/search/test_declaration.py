@@ -140,7 +140,7 @@ def test_a_temporary_left_by_a_killed_record_write_is_not_a_record(parser: Insta
     declared = search(parser)
     declared.bind(LocalStateFolder(str(tmp_path)))
     params = {'scale': 'b', 'x': 0.5, 'depth': 2}
-    record = TrialRecord(declared.trial_hash(params), params, {1: {'state': 'running', 'objective': None}})
+    record = TrialRecord(declared.trial_hash(params), params)
     declared.write_record(record)
     folder = os.path.dirname(declared.record_path(record.hash))
     # what atomic_write_text leaves when killed between writing and renaming
@@ -148,4 +148,3 @@ def test_a_temporary_left_by_a_killed_record_write_is_not_a_record(parser: Insta
         handle.write(record.to_json())
 
     assert [record] == declared.records()
-    assert [1] == [row['number'] for row in declared.trial_rows()]

@@ -5,14 +5,17 @@ The public API is this module's ``__all__``; everything else is private.
 
 from __future__ import annotations
 
+import types
 from typing import TYPE_CHECKING, Any
 
 from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
-from phyper._completion import JobStatus, check_job
+from phyper._completion import JobStatus
 from phyper._context import FULL_INSTANCE
+from phyper._continuation import continued_from
 from phyper._errors import (
     AmbiguousHashError,
     BatchOverrideError,
+    DamagedStudyError,
     DuplicateInstanceError,
     DuplicateResourceError,
     FrozenInstanceError,
@@ -31,6 +34,7 @@ from phyper._errors import (
     ParserUsageError,
     PhyperError,
     PipelineDefinitionError,
+    RemovedNameError,
     StateFormatError,
     UnknownHashError,
     UnknownHyperparameterError,
@@ -57,7 +61,7 @@ from phyper._locks import FileLock
 from phyper._manifest import MANIFEST_NAME, Manifest, read_manifest
 from phyper._overrides import NON_KEYS_ENVIRONMENT_VARIABLE
 from phyper._parser import Parser
-from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
+from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step, StepOptions
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
 from phyper._runner import job_command, load_pipeline, run_job
 from phyper._search import (
@@ -70,7 +74,7 @@ from phyper._search import (
 )
 from phyper._settings import STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._state import read_job_log
-from phyper._verdict import JobVerdict, Verdicts, check_batch, job_verdicts
+from phyper._verdict import JobVerdict, Verdicts, job_verdicts
 from phyper._version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -86,14 +90,39 @@ _LAZY = {
 }
 
 
+_REMOVED = {
+    "check_job": "phyper.Verdicts(pipeline.plan()).verdict(job) (or phyper.job_verdicts(pipeline))",
+    "check_batch": "phyper.Verdicts(pipeline.plan()).verdict(batch_job)",
+}
+"""Names of phyper 0.x removed because they answered "is it done?" from a record alone,
+blind to code, upstream jobs and forcing: what replaces each (see docs/api.md)."""
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
+    if name in _REMOVED:
+        raise RemovedNameError(
+            f"phyper.{name} was removed: it read one completion record and knew nothing of the step's code, "
+            f"upstream jobs or forcing; ask the pipeline's verdicts instead: {_REMOVED[name]}"
+        )
     if module is None:
         raise AttributeError(f"module 'phyper' has no attribute '{name}'")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    value = _public(getattr(importlib.import_module(module), name))
     globals()[name] = value
+    return value
+
+
+def _public(value: Any) -> Any:
+    """``value``, shown as ``phyper.NAME`` if it is a class or function of phyper's private modules.
+
+    Tracebacks, ``repr`` and the API reference then give the public path
+    (``phyper.PipelineDefinitionError``, not ``phyper._errors.PipelineDefinitionError``),
+    as numpy and pandas do for theirs. Constants and imported names are left as they are.
+    """
+    if isinstance(value, (type, types.FunctionType)) and str(getattr(value, "__module__", "")).startswith("phyper._"):
+        value.__module__ = __name__
     return value
 
 __all__ = [
@@ -101,6 +130,7 @@ __all__ = [
     "BATCH_ENVIRONMENT_VARIABLE",
     "BATCH_KEY_PATTERN",
     "BatchOverrideError",
+    "DamagedStudyError",
     "FileLock",
     "HASH_PLACEHOLDER",
     "Job",
@@ -112,10 +142,10 @@ __all__ = [
     "Search",
     "SearchDefinitionError",
     "Step",
+    "StepOptions",
     "Verdicts",
-    "check_batch",
-    "check_job",
     "choice",
+    "continued_from",
     "int_range",
     "log_uniform",
     "uniform",
@@ -158,6 +188,7 @@ __all__ = [
     "ParserUsageError",
     "PhyperError",
     "PipelineDefinitionError",
+    "RemovedNameError",
     "StateFormatError",
     "UnknownHashError",
     "UnknownHyperparameterError",
@@ -173,3 +204,8 @@ __all__ = [
     "hash_key_values",
     "read_manifest",
 ]
+
+for _name in __all__:
+    if _name not in _LAZY:
+        _public(globals()[_name])
+del _name

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from phyper._formats import CompletionRecord
     from phyper._parser import Parser
 
-__all__ = ["MetricsLoader", "collect", "collect_rows"]
+__all__ = ["FolderWriters", "MetricsLoader", "collect", "collect_rows"]
 
 MetricsLoader = Callable[[Any], "Mapping[str, Any] | None"]
 """Reads the metrics of one complete result: takes its instance, returns name -> value."""
@@ -67,8 +67,12 @@ def _latest_complete(
     return complete, reason, best[1] if best else None
 
 
-class _Writers:
-    """The jobs that write each hashed folder, and their records."""
+class FolderWriters:
+    """The jobs that write each hashed folder, and their records.
+
+    The one answer to "which jobs write this folder" (``collect``, the report and
+    ``phyper show`` ask it here).
+    """
 
     def __init__(self, source: Pipeline | Sequence[Parser], root: str | None, verdicts: Verdicts | None) -> None:
         self.by_folder: dict[tuple[str, str], list[Job]] | None = None
@@ -150,7 +154,7 @@ def rows_with_verdicts(
     hash_column = f"{resource_name}_hash" if resource_name else "hash"
     columns = [hash_column, *keys, *schema.non_keys, *(f"{name}_hash" for name in resources), *BOOKKEEPING_COLUMNS]
     index = instances.hash_index(resource_name) if isinstance(instances, InstanceList) else InstanceList(instances).hash_index(resource_name)
-    writers = _Writers(source, shared.folder, verdicts)
+    writers = FolderWriters(source, shared.folder, verdicts)
     folder_name = resource_name or FULL_INSTANCE
     rows: list[dict[str, Any]] = []
     metric_columns: list[str] = []

@@ -49,7 +49,6 @@ from phyper._formats import (
     remove_record,
 )
 from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
-from phyper._state import state_of_record
 
 if TYPE_CHECKING:
     from phyper._code_store import StepCodes
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
     from phyper._state import StateStore
 
 __all__ = [
-    "RECORD_FORMAT_VERSION", "JobRecords", "JobStatus", "Reason", "Records", "RunInfo", "Started", "check_job", "read_record",
+    "RECORD_FORMAT_VERSION", "JobRecords", "JobStatus", "Reason", "Records", "RunInfo", "Started", "read_record",
     "read_record_checked", "timing",
 ]
 
@@ -292,6 +291,15 @@ class JobRecords(Protocol):
         ...
 
 
+_CONTINUED: dict[str, dict[str, Any]] = {}
+"""Job id -> the lower rung it continued from, noted by `phyper.continued_from` while the job runs."""
+
+
+def note_continued_from(job_id: str, lower: dict[str, Any]) -> None:
+    """Name ``lower`` (its record, key, budget) in the record of job ``job_id``, now running in this process."""
+    _CONTINUED[job_id] = lower
+
+
 class Records:
     """The completion records of one state folder: checked, begun, written.
 
@@ -406,6 +414,7 @@ class Records:
             )
         self.clear(job)
         self.remove_leftovers(job)
+        _CONTINUED.pop(job.id, None)  # what an earlier attempt in this process continued from
         for path in job.outputs:
             folder = os.path.dirname(path)
             if folder:
@@ -436,6 +445,9 @@ class Records:
         code = self.codes.today_field(job.step) if self.codes is not None else None
         if code is not None:
             extra["code"] = code
+        continued = _CONTINUED.pop(job.id, None)
+        if continued is not None:
+            extra["continued_from"] = continued
         return self._write(job, self.input_fingerprints(started.inputs), extra)
 
     def finish_batch(self, batch: Job, ran: Sequence[str], times: dict[str, Any], engine: str | None) -> dict[str, Any]:
@@ -491,12 +503,3 @@ class Records:
         }
         atomic_write_text(job.record, json.dumps(record, indent=1, sort_keys=True) + "\n")
         return record
-
-
-def check_job(job: Job) -> JobStatus:
-    """Whether ``job``'s record checks out: its files are as recorded (see the module docstring).
-
-    The record alone: the step's code, upstream jobs and forcing are the verdict's
-    (`phyper.Verdicts`), which knows the pipeline.
-    """
-    return Records(state_of_record(job.record)).check(job)[0]

@@ -47,6 +47,8 @@ class Step:
     """Jobs per engine job as declared (``batch=``); `phyper._batches.batch_sizes` applies ``PHYPER_BATCH``."""
     track_code: bool = True
     """Whether a result made by older code of this step is rerun (see `phyper._code`)."""
+    continues: str | None = None
+    """The key whose lower values a job can continue from (``continues=``; see `phyper._continuation`)."""
 
     @property
     def resources(self) -> dict[str, int]:

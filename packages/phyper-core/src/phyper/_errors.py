@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BatchOverrideError",
+    "DamagedStudyError",
     "DuplicateInstanceError",
     "DuplicateResourceError",
     "FrozenInstanceError",
@@ -33,6 +34,7 @@ __all__ = [
     "ParserUsageError",
     "PhyperError",
     "PipelineDefinitionError",
+    "RemovedNameError",
     "StateFormatError",
     "UnknownHashError",
     "UnknownHyperparameterError",
@@ -145,6 +147,14 @@ class JobFailedError(PhyperError, RuntimeError):
 
 class MetricsLoaderError(PhyperError, TypeError):
     """A metrics loader given to ``phyper.collect`` returned something unusable."""
+
+
+class DamagedStudyError(PhyperError, ValueError):
+    """A search's Optuna study (its journal) cannot be read; the message says what to do."""
+
+
+class RemovedNameError(PhyperError, AttributeError):
+    """A name of an older phyper that was removed; the message names what replaces it."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

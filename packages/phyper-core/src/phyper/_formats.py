@@ -48,6 +48,8 @@ __all__ = [
     "LOCK_FORMAT_VERSION",
     "MANIFEST",
     "MANIFEST_FORMAT_VERSION",
+    "TRIAL_RECORD",
+    "TRIAL_RECORD_FORMAT_VERSION",
     "PLAN_CACHE_FORMAT_VERSION",
     "RECORD",
     "RECORD_FORMAT_VERSION",
@@ -69,6 +71,9 @@ __all__ = [
 RECORD_FORMAT_VERSION = 1
 """``phyper_record`` of the completion and batch records this phyper writes and reads."""
 MANIFEST_FORMAT_VERSION = 1
+
+TRIAL_RECORD_FORMAT_VERSION = 2
+"""2: the point alone (1 also held each Optuna trial's state, which the study owns; still read)."""
 """``phyper_manifest`` of the manifests this phyper writes and reads (absent: 1)."""
 JOB_LOG_FORMAT_VERSION = 1
 """The job-log lines' format: lines carry no version field; a later format adds ``phyper_log``."""
@@ -273,6 +278,10 @@ RECORD = FileFormat(
         Field("ran", list_of_text, False, "a batch record: the members that ran this time"),
         Field("migrated_from", text, False, "the hash the job had before `phyper migrate`"),
         Field("code", anything, False, "the fingerprint of the step's code (a later field)"),
+        Field(
+            "continued_from", mapping, False,
+            "the lower rung the job continued from: its `record`, `key`, `continues` (the key) and `budget`",
+        ),
     ),
 )
 """A completion record: written last, atomically, by the runner once every output is written."""
@@ -333,6 +342,23 @@ MANIFEST = FileFormat(
     ),
 )
 """A hashed folder's ``phyper-manifest.json`` (the hash of the key values is checked by the reader)."""
+
+TRIAL_RECORD = FileFormat(
+    "trial record",
+    "format",
+    TRIAL_RECORD_FORMAT_VERSION,
+    True,
+    (
+        Field("hash", text, True, "the point's hash (the `group_by` resource's, or the full hash): the file's name"),
+        Field("params", mapping, True, "the point's key values, as the sampler proposed them (normalised)"),
+        Field("phyper_version", text, False, "the phyper that wrote the file"),
+        Field("trials", anything, False, "format 1 only: each Optuna trial's state (the study owns it now; ignored)"),
+    ),
+)
+"""A search's ``trials/<hash>.json``: one point of the space, written before any of its jobs runs.
+
+Which instances the engines must see; the Optuna study owns trial numbers, states and
+values (see ``docs/state-files.md``)."""
 
 
 def _digests(value: Any) -> str | None:
@@ -484,6 +510,8 @@ class CompletionRecord:
     migrated_from: str | None = None
     code: RecordCode | None = None
     """The code field (None: absent or not an object, as in a record of an older phyper)."""
+    continued_from: dict[str, Any] | None = None
+    """The lower rung the job continued from (``record``, ``key``, ``continues``, ``budget``); None: from scratch."""
     data: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
     """The JSON object as read (unknown keys included)."""
 
@@ -509,6 +537,7 @@ class CompletionRecord:
             members=tuple(members) if members is not None else None,
             ran=tuple(ran) if ran is not None else None,
             migrated_from=data.get("migrated_from"),
+            continued_from=data.get("continued_from"),
             code=(
                 RecordCode(
                     code["digest"] if isinstance(code.get("digest"), str) else None,

@@ -23,9 +23,11 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from phyper._code_store import StepCodes
+from phyper._continuation import check_continues, register_pipeline
 from phyper._declaration import PathFunction, Step, StepKind
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._instance_list import InstanceList, get_instance_from_hash
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from phyper._plan import Plan
     from phyper._search import Search
 
-__all__ = ["AGGREGATE_KEY", "Pipeline", "Step"]
+__all__ = ["AGGREGATE_KEY", "AggregateArguments", "Pipeline", "Step", "StepArguments", "StepOptions"]
 
 
 def _arity(function: PathFunction, step: str) -> int:
@@ -66,6 +68,11 @@ def _arity(function: PathFunction, step: str) -> int:
 _RESOURCE_UNITS = {"threads": ("CPU cores", 2), "mem_mb": ("megabytes", 2000), "runtime": ("minutes", 30)}
 
 
+def _differ(value: object, other: object) -> bool:
+    """Whether two key values are different values for phyper (``True`` is not ``1``: their hashes differ)."""
+    return type(value) is not type(other) or value != other
+
+
 def _positive(step: str, resource: str, value: object) -> int:
     # bool is an int subclass: threads=True is a mistake, not one thread
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -75,6 +82,122 @@ def _positive(step: str, resource: str, value: object) -> int:
             f"(for example {resource}={example})"
         )
     return value
+
+
+class AggregateArguments(TypedDict, total=False):
+    """The keyword options of [`Pipeline.aggregate`][phyper.Pipeline.aggregate] (see `StepOptions`)."""
+
+    inputs: Sequence[PathFunction]
+    name: str | None
+    threads: int
+    mem_mb: int | None
+    runtime: int | None
+    gpus: float | None
+    track_code: bool
+
+
+class StepArguments(AggregateArguments, total=False):
+    """The keyword options of ``per_resource``, ``per_instance`` and ``add_step`` (see `StepOptions`).
+
+    For type checkers and editors only (``**options: Unpack[StepArguments]``): the
+    defaults and the checks are `StepOptions`', and a test holds the two to the same names.
+    """
+
+    batch: int | None
+    continues: str | None
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """A step's options, declared once: every step decorator and ``add_step`` take them as keywords.
+
+    `StepOptions.of` builds them from the keywords and checks each value once; adding
+    an option is a field here (with its check in `of`) and its line in `StepArguments`.
+
+    Attributes:
+        name: the step's name (default: the function's name).
+        inputs: path functions of the files each job reads (besides other steps' outputs,
+            any file: data the user provides).
+        threads: CPU cores one job uses (default 1).
+        mem_mb: memory one job needs, in megabytes (default: the engine's or cluster
+            profile's default).
+        runtime: wall time one job needs, in minutes (default: as ``mem_mb``).
+        gpus: GPUs one job needs: a whole number of devices, or a share of one below 1
+            (``0.25``: four such jobs share a device); default none. ``PHYPER_STEP_GPUS``
+            changes it for one run; phyper hands the devices out machine-wide and sets
+            ``CUDA_VISIBLE_DEVICES`` (see ``docs/gpus.md``).
+        batch: about this many jobs per engine job (see `phyper._batches`); None or 0: one each.
+        track_code: False leaves this step's code out of the verdict (a result made by
+            older code counts as complete); see `phyper._code`.
+        continues: a key of the step's subject (``'n_epochs'``) whose lower values the
+            step can continue from: see [`phyper.continued_from`][phyper.continued_from]
+            and ``docs/pipelines.md`` ("Continuing from a lower budget").
+    """
+
+    name: str
+    inputs: tuple[PathFunction, ...] = ()
+    threads: int = 1
+    mem_mb: int | None = None
+    runtime: int | None = None
+    gpus: float | int | None = None
+    batch: int | None = None
+    track_code: bool = True
+    continues: str | None = None
+
+    @classmethod
+    def of(
+        cls, function: Callable[..., Any], kind: StepKind, resource_name: str | None, options: Mapping[str, Any]
+    ) -> StepOptions:
+        """The options of a step of ``kind`` declared with the keywords ``options``, each checked.
+
+        Raises:
+            PipelineDefinitionError: an unknown option (with the closest known one), a name
+                that is not an identifier, or a value that is not allowed (the message names it).
+        """
+        known = [field.name for field in fields(cls)]
+        step_name = options.get("name") or getattr(function, "__name__", "step")
+        for option in options:
+            if option not in known:
+                raise PipelineDefinitionError(
+                    f"step `{step_name}`: unknown option {option}={options[option]!r}{did_you_mean(option, known)} "
+                    f"(options: {', '.join(known)})"
+                )
+        if not isinstance(step_name, str) or not step_name.isidentifier():
+            raise PipelineDefinitionError(f"step name {step_name!r} must be a Python identifier")
+        batch = options.get("batch")
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 0):
+            raise PipelineDefinitionError(
+                f"step `{step_name}`: batch={batch!r} must be a whole number of jobs per engine job "
+                "(or None / 0 for one engine job per hash)"
+            )
+        single = {"batch": batch, "continues": options.get("continues")}
+        for option, value in single.items():
+            if value and kind == "aggregate":
+                raise PipelineDefinitionError(
+                    f"step `{step_name}` is an aggregate (a single job): {option}= applies to per_resource "
+                    "and per_instance steps"
+                )
+        continues = options.get("continues")
+        if continues is not None and not isinstance(continues, str):
+            raise PipelineDefinitionError(
+                f"step `{step_name}`: continues={continues!r} must name a key (for example continues='n_epochs')"
+            )
+        mem_mb, runtime = options.get("mem_mb"), options.get("runtime")
+        return cls(
+            name=step_name,
+            inputs=tuple(options.get("inputs", ())),
+            threads=_positive(step_name, "threads", options.get("threads", 1)),
+            mem_mb=None if mem_mb is None else _positive(step_name, "mem_mb", mem_mb),
+            runtime=None if runtime is None else _positive(step_name, "runtime", runtime),
+            gpus=check_gpus(options.get("gpus"), f"step `{step_name}`: gpus"),
+            batch=batch or None,
+            track_code=bool(options.get("track_code", True)),
+            continues=continues,
+        )
+
+    def step_fields(self) -> dict[str, Any]:
+        """The options as [`Step`][phyper.Step]'s fields (every option is one of them)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 class Pipeline:
@@ -143,6 +266,7 @@ class Pipeline:
         self._varying_keys: list[str] | None = None
         self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
         """What [`metrics`][phyper.Pipeline.metrics] named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
+        register_pipeline(self)  # where phyper.continued_from finds a running job's step
 
     def _add_search_trials(self) -> None:
         names = [search.name for search in self.searches]
@@ -176,86 +300,47 @@ class Pipeline:
         resource_name: str,
         *,
         outputs: Sequence[PathFunction],
-        inputs: Sequence[PathFunction] = (),
-        name: str | None = None,
-        threads: int = 1,
-        mem_mb: int | None = None,
-        runtime: int | None = None,
-        gpus: float | None = None,
-        batch: int | None = None,
-        track_code: bool = True,
+        **options: Unpack[StepArguments],
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job per distinct hash of ``resource_name``.
 
-        ``threads``, ``mem_mb`` and ``runtime`` (minutes) are what one job needs (see
-        [`add_step`][phyper.Pipeline.add_step]); ``batch=N`` runs about ``N`` of them per engine job (see
-        `phyper._batches`).
+        The options (``inputs``, ``name``, ``threads``, ``mem_mb``, ``runtime``, ``gpus``,
+        ``batch``, ``track_code``, ``continues``) are [`StepOptions`][phyper.StepOptions]'
+        fields; ``batch=N`` runs about ``N`` jobs per engine job (see `phyper._batches`).
         """
         self._shared.check_resource(resource_name)
-        return self._decorator(
-            "resource", resource_name, inputs, outputs, name, threads, mem_mb, runtime, gpus, batch, track_code
-        )
+        return self._decorator("resource", resource_name, outputs, options)
 
     def per_instance(
         self,
         *,
         outputs: Sequence[PathFunction],
-        inputs: Sequence[PathFunction] = (),
-        name: str | None = None,
-        threads: int = 1,
-        mem_mb: int | None = None,
-        runtime: int | None = None,
-        gpus: float | None = None,
-        batch: int | None = None,
-        track_code: bool = True,
+        **options: Unpack[StepArguments],
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
-        """Decorator: one job per full instance (its full hash); resources as in [`add_step`][phyper.Pipeline.add_step].
+        """Decorator: one job per full instance (its full hash); options as in [`StepOptions`][phyper.StepOptions].
 
         ``batch=N`` runs about ``N`` of them per engine job (see `phyper._batches`).
         """
-        return self._decorator(
-            "instance", None, inputs, outputs, name, threads, mem_mb, runtime, gpus, batch, track_code
-        )
+        return self._decorator("instance", None, outputs, options)
 
     def aggregate(
         self,
         *,
         outputs: Sequence[PathFunction],
-        inputs: Sequence[PathFunction] = (),
-        name: str | None = None,
-        threads: int = 1,
-        mem_mb: int | None = None,
-        runtime: int | None = None,
-        gpus: float | None = None,
-        track_code: bool = True,
+        **options: Unpack[AggregateArguments],
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job over all instances; the function receives the list.
 
-        Resources as in [`add_step`][phyper.Pipeline.add_step].
+        Options as in [`StepOptions`][phyper.StepOptions] (an aggregate is one job: no
+        ``batch``, no ``continues``).
         """
-        return self._decorator(
-            "aggregate", None, inputs, outputs, name, threads, mem_mb, runtime, gpus, track_code=track_code
-        )
+        return self._decorator("aggregate", None, outputs, options)
 
     def _decorator(
-        self,
-        kind: StepKind,
-        resource_name: str | None,
-        inputs: Sequence[PathFunction],
-        outputs: Sequence[PathFunction],
-        name: str | None,
-        threads: int = 1,
-        mem_mb: int | None = None,
-        runtime: int | None = None,
-        gpus: float | None = None,
-        batch: int | None = None,
-        track_code: bool = True,
+        self, kind: StepKind, resource_name: str | None, outputs: Sequence[PathFunction], options: Mapping[str, Any]
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         def register(function: Callable[[Any], None]) -> Callable[[Any], None]:
-            self.add_step(
-                function, kind=kind, resource_name=resource_name, inputs=inputs, outputs=outputs, name=name,
-                threads=threads, mem_mb=mem_mb, runtime=runtime, gpus=gpus, batch=batch, track_code=track_code,
-            )
+            self.add_step(function, kind=kind, resource_name=resource_name, outputs=outputs, **options)
             return function
 
         return register
@@ -266,49 +351,27 @@ class Pipeline:
         *,
         kind: StepKind,
         outputs: Sequence[PathFunction],
-        inputs: Sequence[PathFunction] = (),
         resource_name: str | None = None,
-        name: str | None = None,
-        threads: int = 1,
-        mem_mb: int | None = None,
-        runtime: int | None = None,
-        gpus: float | None = None,
-        batch: int | None = None,
-        track_code: bool = True,
+        **options: Unpack[StepArguments],
     ) -> Step:
         """Add a step without a decorator (what the decorators call).
 
         Args:
-            track_code: False leaves this step's code out of the verdict (a result made
-                by older code counts as complete); see `phyper._code`.
-            threads: CPU cores one job uses (default 1).
-            mem_mb: memory one job needs, in megabytes (default: the engine's or
-                cluster profile's default).
-            runtime: wall time one job needs, in minutes (default: as ``mem_mb``).
-            gpus: GPUs one job needs: a whole number of devices, or a share of one
-                below 1 (``0.25``: four such jobs share a device); default none.
-                ``PHYPER_STEP_GPUS`` changes it for one run. phyper hands the devices
-                out machine-wide and sets ``CUDA_VISIBLE_DEVICES`` for the job (see
-                ``docs/gpus.md``).
+            function: the step's function (an instance, or the list for an aggregate).
+            kind: ``"resource"``, ``"instance"`` or ``"aggregate"``.
+            outputs: the path functions of the files each job writes.
+            resource_name: the resource of a ``"resource"`` step.
+            **options: [`StepOptions`][phyper.StepOptions]' fields (``inputs``, ``name``,
+                ``threads``, ``mem_mb``, ``runtime``, ``gpus``, ``batch``, ``track_code``,
+                ``continues``), each validated once there.
 
         Raises:
             PipelineDefinitionError: a bad name, no outputs, a path function of the
-                wrong arity, a resource that is not a positive whole number, or a
-                ``gpus`` that is negative, below 1/100, or above 1 and not whole.
+                wrong arity, an unknown option, or an option's bad value (see
+                [`StepOptions`][phyper.StepOptions]).
         """
-        step_name = name or function.__name__
-        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 0):
-            raise PipelineDefinitionError(
-                f"step `{step_name}`: batch={batch!r} must be a whole number of jobs per engine job "
-                "(or None / 0 for one engine job per hash)"
-            )
-        if batch and kind == "aggregate":
-            raise PipelineDefinitionError(
-                f"step `{step_name}` is an aggregate (a single job): batch= applies to per_resource "
-                "and per_instance steps"
-            )
-        if not step_name.isidentifier():
-            raise PipelineDefinitionError(f"step name {step_name!r} must be a Python identifier")
+        declared = StepOptions.of(function, kind, resource_name, options)
+        step_name = declared.name
         if step_name in self.steps:
             raise PipelineDefinitionError(f"step `{step_name}` is declared twice; give one a name=")
         if not outputs:
@@ -325,23 +388,18 @@ class Pipeline:
                     + ("no argument (an aggregate writes single files)" if wanted == 0 else
                        "one instance (each job writes its own files)")
                 )
+        if declared.continues is not None:
+            check_continues(self.instances[0], step_name, kind, resource_name, declared.continues)
         step = Step(
-            name=step_name,
             kind=kind,
             resource_name=resource_name,
             function=function,
-            inputs=tuple(inputs),
             outputs=tuple(outputs),
-            input_arities=tuple(_arity(f, step_name) for f in inputs),
-            threads=_positive(step_name, "threads", threads),
-            mem_mb=None if mem_mb is None else _positive(step_name, "mem_mb", mem_mb),
-            runtime=None if runtime is None else _positive(step_name, "runtime", runtime),
-            gpus=check_gpus(gpus, f"step `{step_name}`: gpus"),
-            batch=batch or None,
-            track_code=track_code,
+            input_arities=tuple(_arity(f, step_name) for f in declared.inputs),
+            **declared.step_fields(),
         )
         self.steps[step_name] = step
-        self.codes.add(step_name, function, track=self.track_code and track_code)  # plain data: nothing computed
+        self.codes.add(step_name, function, track=self.track_code and declared.track_code)  # plain data: nothing computed
         return step
 
     def metrics(
@@ -393,7 +451,11 @@ class Pipeline:
         return self.instances.hash_index(step.resource_name)
 
     def varying_keys(self) -> list[str]:
-        """The keys that take more than one value in the grid (what tells jobs apart)."""
+        """The keys that take more than one value in the grid (what tells jobs apart).
+
+        Values are told apart as their hashes tell them: ``True``, ``1`` and ``1.0`` are
+        three values. ``phyper view`` names its links by these keys, and job labels show them.
+        """
         if self._varying_keys is None:
             first = self.instances[0]
             names = first.key_names()
@@ -402,7 +464,7 @@ class Pipeline:
             constant = set(names)
             for instance in self.instances:
                 values = instance._phyper_values
-                for name in [name for name in constant if values[position[name]] != firsts[position[name]]]:
+                for name in [name for name in constant if _differ(values[position[name]], firsts[position[name]])]:
                     constant.discard(name)
                 if not constant:
                     break

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HASH_PLACEHOLDER", "Job", "JobTable", "JobToRun", "Plan", "PlannedStep", "StepJobs", "batch_for", "build_plan",
-    "job_for", "jobs_to_run",
+    "is_rung_dependency", "job_for", "jobs_to_run", "rung_dependencies",
 ]
 
 HASH_PLACEHOLDER = "{hash}"
@@ -573,10 +573,13 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
         builder = StepJobs(step.name, state)
         if batched_step is None:
             step_jobs: dict[str, Job] = {}
+            lower = rung_dependencies(step, subjects) if step.continues is not None else {}
             for (key, subject), outputs in zip(subjects.items(), outputs_of[step.name]):
                 inputs = step.input_paths(subject)
                 dependencies: dict[str, None] = {}  # ordered set: an aggregate has one per instance
                 producers.resolve(step.name, inputs, dependencies, upstream)
+                if key in lower:  # after the lower rung when both run; it orders, never invalidates
+                    dependencies[f"{step.name}:{lower[key]}"] = None
                 step_jobs[f"{step.name}:{key}"] = builder.job(key, inputs, outputs, tuple(dependencies))
             stored[step.name] = step_jobs
         else:
@@ -629,6 +632,49 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
         current_non_keys(pipeline),
         pipeline.codes,
     )
+
+
+def rung_dependencies(step: Step, subjects: Mapping[str, Any]) -> dict[str, str]:
+    """Job key -> the key of the job at the next lower budget of the same configuration.
+
+    For a step declared with ``continues='n_epochs'`` over ``subjects`` (job key ->
+    instance): the jobs whose other key values (of the step's resource) are equal form
+    a ladder by ``n_epochs``; each rung but the lowest gets the one below it. Jobs of
+    other steps never have one.
+
+    Raises:
+        PipelineDefinitionError: the budgets of one configuration cannot be ordered.
+    """
+    budget_key = step.continues
+    if budget_key is None:
+        return {}
+    ladders: dict[str, list[tuple[Any, str]]] = {}
+    for key, subject in subjects.items():
+        values = subject.get_key_values(step.resource_name)
+        budget = values.pop(budget_key)
+        ladders.setdefault(repr(sorted(values.items())), []).append((budget, key))
+    lower: dict[str, str] = {}
+    for ladder in ladders.values():
+        try:
+            ladder.sort(key=lambda rung: rung[0])
+        except TypeError:
+            raise PipelineDefinitionError(
+                f"step `{step.name}` continues along `{budget_key}`, whose values "
+                f"({', '.join(repr(budget) for budget, _ in ladder)}) cannot be ordered; a budget is a number"
+            ) from None
+        for (_, below), (_, key) in zip(ladder, ladder[1:]):
+            lower[key] = below
+    return lower
+
+
+def is_rung_dependency(job: Job, dependency: str) -> bool:
+    """Whether ``dependency`` of ``job`` is its lower rung (a job of its own step: see `rung_dependencies`).
+
+    Such a dependency orders the two jobs when both run; it never makes ``job`` run.
+    A job never reads a file its own step writes (the plan refuses it), so a dependency
+    on a job of the same step is always a rung.
+    """
+    return dependency.startswith(job.step) and dependency[len(job.step) : len(job.step) + 1] == ":"
 
 
 def current_non_keys(pipeline: PipelineDeclaration) -> dict[str, Any]:

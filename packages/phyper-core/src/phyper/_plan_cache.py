@@ -57,7 +57,7 @@ from phyper._formats import (
     read_state_bytes,
 )
 from phyper._keys import AGGREGATE_KEY, BATCH_MEMBERSHIP
-from phyper._plan import Plan, build_plan, plan_data, plan_from_data
+from phyper._plan import Plan, build_plan, is_rung_dependency, plan_data, plan_from_data
 from phyper._version import __version__
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def plan_fingerprint(pipeline: PipelineDeclaration) -> str:
         digest.update(repr(values).encode())
     for step in pipeline.steps.values():
         add(step.name, step.kind, step.resource_name, step.threads, step.mem_mb, step.runtime, step.input_arities,
-            step.function.__doc__)
+            step.function.__doc__, step.continues)
         for function in (step.function, *step.inputs, *step.outputs):
             add(getattr(function, "__module__", None), getattr(function, "__qualname__", None))
             code = getattr(function, "__code__", None)
@@ -237,7 +237,8 @@ def _spot_check(plan: Plan, pipeline: PipelineDeclaration) -> str | None:
             if job.batch is None:
                 dependencies: dict[str, None] = {}
                 plan.jobs.resolve(step.name, list(job.inputs), dependencies)
-                if job.dependencies != tuple(dependencies):
+                # a lower rung (phyper._plan.rung_dependencies) follows from the grid, which the key covers
+                if tuple(d for d in job.dependencies if not is_rung_dependency(job, d)) != tuple(dependencies):
                     return f"the dependencies of job {job_id}"
             else:
                 batch = plan.batches[f"{step.name}:{job.batch}"]

@@ -419,26 +419,28 @@ def _page_data(
 
 
 def _search_sections(pipeline: Pipeline | None) -> list[dict[str, Any]]:
-    """Per search of the pipeline: its trials in order, the best so far, the searched keys."""
+    """Per search of the pipeline: its trials in order, the best so far, the searched keys.
+
+    The trials and their best come from `phyper._search_driver.search_trials`, as
+    ``phyper search show`` lists them (stale ones marked).
+    """
+    if pipeline is None or not pipeline.searches:
+        return []
+    from phyper._search_driver import search_trials
+
     sections = []
-    for search in pipeline.searches if pipeline is not None else ():
-        rows = search.trial_rows()
-        keys = list(search.space)
-        best_so_far: list[float | None] = []
-        best: float | None = None
-        for row in rows:
-            value = row["objective"] if row["state"] == "complete" else None
-            if value is not None and (best is None or (value > best if search.direction == "maximize" else value < best)):
-                best = float(value)
-            best_so_far.append(best)
-        columns = ["number", *keys, "state", "objective", "hash"]
-        for row in rows:
-            row["hash"] = str(row["hash"])[:SHORT_HASH]
+    for search in pipeline.searches:
+        trials = search_trials(pipeline, search)
+        keys = list(trials.keys)
+        columns = ["number", *keys, "state", "objective", "hash", "stale"]
+        rows = [{**row.to_json(), "hash": row.hash[:SHORT_HASH]} for row in trials.trials]
+        best = trials.best
         sections.append({
             "name": search.name, "objective": search.objective, "direction": search.direction, "keys": keys,
             "space": {key: dimension.describe() for key, dimension in search.space.items()},
             "sampler": search.sampler, "trials": _columnar(columns, [{k: _plain(r[k]) for k in columns} for r in rows]),
-            "count": len(rows), "best_so_far": best_so_far, "best": search.best(rows),
+            "count": len(rows), "best_so_far": trials.best_so_far(), "best": best.to_json() if best is not None else None,
+            "best_current": trials.best_current.to_json() if trials.best_current is not None else None,
         })
     return sections
 

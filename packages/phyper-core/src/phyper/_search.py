@@ -17,22 +17,27 @@ every trial recorded so far and every engine, ``phyper status``, ``ls``, ``colle
 earlier work has the same hash, hence the same folder and completion record: it is
 never computed again.
 
-A record holds the point's key values and, per Optuna trial number that proposed
-it, that trial's state and objective (``running``, ``complete``, ``failed``). The
-completion records of the trial's jobs stay the one truth about what is done.
+A record holds the point alone (its hash and key values). Who owns what: the Optuna
+study owns trial numbers, states (`TrialState`) and objectives; the completion
+records of the trial's jobs, judged by the pipeline's verdicts, own what is done; a
+trial whose results were made by older code is *stale*, computed, never stored (see
+``docs/state-files.md``).
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 import json
 import math
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from phyper._errors import PhyperError, did_you_mean
+from phyper._formats import TRIAL_RECORD, TRIAL_RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_json_file
 from phyper._fs import atomic_write_text
 
 if TYPE_CHECKING:
@@ -47,6 +52,7 @@ __all__ = [
     "Search",
     "SearchDefinitionError",
     "TrialRecord",
+    "TrialState",
     "Uniform",
     "choice",
     "int_range",
@@ -57,7 +63,6 @@ __all__ = [
 SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes")
 """The sampler names a `Search` takes (Optuna's TPE, random, grid, GP and CMA-ES samplers)."""
 
-TRIAL_RECORD_FORMAT = 1
 
 
 class SearchDefinitionError(PhyperError, ValueError):
@@ -189,42 +194,56 @@ def log_uniform(low: float, high: float) -> LogUniform:
     return LogUniform(low, high)
 
 
+class TrialState(enum.Enum):
+    """Where an Optuna trial stands (the study owns it; see ``docs/state-files.md``)."""
+
+    WAITING = "waiting"
+    """Enqueued (``study.enqueue_trial``), not asked yet."""
+    RUNNING = "running"
+    """Asked, not told yet (its driver is running its jobs, or died and it awaits adoption)."""
+    COMPLETE = "complete"
+    FAILED = "failed"
+    PRUNED = "pruned"
+
+    @property
+    def finished(self) -> bool:
+        """Told: it counts toward ``--trials``."""
+        return self not in (TrialState.WAITING, TrialState.RUNNING)
+
+
 @dataclass(frozen=True)
 class TrialRecord:
-    """What one point of the space recorded: its key values and the Optuna trials that proposed it."""
+    """One point of the space: its hash and key values, written before any of its jobs runs.
+
+    It tells the engines (new processes that import the pipeline module) which instances a
+    search added. It holds no trial state: the Optuna study owns trial numbers, states and
+    values; staleness is computed from the verdicts, never stored.
+    """
 
     hash: str
     params: dict[str, Any]
-    trials: dict[int, dict[str, Any]]
-    """Optuna trial number -> ``{"state": "running"|"complete"|"failed", "objective": float|None}``."""
 
     def to_json(self) -> str:
-        """The record's file content."""
+        """The record's file content (``TRIAL_RECORD`` in `phyper._formats`)."""
         return json.dumps(
-            {
-                "format": TRIAL_RECORD_FORMAT,
-                "hash": self.hash,
-                "params": self.params,
-                "trials": {str(number): entry for number, entry in sorted(self.trials.items())},
-            },
+            {"format": TRIAL_RECORD_FORMAT_VERSION, "hash": self.hash, "params": self.params,
+             "phyper_version": phyper_version()},
             sort_keys=True,
         )
 
 
 def read_trial_record(path: str) -> TrialRecord | None:
-    """One trial record, or None if it is missing, damaged or of another format (then it is skipped)."""
+    """One trial record, or None if there is none.
+
+    Raises:
+        DamagedStateFile: it cannot be read or has the wrong shape (a named warning for callers to give).
+        StateFormatError: a newer phyper wrote it.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-        if data.get("format") != TRIAL_RECORD_FORMAT:
-            return None
-        return TrialRecord(
-            str(data["hash"]),
-            dict(data["params"]),
-            {int(number): dict(entry) for number, entry in data["trials"].items()},
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        data = read_json_file(path, TRIAL_RECORD)
+    except FileNotFoundError:
         return None
+    return TrialRecord(str(data["hash"]), dict(data["params"]))
 
 
 # -- the declaration -----------------------------------------------------------------
@@ -443,19 +462,48 @@ class Search:
         return self.store.trial_record_path(trial_hash)
 
     def records(self) -> list[TrialRecord]:
-        """Every point recorded so far, by the number of the first trial that proposed it."""
+        """Every point recorded so far, by hash.
+
+        A damaged record is left out with a warning on stderr that names it: its point's
+        trials stay in the study, and the next ``phyper search run`` writes it again from
+        there. A record a newer phyper wrote stops the command.
+
+        Raises:
+            StateFormatError: a record in a newer format.
+        """
         records = []
         for point_hash, path in self.store.iter_trial_records():
-            record = read_trial_record(path)
-            if record is not None and record.hash == point_hash:
-                records.append(record)
-        records.sort(key=lambda record: (min(record.trials, default=math.inf), record.hash))
+            try:
+                record = read_trial_record(path)
+            except DamagedStateFile as error:
+                print(
+                    f"phyper: warning: damaged trial record: {error.path} {error.what}; its point's instances are "
+                    f"left out until `phyper search run` writes it again from the study",
+                    file=sys.stderr,
+                )
+                continue
+            if record is None:
+                continue
+            try:
+                named = self.trial_hash(record.params)
+            except PhyperError:
+                named = point_hash  # a point of keys the class no longer has: kept, not an instance now
+            if record.hash != point_hash or named != point_hash:
+                print(
+                    f"phyper: warning: damaged trial record: {path} holds the point {named} (recorded as "
+                    f"{record.hash}), not {point_hash}; left out until `phyper search run` writes it again from the study",
+                    file=sys.stderr,
+                )
+                continue
+            records.append(record)
         return records
 
     def write_record(self, record: TrialRecord) -> None:
         """Write a point's record atomically (callers hold the point's lock)."""
         path = self.record_path(record.hash)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path):
+            os.rmdir(path)  # an empty folder in the record's place (a damaged state): the record takes it back
         atomic_write_text(path, record.to_json())
 
     def recorded_instances(self) -> list[Any]:
@@ -467,24 +515,3 @@ class Search:
             except PhyperError:
                 continue  # a point of keys the class no longer has: not an instance of today's grid
         return instances
-
-    def trial_rows(self) -> list[dict[str, Any]]:
-        """One row per Optuna trial recorded, in trial order: number, key values, hash, state, objective."""
-        rows = []
-        for record in self.records():
-            for number, entry in record.trials.items():
-                rows.append(
-                    {"number": number, **record.params, "hash": record.hash,
-                     "state": entry.get("state"), "objective": entry.get("objective")}
-                )
-        rows.sort(key=lambda row: int(row["number"]))
-        return rows
-
-    def best(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
-        """The complete trial with the best objective (the first of equals), or None."""
-        listed = self.trial_rows() if rows is None else rows
-        complete = [row for row in listed if row["state"] == "complete" and row["objective"] is not None]
-        if not complete:
-            return None
-        sign = -1.0 if self.direction == "maximize" else 1.0
-        return min(complete, key=lambda row: (sign * float(row["objective"]), int(row["number"])))

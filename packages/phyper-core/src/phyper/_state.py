@@ -45,7 +45,6 @@ __all__ = [
     "default_state_folder",
     "log_line",
     "read_job_log",
-    "state_of_record",
 ]
 
 DEFAULT_STATE_FOLDER = ".phyper"
@@ -264,14 +263,10 @@ class LocalStateFolder:
         """A record path of ``step`` with ``placeholder`` (``{hash}``) standing for the key."""
         return os.path.join(self._records, step, placeholder + _RECORD_SUFFIX)
 
-    def record_name(self, key: str) -> str:
-        """The file name of the record of job ``key`` (what `record_listing` lists)."""
-        return key + _RECORD_SUFFIX
-
     def record_listing(self, step: str) -> frozenset[str]:
         """The file names in ``step``'s record folder now (none if it does not exist).
 
-        One listing, not a failed open per job: test membership with `record_name`.
+        One listing, not a failed open per job (`record_names` gives the keys).
         """
         try:
             return frozenset(os.listdir(os.path.join(self._records, step)))
@@ -454,11 +449,6 @@ class SearchStore:
         path = os.path.join(self.folder, _LOGS, f"trial-{number}.log")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         return path
-
-
-def state_of_record(record_path: str) -> StateStore:
-    """The state folder a completion record lives in (the inverse of `LocalStateFolder.record_path`)."""
-    return LocalStateFolder(os.path.dirname(os.path.dirname(os.path.dirname(record_path))))
 
 
 class _HasState(Protocol):

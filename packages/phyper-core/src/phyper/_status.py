@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from phyper._verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts, last_attempts
+from phyper._verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
 
 __all__ = [
-    "EngineCount", "JobVerdict", "Status", "job_verdicts", "last_attempts", "status_data", "status_lines", "status_summary", "summarise",
+    "EngineCount", "JobVerdict", "Status", "job_verdicts", "status_data", "status_lines", "status_summary", "summarise",
     "summary_lines",
 ]
 

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 from phyper._code_store import CodeSummary
 from phyper._completion import NO_RECORD, JobStatus, Reason, Records
 from phyper._keys import batch_finder
-from phyper._state import Outcome, state_of_record
+from phyper._plan import is_rung_dependency
+from phyper._state import Outcome
 
 if TYPE_CHECKING:
     from phyper._formats import CompletionRecord
@@ -54,11 +55,9 @@ __all__ = [
     "StepCount",
     "Summary",
     "Verdicts",
-    "check_batch",
     "describe_changes",
     "failed_attempts",
     "job_verdicts",
-    "last_attempts",
 ]
 
 
@@ -104,23 +103,7 @@ class Summary:
     """Jobs made by older code or with other package versions, per step (see `phyper._code_store`)."""
 
 
-def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
-    """Whether a batch job's members' records check out: every one of its current members' does.
-
-    ``members`` are the jobs named by ``batch.members``; the batch record's own list of
-    members does not matter (see the module docstring). It is consumed lazily: the
-    first incomplete member decides. The records alone: code, upstream jobs and forcing
-    are `Verdicts`' business.
-    """
-    return Records(state_of_record(batch.record)).check_batch(batch, members)
-
-
 # -- the job log: why a job without a record is to run ----------------------------------
-
-
-def last_attempts(state: StateStore) -> dict[str, dict[str, Any]]:
-    """The last job-log entry (as written) of each job id (``step:key``) that ran or failed."""
-    return {entry.id: dict(entry.fields) for entry in _log_entries(state, only_failures=False) if entry.attempted}
 
 
 def failed_attempts(state: StateStore) -> dict[str, str]:
@@ -289,6 +272,8 @@ class Verdicts:
         if forced is not None:
             return JobVerdict(job, True, forced.reason, False, changes, **code, kind=Reason.FORCED)
         for dependency in job.dependencies:
+            if is_rung_dependency(job, dependency):
+                continue  # a lower rung is an optional input: it orders, never invalidates (phyper._continuation)
             if self._engine_verdict(dependency).to_run:
                 return JobVerdict(
                     job, True, f"upstream job {dependency} is to run", False, changes, **code, kind=Reason.UPSTREAM
