@@ -167,6 +167,8 @@ class PlanStep(JsonObject):
     resources: dict[str, int]
     batch_size: int | None
     batch_keys: list[str]
+    gpus: float | None
+    """GPUs one job holds (``gpus=``, then ``PHYPER_STEP_GPUS``), None for none."""
 
     @classmethod
     def of(cls, step: PlannedStep) -> PlanStep:
@@ -174,7 +176,7 @@ class PlanStep(JsonObject):
         return cls(
             step.name, step.kind, step.resource_name, step.doc, list(step.keys), list(step.output_templates),
             step.record_template, list(step.upstream), step.threads, dict(step.resources), step.batch_size,
-            list(step.batch_keys),
+            list(step.batch_keys), step.gpus,
         )
 
 
