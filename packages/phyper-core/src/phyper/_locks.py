@@ -28,10 +28,11 @@ Chosen over ``flock`` because:
   expires (90 s by default on NFSv4) or when ``statd`` reports its reboot. A
   filesystem mounted with ``nolock``, or one without lock support, gives no
   cross-host exclusion: the locks then only protect processes on the same host.
-* Lock files are never deleted by their holders while in use: deleting a file while
-  another process waits on it would let a third one lock a new file of the same name
-  (a dead waiter's marker is deleted by a reader that could lock it: see
-  `phyper._device_pool`).
+* A file a process may wait on (a job's lock, a device's slots, the pool lock, the
+  search's and the engine's locks) is never deleted: deleting it while another process
+  waits on it would let a third one lock a new file of the same name. A waiting job's
+  marker, which nobody waits on, is deleted by its job when it stops waiting, or by a
+  reader that could lock it (its job died; see `phyper._device_pool`).
 
 **The two traps of POSIX locks, and how this module closes them.** A POSIX lock
 belongs to the *process* and the *file*: (1) closing *any* descriptor of a file
