@@ -6,8 +6,6 @@ what a search over a budget (a fidelity) compares. ``seed`` is a key: it fixes t
 weights' initialisation, the dropout masks and the mini-batch order.
 """
 
-from typing import List
-
 import phyper
 
 
@@ -42,4 +40,4 @@ d = {'learning_rate': [0.001, 0.01],
      'width': [32, 128],
      'n_epochs': [10, 30]}
 
-instances: List[Instance] = parser.get_instances_from_dictionary(d)
+instances: list[Instance] = parser.get_instances_from_dictionary(d)

@@ -18,7 +18,6 @@ torch only when it trains. Each step also says what one job needs (threads, memo
 MB, wall time in minutes): a cluster profile sizes each job with them.
 """
 
-from typing import Dict, List
 
 import phyper
 from config import Instance, instances, parser
@@ -51,7 +50,7 @@ pipeline = phyper.Pipeline(instances, searches=[search])
 
 
 @pipeline.metrics
-def validation_metrics(instance: Instance) -> Dict[str, float]:
+def validation_metrics(instance: Instance) -> dict[str, float]:
     """The last epoch's validation loss and accuracy of one trained model."""
     import score_models
 
@@ -79,7 +78,7 @@ def train_model(instance: Instance) -> None:
 
 @pipeline.aggregate(inputs=[get_training_metrics_path], outputs=[get_validation_scores_path],
                     threads=1, mem_mb=1000, runtime=5)
-def compute_scores(all_instances: List[Instance]) -> None:
+def compute_scores(all_instances: list[Instance]) -> None:
     """Every model's validation accuracy and loss, the best first."""
     import score_models
 
@@ -91,7 +90,7 @@ def compute_scores(all_instances: List[Instance]) -> None:
     outputs=[get_best_model_checkpoint_path, get_best_model_training_metrics_path, get_best_model_test_results_path],
     threads=1, mem_mb=1000, runtime=10,
 )
-def retrain_best_model(all_instances: List[Instance]) -> None:
+def retrain_best_model(all_instances: list[Instance]) -> None:
     """Retrain the best configuration on training + validation images and test it once."""
     import best_model
 
@@ -100,7 +99,7 @@ def retrain_best_model(all_instances: List[Instance]) -> None:
 
 @pipeline.aggregate(inputs=[get_validation_scores_path, get_training_metrics_path], outputs=[get_learning_curves_path],
                     threads=1, mem_mb=1000, runtime=5)
-def plot_learning_curves(all_instances: List[Instance]) -> None:
+def plot_learning_curves(all_instances: list[Instance]) -> None:
     """Draw every configuration's validation accuracy against epochs."""
     import plots
 
@@ -111,6 +110,6 @@ def plot_learning_curves(all_instances: List[Instance]) -> None:
     inputs=[get_validation_scores_path, get_learning_curves_path, get_best_model_test_results_path],
     outputs=[get_report_path], threads=1, mem_mb=1000, runtime=5,
 )
-def make_report(all_instances: List[Instance]) -> None:
+def make_report(all_instances: list[Instance]) -> None:
     """Write the HTML report (one self-contained page, opens offline): models, search, figures."""
     phyper.report(pipeline, get_report_path(), title='Digits: grid and TPE search')
