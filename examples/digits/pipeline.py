@@ -18,7 +18,6 @@ torch only when it trains. Each step also says what one job needs (threads, memo
 MB, wall time in minutes): a cluster profile sizes each job with them.
 """
 
-
 import phyper
 from config import Instance, instances, parser
 from paths import (
