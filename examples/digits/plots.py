@@ -18,7 +18,7 @@ MAX_LABELLED = 10
 
 
 def plot_learning_curves(instances: Sequence[Instance]) -> None:
-    """Validation accuracy against epochs, one line per configuration, the best in black.
+    """Validation accuracy against epochs, one line per configuration, the best in black (a dot at its budget).
 
     Each configuration is drawn from its model with the most epochs: a model trained to
     fewer epochs of the same configuration follows the same curve up to its last epoch.
@@ -38,6 +38,9 @@ def plot_learning_curves(instances: Sequence[Instance]) -> None:
         ax.plot([e['epoch'] for e in epochs], [e['eval_accuracy'] for e in epochs],
                 color='black' if best else None, linewidth=2.2 if best else 1.0, alpha=1.0 if best else 0.7,
                 label=label, zorder=3 if best else 2)
+    top = scores.iloc[0]
+    ax.plot([top['n_epochs']], [top['validation_accuracy']], marker='o', markersize=8, color='black', linestyle='none',
+            label=f"best model: {top['n_epochs']} epochs", zorder=4)
     ax.set_xlabel('epoch')
     ax.set_ylabel('validation accuracy')
     ax.set_title(f'{len(ranked)} configurations (best in black)')
