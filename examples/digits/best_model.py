@@ -53,7 +53,12 @@ def train_best_model(instances: Sequence[Instance]) -> dict[str, Any]:
 
     results = {
         'hash': str(best['hash']),
-        **{key: getattr(instance, key) for key in ['learning_rate', 'width', 'depth', 'dropout', 'seed', 'n_epochs']},
+        'learning_rate': instance.learning_rate,
+        'width': instance.width,
+        'depth': instance.depth,
+        'dropout': instance.dropout,
+        'seed': instance.seed,
+        'n_epochs': instance.n_epochs,
         'validation_accuracy': float(best['validation_accuracy']),
         'validation_loss': float(best['validation_loss']),
         'test_accuracy': test_accuracy,
