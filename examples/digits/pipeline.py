@@ -67,12 +67,13 @@ def split_data(instance: Instance) -> None:
 @pipeline.per_instance(
     inputs=[get_split_data_path], outputs=[get_checkpoint_path, get_training_metrics_path],
     threads=1, mem_mb=1000, runtime=10,  # torch runs single-threaded (train.py)
+    continues='n_epochs',  # a longer budget goes on from the largest shorter one done
 )
 def train_model(instance: Instance) -> None:
-    """Train one model for ``n_epochs`` epochs and save its checkpoint and learning curve."""
+    """Train one model up to ``n_epochs`` epochs (from the same model at fewer epochs, if one is done)."""
     import train
 
-    train.train_model(instance)
+    train.train_model(instance, continue_from=phyper.continued_from(instance))
 
 
 @pipeline.aggregate(inputs=[get_training_metrics_path], outputs=[get_validation_scores_path],
