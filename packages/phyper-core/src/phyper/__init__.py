@@ -39,6 +39,7 @@ from phyper._errors import (
     UnknownStepError,
     UnsupportedValueError,
 )
+from phyper._fidelity import Budget, budget
 from phyper._fs import atomic_output, atomic_write_text
 from phyper._hashing import (
     HASH_FORMAT_VERSION,
@@ -106,12 +107,14 @@ __all__ = [
     "Pipeline",
     "Plan",
     "PlannedStep",
+    "Budget",
     "Search",
     "SearchDefinitionError",
     "Step",
     "Verdicts",
     "check_batch",
     "check_job",
+    "budget",
     "choice",
     "int_range",
     "log_uniform",
