@@ -35,7 +35,7 @@ MODEL = {
 }
 # The pipeline runtime: steps, plans, batches, the state folder and its records, code, verdicts, running.
 RUNTIME = {
-    "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
+    "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._fidelity", "phyper._plan", "phyper._plan_cache",
     "phyper._batches", "phyper._devices", "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
     "phyper._code_store", "phyper._verdict", "phyper._continuation", "phyper._runner", "phyper._search",
     "phyper._search_driver", "phyper._engines",

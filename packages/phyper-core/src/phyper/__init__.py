@@ -43,6 +43,7 @@ from phyper._errors import (
     UnknownStepError,
     UnsupportedValueError,
 )
+from phyper._fidelity import Budget, budget
 from phyper._fs import atomic_output, atomic_write_text
 from phyper._hashing import (
     HASH_FORMAT_VERSION,
@@ -136,11 +137,13 @@ __all__ = [
     "Pipeline",
     "Plan",
     "PlannedStep",
+    "Budget",
     "Search",
     "SearchDefinitionError",
     "Step",
     "StepOptions",
     "Verdicts",
+    "budget",
     "choice",
     "continued_from",
     "int_range",

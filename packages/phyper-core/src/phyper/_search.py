@@ -36,7 +36,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from phyper._errors import PhyperError, did_you_mean
+from phyper._errors import PhyperError, SearchDefinitionError, did_you_mean
+from phyper._fidelity import Budget, check_pruner
 from phyper._formats import TRIAL_RECORD, TRIAL_RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_json_file
 from phyper._fs import atomic_write_text
 
@@ -63,10 +64,6 @@ __all__ = [
 SAMPLERS = ("tpe", "random", "grid", "gp", "cmaes")
 """The sampler names a `Search` takes (Optuna's TPE, random, grid, GP and CMA-ES samplers)."""
 
-
-
-class SearchDefinitionError(PhyperError, ValueError):
-    """A search's space, expansion, objective or sampler cannot be used (checked before anything runs)."""
 
 
 # -- the space -------------------------------------------------------------------------
@@ -289,6 +286,11 @@ class Search:
         name: the search's name (its folder); several searches need distinct names.
         storage: an Optuna storage URL (``sqlite:///…``, ``postgresql://…``) instead of
             the journal file in the state folder.
+        fidelity: the budget a trial climbs (`budget`): each trial runs at the first
+            rung, then the next, ...; the key must be a key, neither searched nor expanded.
+        pruner: what stops a trial between rungs: ``'hyperband'``, ``'successive_halving'``,
+            ``'median'`` (Optuna's pruners, built with the budget's rungs), any
+            ``optuna.pruners`` object, or None (the default: every trial climbs every rung).
 
     Raises:
         SearchDefinitionError: a space naming a non-key or listing nothing, an expanded
@@ -311,6 +313,8 @@ class Search:
         seed: int | None = 0,
         name: str = "search",
         storage: str | None = None,
+        fidelity: Budget | None = None,
+        pruner: Any = None,
     ) -> None:
         shared = parser._require_parser("phyper.Search()")
         schema = shared.schema
@@ -349,6 +353,28 @@ class Search:
             if not listed:
                 raise SearchDefinitionError(f"search `{name}`: expand[{key!r}] is an empty range: list its values")
             self.expand[key] = listed
+        if fidelity is not None:
+            if not isinstance(fidelity, Budget):
+                raise SearchDefinitionError(
+                    f"search `{name}`: fidelity={fidelity!r}: give phyper.budget('n_epochs', low=..., high=..., factor=3)"
+                )
+            key = fidelity.key
+            schema.position(key, context=f"search `{name}`'s fidelity")
+            if key in schema.non_keys:
+                raise SearchDefinitionError(
+                    f"search `{name}`: the fidelity `{key}` is a non-key, but a budget defines a result "
+                    f"(a model trained to one budget is not the model trained to another): make `{key}` a key "
+                    "(declare it in the Parser subclass, not in a non-key class)"
+                )
+            for where, taken in (("space", self.space), ("expand", self.expand)):
+                if key in taken:
+                    raise SearchDefinitionError(
+                        f"search `{name}`: the fidelity `{key}` is also in {where}=: the search sets it rung by "
+                        f"rung; take `{key}` out of {where}="
+                    )
+            fidelity = Budget(key, tuple(schema.normalize(key, rung) for rung in fidelity.rungs))
+        self.fidelity = fidelity
+        self.pruner = check_pruner(name, pruner, fidelity)
         if not isinstance(objective, str) or not objective:
             raise SearchDefinitionError(
                 f"search `{name}`: objective must be the name of a metric of @pipeline.metrics, not {objective!r}"
