@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 import phyper
-from phyper._completion import Reason, read_record_checked
-from phyper._continuation import _RUNNING_JOB
-from phyper._pipeline import AggregateArguments, StepArguments
-from phyper._runner import RUNNING_JOB_VARIABLE
+from phyper._state.records import Reason, read_record_checked
+from phyper._running.continuation import _RUNNING_JOB
+from phyper._planning.pipeline import AggregateArguments, StepArguments
+from phyper._running.runner import RUNNING_JOB_VARIABLE
 
 TRAINED: list[tuple[int, int]] = []
 """(lr, epoch) of every epoch a step trained, in order."""

@@ -5,7 +5,7 @@ on ``Instance`` or on the parser; `phyper.Parser` exposes them under their 0.x
 names. Each is an alias or a short composition of phyper's own API. Where 0.x
 misbehaved (folders created while hashing, asserts, one file written for all
 instances) these keep phyper's behaviour and its named errors. This module imports
-the model (`phyper._model`); the model never imports it.
+the model (`phyper._model.model`); the model never imports it.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from phyper._errors import (
     PipelineDefinitionError,
     UnknownHashError,
 )
-from phyper._hashing import HASH_HEX_DIGITS, is_hash
-from phyper._instance_list import InstanceList, get_instance_from_hash, get_projections
-from phyper._manifest import MANIFEST_NAME, instance_from_manifest
-from phyper._model import ParserModel
+from phyper._model.hashing import HASH_HEX_DIGITS, is_hash
+from phyper._model.instance_list import InstanceList, get_instance_from_hash, get_projections
+from phyper._model.manifest import MANIFEST_NAME, instance_from_manifest
+from phyper._model.model import ParserModel
 
 if TYPE_CHECKING:
     import pandas

@@ -17,8 +17,8 @@ from phyper._errors import (
     UnknownResourceError,
     did_you_mean,
 )
-from phyper._hashing import HASH_HEX_DIGITS, PREFIX, digest, encode_item
-from phyper._schema import Schema
+from phyper._model.hashing import HASH_HEX_DIGITS, PREFIX, digest, encode_item
+from phyper._model.schema import Schema
 
 __all__ = ["FULL_INSTANCE", "Context"]
 

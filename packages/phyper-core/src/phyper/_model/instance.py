@@ -1,7 +1,7 @@
 """What lists of instances and manifests need of an instance: a protocol the model provides.
 
-`phyper._instance_list` and `phyper._manifest` work on instances, and the
-model (`phyper._model`) uses both; typing them against this protocol instead of
+`phyper._model.instance_list` and `phyper._model.manifest` work on instances, and the
+model (`phyper._model.model`) uses both; typing them against this protocol instead of
 the model's class keeps the imports pointing one way.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from phyper._context import Context
+    from phyper._model.context import Context
 
 __all__ = ["Instance"]
 

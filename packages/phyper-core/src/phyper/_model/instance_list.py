@@ -13,12 +13,12 @@ from phyper._errors import (
     UnknownHyperparameterError,
     did_you_mean,
 )
-from phyper._hashing import hash_key_values, is_hash
+from phyper._model.hashing import hash_key_values, is_hash
 
 if TYPE_CHECKING:
     import pandas
 
-    from phyper._instance import Instance
+    from phyper._model.instance import Instance
 
 __all__ = [
     "InstanceList",

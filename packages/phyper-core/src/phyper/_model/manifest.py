@@ -10,14 +10,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from phyper._context import FULL_INSTANCE
+from phyper._model.context import FULL_INSTANCE
 from phyper._errors import ManifestError, ManifestMismatchError, PhyperError
-from phyper._formats import MANIFEST, DamagedStateFile, read_json_file
+from phyper._state.formats import MANIFEST, DamagedStateFile, read_json_file
 from phyper._fs import atomic_write_text, leftover_temporaries
-from phyper._hashing import HASH_FORMAT_VERSION, hash_key_values
+from phyper._model.hashing import HASH_FORMAT_VERSION, hash_key_values
 
 if TYPE_CHECKING:
-    from phyper._instance import Instance
+    from phyper._model.instance import Instance
 
 __all__ = [
     "MANIFEST_NAME",
@@ -81,7 +81,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     """Read a manifest file, or the manifest inside a hashed folder."""
     file_path = _manifest_path(path)
     try:
-        # the described shape first (phyper._formats.MANIFEST); a newer format raises StateFormatError
+        # the described shape first (phyper._state.formats.MANIFEST); a newer format raises StateFormatError
         data = read_json_file(file_path, MANIFEST)
         manifest = Manifest(
             resource=data["resource"],

@@ -1,8 +1,8 @@
 """The hyperparameter model: typed class attributes, immutable instances, hashes, paths.
 
 `ParserModel` is everything `phyper.Parser` is except phyper 0.x's names,
-which `phyper._compat` adds on top (this module never imports it);
-`phyper._parser` composes the public class.
+which `phyper._model.compat` adds on top (this module never imports it);
+`phyper._model.parser` composes the public class.
 """
 
 from __future__ import annotations
@@ -15,22 +15,22 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from phyper._context import Context
+from phyper._model.context import Context
 from phyper._errors import (
     DuplicateInstanceError,
     FrozenInstanceError,
     GridValueError,
     ParserUsageError,
 )
-from phyper._instance_list import (
+from phyper._model.instance_list import (
     InstanceList,
     get_filtered_instances,
     get_instance_from_hash,
     get_instances_hashes,
     get_projections,
 )
-from phyper._overrides import resolve_non_key_overrides
-from phyper._schema import Field, Schema, build_schema
+from phyper._model.overrides import resolve_non_key_overrides
+from phyper._model.schema import Field, Schema, build_schema
 
 __all__ = ["ParserModel"]
 
@@ -325,14 +325,14 @@ class ParserModel:
         Returns the manifest's path. If a manifest is already there and agrees, nothing
         is written; if it disagrees, `ManifestMismatchError` is raised.
         """
-        from phyper._manifest import write_manifest
+        from phyper._model.manifest import write_manifest
 
         self._require_instance("write_manifest()")
         return write_manifest(self, resource_name)
 
     def instance_from_manifest(self: P, path: str | os.PathLike[str]) -> P:
         """Rebuild an instance from a manifest (a file or its folder); non-recorded values default."""
-        from phyper._manifest import instance_from_manifest
+        from phyper._model.manifest import instance_from_manifest
 
         self._require_parser("instance_from_manifest()")
         return instance_from_manifest(self, path)
@@ -344,7 +344,7 @@ class ParserModel:
         it; each is read back (the new key at its default), rehashed, and its folder
         renamed to the new hash with a new manifest. Returns the (old, new) moves.
         """
-        from phyper._manifest import migrate_hashed_folders
+        from phyper._model.manifest import migrate_hashed_folders
 
         self._require_parser("migrate_hashed_folders()")
         return migrate_hashed_folders(self, dry_run=dry_run)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from phyper._errors import NonKeyOverrideError
-from phyper._schema import Schema
+from phyper._model.schema import Schema
 
 __all__ = ["NON_KEYS_ENVIRONMENT_VARIABLE", "parse_non_key_overrides", "resolve_non_key_overrides"]
 

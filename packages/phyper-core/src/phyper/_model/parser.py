@@ -1,8 +1,8 @@
-"""``phyper.Parser``: the hyperparameter model (`phyper._model`) with phyper 0.x's names (`phyper._compat`)."""
+"""``phyper.Parser``: the hyperparameter model (`phyper._model.model`) with phyper 0.x's names (`phyper._model.compat`)."""
 
 from __future__ import annotations
 
-from phyper._compat import Phyper0Parser
+from phyper._model.compat import Phyper0Parser
 
 __all__ = ["Parser"]
 
@@ -30,8 +30,8 @@ class Parser(Phyper0Parser):
         instances = parser.get_instances_from_dictionary({"n_hidden_layers": [1, 2, 3]})
         ```
 
-    The methods come from the model (`phyper._model.ParserModel`); phyper 0.x's names
-    from `phyper._compat.Phyper0Parser`, on top of it.
+    The methods come from the model (`phyper._model.model.ParserModel`); phyper 0.x's names
+    from `phyper._model.compat.Phyper0Parser`, on top of it.
     """
 
     __slots__ = ()

@@ -22,7 +22,7 @@ from phyper._errors import (
     UnsupportedValueError,
     did_you_mean,
 )
-from phyper._types import ValueType, type_from_annotation, type_from_default
+from phyper._model.types import ValueType, type_from_annotation, type_from_default
 
 __all__ = ["Field", "Hyperparameter", "Schema", "build_schema"]
 

@@ -4,7 +4,7 @@ A step declared with ``batch=N`` (or overridden at run time with ``PHYPER_BATCH`
 shows the engines one job per *batch* instead of one per hash. ``N`` is a maximum:
 what one batch job needs (its ``runtime``, a SLURM time limit) is sized for ``N``
 members. Which batch a job belongs to depends only on the set of the step's hashes,
-never on the order of the grid (`phyper._keys.group_into_batches`):
+never on the order of the grid (`phyper._planning.keys.group_into_batches`):
 
 * the hashes are sorted and cut after every *anchor* (a hash whose CRC-32 is a
   multiple of ``2 N``, about one in ``2 N``), unless that leaves a run shorter than
@@ -19,11 +19,11 @@ never on the order of the grid (`phyper._keys.group_into_batches`):
 
 Only the batches whose members are incomplete run again, and in them only those
 members (members with a valid completion record are skipped): a batch is complete
-when its current members are (see `phyper._verdict`), so a change of membership
+when its current members are (see `phyper._planning.verdict`), so a change of membership
 alone runs nothing, and neither does a project finished with another membership
 (an older phyper's).
 
-The key helpers live in `phyper._keys` (re-exported here); this module adds the
+The key helpers live in `phyper._planning.keys` (re-exported here); this module adds the
 batch sizes a pipeline asks for (``batch=``, ``PHYPER_BATCH``).
 
 A batch's key is ``batch-<i>-of-<n>`` (``i`` zero-padded): the ``i``-th run in hash
@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from phyper._errors import BatchOverrideError, did_you_mean
-from phyper._keys import (
+from phyper._planning.keys import (
     BATCH_KEY_PATTERN,
     batch_finder,
     batch_key,

@@ -1,7 +1,7 @@
 """Which code made a result: the ``code`` field of completion records and the code store.
 
 Each completion record a job writes holds its step's code fingerprint (see
-`phyper._code`):
+`phyper._planning.code`):
 
 ```json
 "code": {"digest": "<sha256 of the step's code>", "packages": {"torch": "2.13.0"}}
@@ -13,7 +13,7 @@ and the code itself is kept once under the state folder, content-addressed:
   method, class and value the step reached, the warnings, the packages;
 * each distinct normalised source, once
 
-(where: `phyper._state.StateStore.code_manifest_path`).
+(where: `phyper._state.store.StateStore.code_manifest_path`).
 
 A record whose digest differs from today's is not complete (``made by older code
 (train.train changed)``); a record without the field (written before phyper tracked
@@ -35,15 +35,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from phyper._formats import CODE_MANIFEST, DamagedStateFile, read_json_file, read_state_bytes
+from phyper._state.formats import CODE_MANIFEST, DamagedStateFile, read_json_file, read_state_bytes
 from phyper._fs import atomic_write_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from phyper._code import StepCode
-    from phyper._formats import CompletionRecord
-    from phyper._state import StateStore
+    from phyper._planning.code import StepCode
+    from phyper._state.formats import CompletionRecord
+    from phyper._state.store import StateStore
 
 __all__ = ["CodeSummary", "StepCodes", "recorded_digest"]
 
@@ -89,7 +89,7 @@ class StepCodes:
         tracked = self._steps.get(step)
         code = None
         if tracked is not None and tracked.track:
-            from phyper._code import step_code  # the analysis (ast, inspect) is loaded only when needed
+            from phyper._planning.code import step_code  # the analysis (ast, inspect) is loaded only when needed
 
             code = step_code(tracked.function, step)
         self._today[step] = code

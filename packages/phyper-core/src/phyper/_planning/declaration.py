@@ -1,7 +1,7 @@
 """What the plan reads of a pipeline: its steps, and the pipeline as an interface.
 
 [`Step`][phyper.Step] is one declared step (a function and the path functions of its files);
-`PipelineDeclaration` is what `phyper._plan` and `phyper._plan_cache`
+`PipelineDeclaration` is what `phyper._planning.plan` and `phyper._planning.plan_cache`
 need of a [`phyper.Pipeline`][phyper.Pipeline]. They sit below the pipeline so that the plan never
 imports it: [`phyper.Pipeline.plan`][phyper.Pipeline.plan] calls down into the plan, nothing calls back up.
 """
@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from phyper._context import FULL_INSTANCE
+from phyper._model.context import FULL_INSTANCE
 
 if TYPE_CHECKING:
-    from phyper._code_store import StepCodes
-    from phyper._instance_list import InstanceList
-    from phyper._state import StateStore
+    from phyper._planning.code_store import StepCodes
+    from phyper._model.instance_list import InstanceList
+    from phyper._state.store import StateStore
 
 __all__ = ["PathFunction", "PipelineDeclaration", "Step", "StepKind"]
 
@@ -44,11 +44,11 @@ class Step:
     """GPUs one job needs as declared (a whole number, or a share of one device below 1);
     `phyper.gpu_needs` applies ``PHYPER_STEP_GPUS``."""
     batch: int | None = None
-    """Jobs per engine job as declared (``batch=``); `phyper._batches.batch_sizes` applies ``PHYPER_BATCH``."""
+    """Jobs per engine job as declared (``batch=``); `phyper._planning.batches.batch_sizes` applies ``PHYPER_BATCH``."""
     track_code: bool = True
-    """Whether a result made by older code of this step is rerun (see `phyper._code`)."""
+    """Whether a result made by older code of this step is rerun (see `phyper._planning.code`)."""
     continues: str | None = None
-    """The key whose lower values a job can continue from (``continues=``; see `phyper._continuation`)."""
+    """The key whose lower values a job can continue from (``continues=``; see `phyper._running.continuation`)."""
 
     @property
     def resources(self) -> dict[str, int]:

@@ -2,8 +2,8 @@
 
 A job is named by its step and its *key*: a hash (``3f2a...``, one per resource value
 or instance), `AGGREGATE_KEY` for an aggregate's single job, or a batch key
-``batch-<i>-of-<n>`` for a batch job (see `phyper._batches` for how members are
-chosen). Where a job's state lives is `phyper._state`'s business.
+``batch-<i>-of-<n>`` for a batch job (see `phyper._planning.batches` for how members are
+chosen). Where a job's state lives is `phyper._state.store`'s business.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ path functions. Three granularities:
 
 A path function with one parameter takes an instance; one with none names a single
 file (for example an aggregate's output). Which step feeds which follows from the
-files: see `phyper._plan`.
+files: see `phyper._planning.plan`.
 
 Every step may also say what one of its jobs needs, engine-free: ``threads`` (CPU
 cores, default 1), ``mem_mb`` (memory in megabytes) and ``runtime`` (wall time in
@@ -26,19 +26,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from phyper._code_store import StepCodes
-from phyper._continuation import check_continues, register_pipeline
-from phyper._declaration import PathFunction, Step, StepKind
-from phyper._devices import check_gpus
+from phyper._planning.code_store import StepCodes
+from phyper._running.continuation import check_continues, register_pipeline
+from phyper._planning.declaration import PathFunction, Step, StepKind
+from phyper._running.devices import check_gpus
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
-from phyper._instance_list import InstanceList, get_instance_from_hash
-from phyper._keys import AGGREGATE_KEY, is_batch_key
-from phyper._state import LocalStateFolder, StateStore, default_state_folder
+from phyper._model.instance_list import InstanceList, get_instance_from_hash
+from phyper._planning.keys import AGGREGATE_KEY, is_batch_key
+from phyper._state.store import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:
-    from phyper._parser import Parser
-    from phyper._plan import Plan
-    from phyper._search import Search
+    from phyper._model.parser import Parser
+    from phyper._planning.plan import Plan
+    from phyper._search.space import Search
 
 __all__ = ["AGGREGATE_KEY", "AggregateArguments", "Pipeline", "Step", "StepArguments", "StepOptions"]
 
@@ -126,9 +126,9 @@ class StepOptions:
             (``0.25``: four such jobs share a device); default none. ``PHYPER_STEP_GPUS``
             changes it for one run; phyper hands the devices out machine-wide and sets
             ``CUDA_VISIBLE_DEVICES`` (see ``docs/gpus.md``).
-        batch: about this many jobs per engine job (see `phyper._batches`); None or 0: one each.
+        batch: about this many jobs per engine job (see `phyper._planning.batches`); None or 0: one each.
         track_code: False leaves this step's code out of the verdict (a result made by
-            older code counts as complete); see `phyper._code`.
+            older code counts as complete); see `phyper._planning.code`.
         continues: a key of the step's subject (``'n_epochs'``) whose lower values the
             step can continue from: see [`phyper.continued_from`][phyper.continued_from]
             and ``docs/pipelines.md`` ("Continuing from a lower budget").
@@ -306,7 +306,7 @@ class Pipeline:
 
         The options (``inputs``, ``name``, ``threads``, ``mem_mb``, ``runtime``, ``gpus``,
         ``batch``, ``track_code``, ``continues``) are [`StepOptions`][phyper.StepOptions]'
-        fields; ``batch=N`` runs about ``N`` jobs per engine job (see `phyper._batches`).
+        fields; ``batch=N`` runs about ``N`` jobs per engine job (see `phyper._planning.batches`).
         """
         self._shared.check_resource(resource_name)
         return self._decorator("resource", resource_name, outputs, options)
@@ -319,7 +319,7 @@ class Pipeline:
     ) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
         """Decorator: one job per full instance (its full hash); options as in [`StepOptions`][phyper.StepOptions].
 
-        ``batch=N`` runs about ``N`` of them per engine job (see `phyper._batches`).
+        ``batch=N`` runs about ``N`` of them per engine job (see `phyper._planning.batches`).
         """
         return self._decorator("instance", None, outputs, options)
 
@@ -491,16 +491,16 @@ class Pipeline:
     def plan(self, *, cache: bool = False) -> Plan:
         """The jobs, their files and dependencies, as plain data (see [`Plan`][phyper.Plan]).
 
-        A convenience for `phyper._plan.build_plan` and
-        `phyper._plan_cache.cached_plan` (which see the pipeline only as a type, so
+        A convenience for `phyper._planning.plan.build_plan` and
+        `phyper._planning.plan_cache.cached_plan` (which see the pipeline only as a type, so
         the declaration stays below the plan in the import order).
 
         With ``cache=True`` (what the engines and ``phyper status`` use) the plan is
         read from the state folder when nothing it depends on changed, and stored there
-        otherwise; see `phyper._plan_cache` for what the cache key covers.
+        otherwise; see `phyper._planning.plan_cache` for what the cache key covers.
         """
-        from phyper._plan import build_plan
-        from phyper._plan_cache import cached_plan
+        from phyper._planning.plan import build_plan
+        from phyper._planning.plan_cache import cached_plan
 
         # a plan is many small long-lived objects: collecting cycles while making them only
         # rescans them (a tenth of an engine's start-up on a big grid); none are garbage

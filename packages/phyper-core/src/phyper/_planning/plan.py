@@ -1,15 +1,15 @@
 """The plan: a pipeline's jobs, files and dependencies as plain data.
 
 The plan never reads a completion record: whether a job is done is
-`phyper._verdict`'s business. It sees the pipeline only through
-`phyper._declaration.PipelineDeclaration`, so it never imports it.
+`phyper._planning.verdict`'s business. It sees the pipeline only through
+`phyper._planning.declaration.PipelineDeclaration`, so it never imports it.
 
 Backends translate a plan into engine rules or tasks; tests can inspect it with no
 engine installed. Building it also checks the pipeline: every file has at most one
 producer, the steps form no cycle, and the outputs of a hashed step follow one
 template in which only the hash varies (what a Snakemake wildcard needs).
 
-A batched step (see `phyper._batches`) is planned as its batch jobs only: the
+A batched step (see `phyper._planning.batches`) is planned as its batch jobs only: the
 engines never see its jobs, and a grid of a million instances must plan in seconds
 and in a few hundred megabytes. Its jobs (the *members*) are built when asked for
 (`Plan.jobs` is a mapping that makes them on lookup and iteration), and the
@@ -35,15 +35,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from phyper._batches import batch_sizes
+from phyper._planning.batches import batch_sizes
 from phyper._errors import PhyperError, PipelineDefinitionError, UnknownStepError
-from phyper._hashing import HASH_HEX_DIGITS
-from phyper._keys import AGGREGATE_KEY, batch_finder, group_into_batches, is_batch_key, parse_batch_key
+from phyper._model.hashing import HASH_HEX_DIGITS
+from phyper._planning.keys import AGGREGATE_KEY, batch_finder, group_into_batches, is_batch_key, parse_batch_key
 
 if TYPE_CHECKING:
-    from phyper._code_store import StepCodes
-    from phyper._declaration import PipelineDeclaration, Step
-    from phyper._state import StateStore
+    from phyper._planning.code_store import StepCodes
+    from phyper._planning.declaration import PipelineDeclaration, Step
+    from phyper._state.store import StateStore
 
 __all__ = [
     "HASH_PLACEHOLDER", "Job", "JobTable", "JobToRun", "Plan", "PlannedStep", "StepJobs", "batch_for", "build_plan",
@@ -240,7 +240,7 @@ class _BatchedStep:
 
     @property
     def batches(self) -> Mapping[str, Sequence[str]]:
-        """Batch key -> member keys in grid order (see `phyper._keys.group_into_batches`)."""
+        """Batch key -> member keys in grid order (see `phyper._planning.keys.group_into_batches`)."""
         if self._batches is None:
             self._batches = group_into_batches(self.subjects, self.size)
         return self._batches
@@ -456,7 +456,7 @@ class Plan:
         self.batches = batches
         """Batch jobs by id (``<step>:batch-<i>-of-<n>``); their members are in `jobs`."""
         self.state = state
-        """The state folder's owner (see `phyper._state`)."""
+        """The state folder's owner (see `phyper._state.store`)."""
         self.state_folder = state.root
         self.codes = codes
         """The code each step is expected to have (None: code is left out of the verdicts)."""
@@ -696,7 +696,7 @@ def job_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> Job:
 def batch_for(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job, list[Job]]:
     """Batch job ``key`` of ``step_name`` and its members (in grid order), without the rest of the plan.
 
-    The members are those the key names (see `phyper._batches`): their files are
+    The members are those the key names (see `phyper._planning.batches`): their files are
     checked against the step's output templates here, before any of them runs.
 
     Raises:
@@ -755,7 +755,7 @@ def _label(pipeline: PipelineDeclaration, job: Job) -> str:
         return job.id
 
 
-# -- plain data for the plan cache (see phyper._plan_cache) ----------------------------
+# -- plain data for the plan cache (see phyper._planning.plan_cache) ----------------------------
 
 _STEP_FIELDS = (
     "name", "kind", "resource_name", "doc", "keys", "output_templates", "record_template", "upstream",

@@ -33,7 +33,7 @@ few files named by their key (the newest four are kept, so switching
 between, say, two ``PHYPER_BATCH`` settings does not rebuild each time), written
 atomically: engines starting together at worst both build the plan. They hold plain
 data (``marshal``), not pickles: reading one runs no code; a header line with a CRC-32
-(see `phyper._formats.plan_cache_payload`) makes a damaged entry be rebuilt,
+(see `phyper._state.formats.plan_cache_payload`) makes a damaged entry be rebuilt,
 never used.
 """
 
@@ -48,20 +48,20 @@ import sysconfig
 import types
 from typing import TYPE_CHECKING, Any
 
-from phyper._batches import batch_sizes
-from phyper._formats import (
+from phyper._planning.batches import batch_sizes
+from phyper._state.formats import (
     PLAN_CACHE_FORMAT_VERSION,
     DamagedStateFile,
     plan_cache_entry,
     plan_cache_payload,
     read_state_bytes,
 )
-from phyper._keys import AGGREGATE_KEY, BATCH_MEMBERSHIP
-from phyper._plan import Plan, build_plan, is_rung_dependency, plan_data, plan_from_data
+from phyper._planning.keys import AGGREGATE_KEY, BATCH_MEMBERSHIP
+from phyper._planning.plan import Plan, build_plan, is_rung_dependency, plan_data, plan_from_data
 from phyper._version import __version__
 
 if TYPE_CHECKING:
-    from phyper._declaration import PipelineDeclaration
+    from phyper._planning.declaration import PipelineDeclaration
 
 __all__ = ["PLAN_CACHE_VARIABLE", "cached_plan", "plan_fingerprint"]
 
@@ -151,7 +151,7 @@ def _code_files(pipeline: PipelineDeclaration) -> list[str]:
         for function in (step.function, *step.inputs, *step.outputs):
             roots.add(getattr(function, "__module__", None) or "")
     # phyper's own files, all of them: which of its modules happen to be loaded varies
-    package = os.path.dirname(os.path.realpath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # phyper/, above this folder
     files = {
         os.path.join(folder, name)
         for folder, _, names in os.walk(package)
@@ -237,7 +237,7 @@ def _spot_check(plan: Plan, pipeline: PipelineDeclaration) -> str | None:
             if job.batch is None:
                 dependencies: dict[str, None] = {}
                 plan.jobs.resolve(step.name, list(job.inputs), dependencies)
-                # a lower rung (phyper._plan.rung_dependencies) follows from the grid, which the key covers
+                # a lower rung (phyper._planning.plan.rung_dependencies) follows from the grid, which the key covers
                 if tuple(d for d in job.dependencies if not is_rung_dependency(job, d)) != tuple(dependencies):
                     return f"the dependencies of job {job_id}"
             else:

@@ -5,7 +5,7 @@ module, so they name the same work. For one job (a single job, a batch job or a 
 of a batch) the rules are:
 
 * a job is *to run* when its completion record does not check out (see
-  `phyper._completion`: missing, or its files changed), when its step is forced,
+  `phyper._state.records`: missing, or its files changed), when its step is forced,
   or when any job it depends on is to run (what Snakemake and doit decide too);
 * a batch job is to run exactly when one of its current members is: what its own
   record lists does not matter, so after ``phyper migrate --apply``, ``gc --delete``, a
@@ -37,16 +37,16 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from phyper._code_store import CodeSummary
-from phyper._completion import NO_RECORD, JobStatus, Reason, Records
-from phyper._keys import batch_finder
-from phyper._plan import is_rung_dependency
-from phyper._state import Outcome
+from phyper._planning.code_store import CodeSummary
+from phyper._state.records import NO_RECORD, JobStatus, Reason, Records
+from phyper._planning.keys import batch_finder
+from phyper._planning.plan import is_rung_dependency
+from phyper._state.store import Outcome
 
 if TYPE_CHECKING:
-    from phyper._formats import CompletionRecord
-    from phyper._plan import Job, Plan, PlannedStep
-    from phyper._state import LogEntry, StateStore
+    from phyper._state.formats import CompletionRecord
+    from phyper._planning.plan import Job, Plan, PlannedStep
+    from phyper._state.store import LogEntry, StateStore
 
 __all__ = [
     "JobVerdict",
@@ -71,7 +71,7 @@ class JobVerdict:
     failed: bool = False
     non_key_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     code_changes: tuple[str, ...] | None = None
-    """None: made by today's code (or code not tracked); else what changed since (`phyper._code_store`)."""
+    """None: made by today's code (or code not tracked); else what changed since (`phyper._planning.code_store`)."""
     package_changes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
     kind: Reason = field(default=Reason.COMPLETE, compare=False, repr=False)
@@ -100,7 +100,7 @@ class Summary:
     drifted: dict[str, list[str]]
     """Jobs made with other non-key values: the changes (see `describe_changes`) -> job ids."""
     code: CodeSummary = field(default_factory=CodeSummary)
-    """Jobs made by older code or with other package versions, per step (see `phyper._code_store`)."""
+    """Jobs made by older code or with other package versions, per step (see `phyper._planning.code_store`)."""
 
 
 # -- the job log: why a job without a record is to run ----------------------------------
@@ -122,7 +122,7 @@ def _log_entries(state: StateStore, *, only_failures: bool, seen: Collection[str
 
     A log of a million jobs is mostly lines of jobs done: until a failure is ``seen``, only
     a line holding ``"failed"`` can matter (the runner writes ``"status": "failed"``).
-    Damaged lines are skipped and counted in one warning (see `phyper._state`).
+    Damaged lines are skipped and counted in one warning (see `phyper._state.store`).
     """
 
     def worth_parsing(line: bytes | str) -> bool:
@@ -273,7 +273,7 @@ class Verdicts:
             return JobVerdict(job, True, forced.reason, False, changes, **code, kind=Reason.FORCED)
         for dependency in job.dependencies:
             if is_rung_dependency(job, dependency):
-                continue  # a lower rung is an optional input: it orders, never invalidates (phyper._continuation)
+                continue  # a lower rung is an optional input: it orders, never invalidates (phyper._running.continuation)
             if self._engine_verdict(dependency).to_run:
                 return JobVerdict(
                     job, True, f"upstream job {dependency} is to run", False, changes, **code, kind=Reason.UPSTREAM
@@ -356,7 +356,7 @@ class SummaryFold:
 
     Args:
         limit: how many jobs to run are listed (None: all).
-        code: what is gathered about code (see `phyper._code_store.CodeSummary`).
+        code: what is gathered about code (see `phyper._planning.code_store.CodeSummary`).
     """
 
     def __init__(self, limit: int | None, code: CodeSummary | None = None) -> None:

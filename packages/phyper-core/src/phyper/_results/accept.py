@@ -1,7 +1,7 @@
 """``phyper accept``: count results made by older code as made by today's code.
 
-It sits above the records (`phyper._completion`) and the code store
-(`phyper._code_store`), which it combines; neither imports it.
+It sits above the records (`phyper._state.records`) and the code store
+(`phyper._planning.code_store`), which it combines; neither imports it.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from phyper._completion import Reason, Records
+from phyper._state.records import Reason, Records
 
 if TYPE_CHECKING:
-    from phyper._pipeline import Pipeline
+    from phyper._planning.pipeline import Pipeline
 
 __all__ = ["accept"]
 

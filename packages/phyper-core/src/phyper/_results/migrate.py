@@ -1,6 +1,6 @@
 """Migrating a finished pipeline after a change of the hyperparameter classes.
 
-The folders move as `phyper._manifest.plan_migration` says (each manifest read
+The folders move as `phyper._model.manifest.plan_migration` says (each manifest read
 back under the current classes and rehashed). The completion records follow them:
 a hashed step's record is renamed to the new hash, and in every record the paths of
 moved folders are rewritten. Each rewritten record keeps its modification time, and
@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from phyper._completion import read_record_checked
+from phyper._state.records import read_record_checked
 from phyper._errors import ManifestMismatchError
 from phyper._fs import atomic_write_text
-from phyper._manifest import MigrationPlan, apply_migration, plan_migration
+from phyper._model.manifest import MigrationPlan, apply_migration, plan_migration
 
 if TYPE_CHECKING:
-    from phyper._formats import CompletionRecord
-    from phyper._pipeline import Pipeline
+    from phyper._state.formats import CompletionRecord
+    from phyper._planning.pipeline import Pipeline
 
 __all__ = ["Migration", "RecordMove", "apply_pipeline_migration", "plan_pipeline_migration"]
 

@@ -19,7 +19,7 @@ What it shows, all computed here from what phyper already knows:
 * run time per step and per job from the job log, what is stale (non-key drift,
   older code), and the PNG/SVG outputs of the steps.
 
-The page's script lives in ``_report_page.html`` next to this module; the data goes
+The page's script lives in ``report_page.html`` next to this module; the data goes
 in as one JSON document.
 """
 
@@ -38,13 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._errors import MissingDependencyError, PipelineDefinitionError, UnknownResourceError, did_you_mean
 from phyper._fs import atomic_write_text
-from phyper._keys import AGGREGATE_KEY
-from phyper._pipeline import Pipeline
-from phyper._state import LogEntry, Outcome
+from phyper._planning.keys import AGGREGATE_KEY
+from phyper._planning.pipeline import Pipeline
+from phyper._state.store import LogEntry, Outcome
 
 if TYPE_CHECKING:
-    from phyper._parser import Parser
-    from phyper._plan import Plan
+    from phyper._model.parser import Parser
+    from phyper._planning.plan import Plan
 
 __all__ = ["REPORT_INSTALL", "report", "steps_svg"]
 
@@ -72,7 +72,7 @@ def _plotly_js() -> str:
 
 
 def _page_template() -> str:
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_report_page.html")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_page.html")
     with open(path, encoding="utf-8") as handle:
         return handle.read()
 
@@ -270,9 +270,9 @@ def _page_data(
     group_by: str | None,
     title: str | None,
 ) -> dict[str, Any]:
-    from phyper._collect import BOOKKEEPING_COLUMNS, rows_with_verdicts
-    from phyper._runner import RUNNING_JOB_VARIABLE
-    from phyper._verdict import Verdicts
+    from phyper._results.collect import BOOKKEEPING_COLUMNS, rows_with_verdicts
+    from phyper._running.runner import RUNNING_JOB_VARIABLE
+    from phyper._planning.verdict import Verdicts
 
     pipeline = source if isinstance(source, Pipeline) else None
     instances = source.instances if isinstance(source, Pipeline) else source
@@ -421,12 +421,12 @@ def _page_data(
 def _search_sections(pipeline: Pipeline | None) -> list[dict[str, Any]]:
     """Per search of the pipeline: its trials in order, the best so far, the searched keys.
 
-    The trials and their best come from `phyper._search_driver.search_trials`, as
+    The trials and their best come from `phyper._search.driver.search_trials`, as
     ``phyper search show`` lists them (stale ones marked).
     """
     if pipeline is None or not pipeline.searches:
         return []
-    from phyper._search_driver import search_trials
+    from phyper._search.driver import search_trials
 
     sections = []
     for search in pipeline.searches:

@@ -1,6 +1,6 @@
 """What ``phyper status`` prints: per-step counts, then the jobs to run and why.
 
-The verdicts themselves come from `phyper._verdict` (the one module that decides);
+The verdicts themselves come from `phyper._planning.verdict` (the one module that decides);
 the names it had here are kept for the command line.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from phyper._verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
+from phyper._planning.verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
 
 __all__ = [
     "EngineCount", "JobVerdict", "Status", "job_verdicts", "status_data", "status_lines", "status_summary", "summarise",
@@ -23,7 +23,7 @@ _SHOWN = 20
 
 
 def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Summary:
-    """The `phyper._verdict.Summary` of verdicts already made (the fold `Verdicts.summary` uses)."""
+    """The `phyper._planning.verdict.Summary` of verdicts already made (the fold `Verdicts.summary` uses)."""
     fold = SummaryFold(limit)
     for verdict in verdicts:
         fold.add_verdict(verdict)

@@ -23,8 +23,8 @@ completion record (``continued_from``; see ``docs/state-files.md``).
 
 The engines order a rung after its lower one when both are to run: the plan makes
 each job of a continuing step depend on the job at the next lower value in the grid
-(`phyper._plan.rung_dependencies`); such a dependency on a job of the same step
-orders and never invalidates (`phyper._verdict`).
+(`phyper._planning.plan.rung_dependencies`); such a dependency on a job of the same step
+orders and never invalidates (`phyper._planning.verdict`).
 """
 
 from __future__ import annotations
@@ -34,19 +34,19 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from phyper._completion import note_continued_from
+from phyper._state.records import note_continued_from
 from phyper._errors import PipelineDefinitionError, did_you_mean
-from phyper._plan import Job, Plan, StepJobs, rung_dependencies
-from phyper._plan_cache import cached_plan
-from phyper._verdict import Verdicts
+from phyper._planning.plan import Job, Plan, StepJobs, rung_dependencies
+from phyper._planning.plan_cache import cached_plan
+from phyper._planning.verdict import Verdicts
 
 if TYPE_CHECKING:
-    from phyper._declaration import PipelineDeclaration, Step, StepKind
+    from phyper._planning.declaration import PipelineDeclaration, Step, StepKind
 
 __all__ = ["check_continues", "continued_from", "register_pipeline"]
 
 _RUNNING_JOB = "PHYPER_JOB"
-"""`phyper._runner.RUNNING_JOB_VARIABLE` (the runner sits above this module; a test holds them equal)."""
+"""`phyper._running.runner.RUNNING_JOB_VARIABLE` (the runner sits above this module; a test holds them equal)."""
 
 _LADDERS: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, Plan, dict[str, str]]]] = weakref.WeakKeyDictionary()
 """Pipeline -> step -> (the grid it was made for, the plan, the lower rungs): see `_ladder`."""

@@ -7,11 +7,11 @@ writes the job's completion record and appends a line to the job log. A job kill
 at any point leaves no record, so no engine takes it for done.
 
 One job is a straight line, each part a call into the module that owns it: the lock
-(`phyper._state`), the verdict on its records, begin, the step, finish
-(`phyper._completion`), the log line (`phyper._state`). A step that needs
-GPUs holds its devices (`phyper._devices`) from begin to finish. A batch job is a
+(`phyper._state.store`), the verdict on its records, begin, the step, finish
+(`phyper._state.records`), the log line (`phyper._state.store`). A step that needs
+GPUs holds its devices (`phyper._running.devices`) from begin to finish. A batch job is a
 loop over its members through the same line, holding its devices for all of them,
-then the batch record. The jobs come from `phyper._plan`.
+then the batch record. The jobs come from `phyper._planning.plan`.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from phyper._completion import JobRecords, Records, RunInfo, timing
-from phyper._devices import Allocation, gpu_needs, job_devices
+from phyper._state.records import JobRecords, Records, RunInfo, timing
+from phyper._running.devices import Allocation, gpu_needs, job_devices
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError, describe_os_error
-from phyper._pipeline import Pipeline
-from phyper._plan import Job, JobToRun, current_non_keys, jobs_to_run
-from phyper._state import Outcome, StateStore, log_line, read_job_log
+from phyper._planning.pipeline import Pipeline
+from phyper._planning.plan import Job, JobToRun, current_non_keys, jobs_to_run
+from phyper._state.store import Outcome, StateStore, log_line, read_job_log
 
 __all__ = ["RUNNING_JOB_VARIABLE", "job_command", "load_pipeline", "read_job_log", "run_job"]
 
@@ -66,7 +66,7 @@ def run_job(
 ) -> dict[str, Any] | None:
     """Run job (``step_name``, ``key``) of ``pipeline``; return its new completion record.
 
-    The job runs under its lock (`phyper._locks`): if another process is running
+    The job runs under its lock (`phyper._state.locks`): if another process is running
     it, this one waits. Then, unless ``force``, a job whose completion record is valid
     does nothing and returns None: another process (or an earlier run whose engine
     died) already did it. Otherwise the record is removed first, the step runs, and
@@ -108,7 +108,7 @@ class _Runner:
         self.non_keys = non_keys
         self.force = force
         self.gpus = gpus
-        """Step -> GPUs one of its jobs needs (`phyper._devices.gpu_needs`), for the steps that need any."""
+        """Step -> GPUs one of its jobs needs (`phyper._running.devices.gpu_needs`), for the steps that need any."""
 
     def one(self, to_run: JobToRun, held: Allocation | None = None) -> dict[str, Any] | None:
         """One job (not a batch) as a line: lock, verdict, devices, begin, the step, finish, log (see `run_job`).

@@ -2,7 +2,7 @@
 
 ``phyper search run`` calls `drive`. Optuna is optional (the ``search`` extra)
 and imported here only, inside functions. Each point the sampler proposes becomes a
-trial record (`phyper._search`) *before* anything runs, so the engine, started as a
+trial record (`phyper._search.space`) *before* anything runs, so the engine, started as a
 subprocess that imports the pipeline module, sees the trial's instances; the driver
 then reads the objective from the completion records of the trial's jobs and the
 pipeline's metrics loader, and tells the sampler.
@@ -39,10 +39,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from phyper._batches import BATCH_ENVIRONMENT_VARIABLE
-from phyper._engines import EngineJobs, engines
+from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE
+from phyper._running.engines import EngineJobs, engines
 from phyper._errors import DamagedStudyError, MetricsLoaderError, MissingDependencyError, PhyperError, did_you_mean
-from phyper._search import (
+from phyper._search.space import (
     Choice,
     IntRange,
     LogUniform,
@@ -52,7 +52,7 @@ from phyper._search import (
     TrialState,
     Uniform,
 )
-from phyper._verdict import JobVerdict, Verdicts
+from phyper._planning.verdict import JobVerdict, Verdicts
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -60,8 +60,8 @@ if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial
 
-    from phyper._pipeline import Pipeline
-    from phyper._plan import Plan
+    from phyper._planning.pipeline import Pipeline
+    from phyper._planning.plan import Plan
 
 __all__ = [
     "INSTALL_HINT",
@@ -675,7 +675,7 @@ def drive(
         pipeline: the pipeline that lists ``search``.
         search: the search to drive.
         trials: how many trials the study should hold, finished, at the end.
-        engine: a registered engine (`phyper._engines`: ``snakemake``, ``doit``), run as a
+        engine: a registered engine (`phyper._running.engines`: ``snakemake``, ``doit``), run as a
             subprocess in the current folder.
         jobs: how many trials run at once (one engine process each, one job at a time).
         engine_args: more arguments for the engine (``--profile profiles/slurm``).

@@ -3,7 +3,7 @@
 A `Search` names a space of key values (`choice`, `int_range`,
 `uniform`, `log_uniform`), keys each trial repeats over (``expand``, for
 example the folds), the metric to optimise (named by ``@pipeline.metrics``) and a
-sampler. It imports no optimisation library: the driver (`phyper._search_driver`,
+sampler. It imports no optimisation library: the driver (`phyper._search.driver`,
 ``phyper search run``) asks Optuna for points and records each one here.
 
 **Trials are instances.** A trial is one point of the space, identified by phyper's
@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from phyper._errors import PhyperError, SearchDefinitionError, did_you_mean
-from phyper._fidelity import Budget, check_pruner
-from phyper._formats import TRIAL_RECORD, TRIAL_RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_json_file
+from phyper._search.fidelity import Budget, check_pruner
+from phyper._state.formats import TRIAL_RECORD, TRIAL_RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_json_file
 from phyper._fs import atomic_write_text
 
 if TYPE_CHECKING:
-    from phyper._model import ParserModel
-    from phyper._state import SearchStore, StateStore
+    from phyper._model.model import ParserModel
+    from phyper._state.store import SearchStore, StateStore
 
 __all__ = [
     "SAMPLERS",
@@ -221,7 +221,7 @@ class TrialRecord:
     params: dict[str, Any]
 
     def to_json(self) -> str:
-        """The record's file content (``TRIAL_RECORD`` in `phyper._formats`)."""
+        """The record's file content (``TRIAL_RECORD`` in `phyper._state.formats`)."""
         return json.dumps(
             {"format": TRIAL_RECORD_FORMAT_VERSION, "hash": self.hash, "params": self.params,
              "phyper_version": phyper_version()},

@@ -7,8 +7,8 @@ the same description for people):
   record of a batch job: the same file, with ``members``);
 * job-log lines (``<state>/jobs.jsonl``, one JSON object per line);
 * lock files (``<state>/locks/<step>/<key>.lock``: who holds the lock, for messages);
-* manifests (``<hashed folder>/phyper-manifest.json``, read by `phyper._manifest`);
-* plan-cache entries (``<state>/plan-cache/*.marshal``, read by `phyper._plan_cache`).
+* manifests (``<hashed folder>/phyper-manifest.json``, read by `phyper._model.manifest`);
+* plan-cache entries (``<state>/plan-cache/*.marshal``, read by `phyper._planning.plan_cache`).
 
 Each validator returns the valid object or raises:
 

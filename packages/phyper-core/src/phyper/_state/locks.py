@@ -1,7 +1,7 @@
 """Per-job locks: a job never runs twice at once, whoever starts it.
 
 The runner holds an exclusive POSIX record lock (``fcntl.lockf``, i.e. ``F_SETLK``)
-on the job's lock file (its path is `phyper._state`'s business) while a job runs. What this relies on:
+on the job's lock file (its path is `phyper._state.store`'s business) while a job runs. What this relies on:
 
 * on one machine, the kernel releases the lock when the holding process exits for
   any reason (SIGKILL, OOM, crash), so a lock of a dead process never blocks;
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from phyper._errors import JobFailedError, describe_os_error
-from phyper._formats import LOCK, parse_json
+from phyper._state.formats import LOCK, parse_json
 
 __all__ = ["JobLock", "hold_lock"]
 
@@ -44,7 +44,7 @@ class JobLock:
 
 
 def _holder(path: str, descriptor: int) -> str | None:
-    """Who holds the lock, from the file's content (see `phyper._formats.LOCK`); None if unknown.
+    """Who holds the lock, from the file's content (see `phyper._state.formats.LOCK`); None if unknown.
 
     The content is only for this message: garbage in it changes nothing.
     """

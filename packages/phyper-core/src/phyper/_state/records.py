@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from phyper._errors import JobFailedError
-from phyper._formats import (
+from phyper._state.formats import (
     RECORD_FORMAT_VERSION,
     CompletionRecord,
     DamagedStateFile,
@@ -51,9 +51,9 @@ from phyper._formats import (
 from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
 
 if TYPE_CHECKING:
-    from phyper._code_store import StepCodes
-    from phyper._plan import Job
-    from phyper._state import StateStore
+    from phyper._planning.code_store import StepCodes
+    from phyper._planning.plan import Job
+    from phyper._state.store import StateStore
 
 __all__ = [
     "RECORD_FORMAT_VERSION", "JobRecords", "JobStatus", "Reason", "Records", "RunInfo", "Started", "read_record",
@@ -116,7 +116,7 @@ def read_record(path: str) -> CompletionRecord | None:
     What is wrong with an unreadable one: `read_record_checked`.
 
     Raises:
-        StateFormatError: the record is in a newer format (see `phyper._formats`).
+        StateFormatError: the record is in a newer format (see `phyper._state.formats`).
     """
     return read_record_checked(path)[0]
 
@@ -232,7 +232,7 @@ class RunInfo:
     scheduler_job_id: str | None = field(default_factory=lambda: os.environ.get("SLURM_JOB_ID"))
     """A cluster's id for the job (SLURM), else None."""
     devices: tuple[str, ...] = ()
-    """The GPUs phyper gave the job (its ``CUDA_VISIBLE_DEVICES``; see `phyper._devices`), if any."""
+    """The GPUs phyper gave the job (its ``CUDA_VISIBLE_DEVICES``; see `phyper._running.devices`), if any."""
     device_wait_s: float = 0.0
     """How long the job waited for them."""
 

@@ -5,11 +5,11 @@ A pipeline's state folder (``<hashed_resources_folder>/.phyper`` unless given) h
 ```text
     done/<step>/<key>.json        completion records (a batch job's record too)
     jobs.jsonl                    the job log: one JSON line per attempt
-    locks/<step>/<key>.lock       per-job locks (see phyper._locks)
-    code/steps/<digest>.json      the code that made results (see phyper._code_store)
+    locks/<step>/<key>.lock       per-job locks (see phyper._state.locks)
+    code/steps/<digest>.json      the code that made results (see phyper._planning.code_store)
     code/sources/<digest>.py
     plan-cache/<fingerprint>.marshal
-    search/<name>/journal.log     an adaptive search's Optuna study (see phyper._search_driver)
+    search/<name>/journal.log     an adaptive search's Optuna study (see phyper._search.driver)
     search/<name>/trials/<hash>.json   the points it recorded, with their locks
     search/<name>/owners/<n>.lock the drivers' hold on the trials they asked
     search/<name>/logs/trial-<n>.log   each trial's engine output
@@ -18,7 +18,7 @@ A pipeline's state folder (``<hashed_resources_folder>/.phyper`` unless given) h
 Every module reaches these through a `StateStore`; `LocalStateFolder` is
 the one on a local (or shared) filesystem. Another storage (an object store, say) would
 stand behind the same interface: the other modules never join a state path themselves.
-What a file may hold is `phyper._formats`' business.
+What a file may hold is `phyper._state.formats`' business.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from phyper._formats import DamagedStateFile, JobLogLines, open_state_file, parse_job_log
-from phyper._locks import JobLock, hold_lock
+from phyper._state.formats import DamagedStateFile, JobLogLines, open_state_file, parse_job_log
+from phyper._state.locks import JobLock, hold_lock
 
 __all__ = [
     "DEFAULT_STATE_FOLDER",
@@ -82,7 +82,7 @@ def _text(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class LogEntry:
-    """One valid line of the job log (see `phyper._formats.JOB_LOG_LINE`), typed."""
+    """One valid line of the job log (see `phyper._state.formats.JOB_LOG_LINE`), typed."""
 
     step: str
     key: str
@@ -97,7 +97,7 @@ class LogEntry:
 
     @classmethod
     def of(cls, fields: Mapping[str, Any]) -> LogEntry:
-        """The entry of a validated line (see `phyper._formats.parse_job_log`)."""
+        """The entry of a validated line (see `phyper._state.formats.parse_job_log`)."""
         return cls(
             str(fields["step"]), str(fields["key"]), str(fields["status"]), _text(fields.get("error")),
             _number(fields.get("started")), _number(fields.get("finished")), _number(fields.get("duration_s")),
@@ -378,7 +378,7 @@ class LocalStateFolder:
         return os.path.join(self.root, _LOCKS, step, key + _LOCK_SUFFIX)
 
     def lock(self, step: str, key: str, *, label: str | None = None) -> AbstractContextManager[JobLock]:
-        """Hold the lock of job (``step``, ``key``) for a ``with`` block (see `phyper._locks`)."""
+        """Hold the lock of job (``step``, ``key``) for a ``with`` block (see `phyper._state.locks`)."""
         return hold_lock(self.lock_path(step, key), label or f"{step}:{key}")
 
     def code_manifest_path(self, digest: str) -> str:
