@@ -8,11 +8,6 @@ from __future__ import annotations
 import types
 from typing import TYPE_CHECKING, Any
 
-from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
-from phyper._state.records import JobStatus
-from phyper._model.context import FULL_INSTANCE
-from phyper._running.continuation import continued_from
-from phyper._running.devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._errors import (
     AmbiguousHashError,
     BatchOverrideError,
@@ -43,8 +38,8 @@ from phyper._errors import (
     UnknownStepError,
     UnsupportedValueError,
 )
-from phyper._search.fidelity import Budget, budget
 from phyper._fs import atomic_output, atomic_write_text
+from phyper._model.context import FULL_INSTANCE
 from phyper._model.hashing import (
     HASH_FORMAT_VERSION,
     HASH_HEX_DIGITS,
@@ -61,9 +56,14 @@ from phyper._model.instance_list import (
 from phyper._model.manifest import MANIFEST_NAME, Manifest, read_manifest
 from phyper._model.overrides import NON_KEYS_ENVIRONMENT_VARIABLE
 from phyper._model.parser import Parser
+from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
 from phyper._planning.pipeline import AGGREGATE_KEY, Pipeline, Step, StepOptions
 from phyper._planning.plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
+from phyper._planning.verdict import JobVerdict, Verdicts, job_verdicts
+from phyper._running.continuation import continued_from
+from phyper._running.devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._running.runner import job_command, load_pipeline, run_job
+from phyper._search.fidelity import Budget, budget
 from phyper._search.space import (
     Search,
     SearchDefinitionError,
@@ -72,8 +72,8 @@ from phyper._search.space import (
     log_uniform,
     uniform,
 )
+from phyper._state.records import JobStatus
 from phyper._state.store import read_job_log
-from phyper._planning.verdict import JobVerdict, Verdicts, job_verdicts
 from phyper._version import __version__ as __version__
 
 if TYPE_CHECKING:

@@ -16,9 +16,6 @@ from urllib.parse import quote
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._loading import load_metrics
 from phyper._cli._output import JsonObject, Output, Progress, format_values, human_size, table
-from phyper._results.collect import FolderWriters, collect_rows
-from phyper._state.records import read_record
-from phyper._model.context import FULL_INSTANCE
 from phyper._errors import (
     AmbiguousHashError,
     ManifestError,
@@ -30,13 +27,16 @@ from phyper._errors import (
     UnknownStepError,
     did_you_mean,
 )
-from phyper._results.inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
-from phyper._planning.keys import is_batch_key
+from phyper._model.context import FULL_INSTANCE
 from phyper._model.manifest import read_manifest
+from phyper._planning.keys import is_batch_key
 from phyper._planning.pipeline import Pipeline
 from phyper._planning.plan import Plan
-from phyper._results.status import JobVerdict, job_verdicts
 from phyper._planning.verdict import Verdicts
+from phyper._results.collect import FolderWriters, collect_rows
+from phyper._results.inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
+from phyper._results.status import JobVerdict, job_verdicts
+from phyper._state.records import read_record
 
 if TYPE_CHECKING:
     from phyper._state.formats import CompletionRecord

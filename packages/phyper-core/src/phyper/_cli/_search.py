@@ -79,7 +79,7 @@ def _show(pipeline: Pipeline, search: Search) -> Output:
 
 
 def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> Output:
-    from phyper._search.driver import Source, TrialResult, drive, search_trials
+    from phyper._search.driver import Source, drive, search_trials
 
     def report(result: TrialResult) -> None:
         shown = " ".join(f"{key}={_format(value)}" for key, value in result.params.items())

@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from phyper._model.context import FULL_INSTANCE
 from phyper._errors import ManifestError, ManifestMismatchError, PhyperError
-from phyper._state.formats import MANIFEST, DamagedStateFile, read_json_file
 from phyper._fs import atomic_write_text, leftover_temporaries
+from phyper._model.context import FULL_INSTANCE
 from phyper._model.hashing import HASH_FORMAT_VERSION, hash_key_values
+from phyper._state.formats import MANIFEST, DamagedStateFile, read_json_file
 
 if TYPE_CHECKING:
     from phyper._model.instance import Instance

@@ -15,13 +15,13 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from phyper._model.context import Context
 from phyper._errors import (
     DuplicateInstanceError,
     FrozenInstanceError,
     GridValueError,
     ParserUsageError,
 )
+from phyper._model.context import Context
 from phyper._model.instance_list import (
     InstanceList,
     get_filtered_instances,

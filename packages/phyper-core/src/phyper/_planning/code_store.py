@@ -35,8 +35,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from phyper._state.formats import CODE_MANIFEST, DamagedStateFile, read_json_file, read_state_bytes
 from phyper._fs import atomic_write_text
+from phyper._state.formats import CODE_MANIFEST, DamagedStateFile, read_json_file, read_state_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from phyper._model.context import FULL_INSTANCE
 
 if TYPE_CHECKING:
-    from phyper._planning.code_store import StepCodes
     from phyper._model.instance_list import InstanceList
+    from phyper._planning.code_store import StepCodes
     from phyper._state.store import StateStore
 
 __all__ = ["PathFunction", "PipelineDeclaration", "Step", "StepKind"]

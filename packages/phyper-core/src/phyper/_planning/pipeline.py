@@ -26,13 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from phyper._planning.code_store import StepCodes
-from phyper._running.continuation import check_continues, register_pipeline
-from phyper._planning.declaration import PathFunction, Step, StepKind
-from phyper._running.devices import check_gpus
 from phyper._errors import PipelineDefinitionError, UnknownStepError, did_you_mean
 from phyper._model.instance_list import InstanceList, get_instance_from_hash
+from phyper._planning.code_store import StepCodes
+from phyper._planning.declaration import PathFunction, Step, StepKind
 from phyper._planning.keys import AGGREGATE_KEY, is_batch_key
+from phyper._running.devices import check_gpus
 from phyper._state.store import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:
@@ -200,6 +199,38 @@ class StepOptions:
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
+def _check_continues(first: Any, step: str, kind: StepKind, resource_name: str | None, key: str) -> None:
+    """Refuse a ``continues=`` that does not name a key of the step's subject.
+
+    ``first``: an instance of the grid.
+
+    Raises:
+        PipelineDefinitionError: an aggregate, a non-key, an unknown name (with the
+            closest one), or a key the step's resource does not depend on.
+    """
+    if kind == "aggregate":
+        raise PipelineDefinitionError(
+            f"step `{step}` is an aggregate (a single job): continues= applies to per_resource and per_instance steps"
+        )
+    keys, non_keys = first.key_names(), first.non_key_names()
+    if key in non_keys:
+        raise PipelineDefinitionError(
+            f"step `{step}`: continues={key!r} names a non-key; a budget defines a result, so "
+            f"declare `{key}` in a Parser subclass (a key) to continue from its lower values"
+        )
+    if key not in keys:
+        raise PipelineDefinitionError(
+            f"step `{step}`: continues={key!r} is not a hyperparameter{did_you_mean(key, [*keys, *non_keys])} "
+            f"(keys: {', '.join(keys)})"
+        )
+    if resource_name is not None and key not in first.get_key_values(resource_name):
+        raise PipelineDefinitionError(
+            f"step `{step}`: continues={key!r}, but resource `{resource_name}` does not depend on `{key}`: "
+            f"its jobs do not differ by it; add `{key}` to the resource's dependencies or continue in a "
+            "step over a resource that has it"
+        )
+
+
 class Pipeline:
     """The steps of a pipeline over a list of instances, declared once for every engine.
 
@@ -266,7 +297,6 @@ class Pipeline:
         self._varying_keys: list[str] | None = None
         self.metrics_loader: Callable[[Any], Mapping[str, Any] | None] | None = None
         """What [`metrics`][phyper.Pipeline.metrics] named: ``phyper.collect``, ``phyper.report`` and the CLI use it."""
-        register_pipeline(self)  # where phyper.continued_from finds a running job's step
 
     def _add_search_trials(self) -> None:
         names = [search.name for search in self.searches]
@@ -389,7 +419,7 @@ class Pipeline:
                        "one instance (each job writes its own files)")
                 )
         if declared.continues is not None:
-            check_continues(self.instances[0], step_name, kind, resource_name, declared.continues)
+            _check_continues(self.instances[0], step_name, kind, resource_name, declared.continues)
         step = Step(
             kind=kind,
             resource_name=resource_name,

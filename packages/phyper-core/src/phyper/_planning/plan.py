@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from phyper._planning.batches import batch_sizes
 from phyper._errors import PhyperError, PipelineDefinitionError, UnknownStepError
 from phyper._model.hashing import HASH_HEX_DIGITS
+from phyper._planning.batches import batch_sizes
 from phyper._planning.keys import AGGREGATE_KEY, batch_finder, group_into_batches, is_batch_key, parse_batch_key
 
 if TYPE_CHECKING:

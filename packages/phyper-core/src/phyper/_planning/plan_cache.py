@@ -49,6 +49,8 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from phyper._planning.batches import batch_sizes
+from phyper._planning.keys import AGGREGATE_KEY, BATCH_MEMBERSHIP
+from phyper._planning.plan import Plan, build_plan, is_rung_dependency, plan_data, plan_from_data
 from phyper._state.formats import (
     PLAN_CACHE_FORMAT_VERSION,
     DamagedStateFile,
@@ -56,8 +58,6 @@ from phyper._state.formats import (
     plan_cache_payload,
     read_state_bytes,
 )
-from phyper._planning.keys import AGGREGATE_KEY, BATCH_MEMBERSHIP
-from phyper._planning.plan import Plan, build_plan, is_rung_dependency, plan_data, plan_from_data
 from phyper._version import __version__
 
 if TYPE_CHECKING:

@@ -38,14 +38,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from phyper._planning.code_store import CodeSummary
-from phyper._state.records import NO_RECORD, JobStatus, Reason, Records
 from phyper._planning.keys import batch_finder
 from phyper._planning.plan import is_rung_dependency
+from phyper._state.records import NO_RECORD, JobStatus, Reason, Records
 from phyper._state.store import Outcome
 
 if TYPE_CHECKING:
-    from phyper._state.formats import CompletionRecord
     from phyper._planning.plan import Job, Plan, PlannedStep
+    from phyper._state.formats import CompletionRecord
     from phyper._state.store import LogEntry, StateStore
 
 __all__ = [

@@ -13,20 +13,20 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from phyper._state.records import Records, read_record
-from phyper._model.context import FULL_INSTANCE
 from phyper._errors import MetricsLoaderError, MissingDependencyError, PipelineDefinitionError
+from phyper._model.context import FULL_INSTANCE
 from phyper._model.instance_list import InstanceList
 from phyper._planning.pipeline import Pipeline
 from phyper._planning.plan import Job, StepJobs
-from phyper._state.store import LocalStateFolder, StateStore, default_state_folder
 from phyper._planning.verdict import Verdicts
+from phyper._state.records import Records, read_record
+from phyper._state.store import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:
     import pandas
 
-    from phyper._state.formats import CompletionRecord
     from phyper._model.parser import Parser
+    from phyper._state.formats import CompletionRecord
 
 __all__ = ["FolderWriters", "MetricsLoader", "collect", "collect_rows"]
 

@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from phyper._state.records import read_record_checked
-from phyper._model.context import FULL_INSTANCE
 from phyper._errors import PhyperError
+from phyper._model.context import FULL_INSTANCE
 from phyper._model.hashing import HASH_HEX_DIGITS
 from phyper._model.manifest import MANIFEST_NAME, Manifest, read_manifest
+from phyper._state.records import read_record_checked
 
 if TYPE_CHECKING:
-    from phyper._state.formats import CompletionRecord
     from phyper._planning.pipeline import Pipeline
     from phyper._planning.plan import Plan
+    from phyper._state.formats import CompletionRecord
 
 __all__ = [
     "HashedFolder",

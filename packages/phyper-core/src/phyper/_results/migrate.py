@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from phyper._state.records import read_record_checked
 from phyper._errors import ManifestMismatchError
 from phyper._fs import atomic_write_text
 from phyper._model.manifest import MigrationPlan, apply_migration, plan_migration
+from phyper._state.records import read_record_checked
 
 if TYPE_CHECKING:
-    from phyper._state.formats import CompletionRecord
     from phyper._planning.pipeline import Pipeline
+    from phyper._state.formats import CompletionRecord
 
 __all__ = ["Migration", "RecordMove", "apply_pipeline_migration", "plan_pipeline_migration"]
 

@@ -270,9 +270,9 @@ def _page_data(
     group_by: str | None,
     title: str | None,
 ) -> dict[str, Any]:
+    from phyper._planning.verdict import Verdicts
     from phyper._results.collect import BOOKKEEPING_COLUMNS, rows_with_verdicts
     from phyper._running.runner import RUNNING_JOB_VARIABLE
-    from phyper._planning.verdict import Verdicts
 
     pipeline = source if isinstance(source, Pipeline) else None
     instances = source.instances if isinstance(source, Pipeline) else source

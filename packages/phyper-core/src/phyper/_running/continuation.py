@@ -29,101 +29,71 @@ orders and never invalidates (`phyper._planning.verdict`).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from phyper._state.records import note_continued_from
-from phyper._errors import PipelineDefinitionError, did_you_mean
+from phyper._errors import PipelineDefinitionError
 from phyper._planning.plan import Job, Plan, StepJobs, rung_dependencies
 from phyper._planning.plan_cache import cached_plan
 from phyper._planning.verdict import Verdicts
+from phyper._state.records import note_continued_from
 
 if TYPE_CHECKING:
-    from phyper._planning.declaration import PipelineDeclaration, Step, StepKind
+    from phyper._planning.declaration import PipelineDeclaration, Step
 
-__all__ = ["check_continues", "continued_from", "register_pipeline"]
+__all__ = ["RUNNING_JOB_VARIABLE", "continued_from", "running_pipeline"]
 
-_RUNNING_JOB = "PHYPER_JOB"
-"""`phyper._running.runner.RUNNING_JOB_VARIABLE` (the runner sits above this module; a test holds them equal)."""
+RUNNING_JOB_VARIABLE = "PHYPER_JOB"
+"""The environment variable that names the job running in this process (``step:key``), set by the runner."""
+
+_PIPELINE: contextvars.ContextVar[PipelineDeclaration | None] = contextvars.ContextVar("phyper_pipeline", default=None)
+"""The pipeline whose job runs in this process (set by the runner around its jobs: `running_pipeline`)."""
 
 _LADDERS: weakref.WeakKeyDictionary[Any, dict[str, tuple[Any, Plan, dict[str, str]]]] = weakref.WeakKeyDictionary()
 """Pipeline -> step -> (the grid it was made for, the plan, the lower rungs): see `_ladder`."""
 
-_PIPELINES: list[weakref.ref[Any]] = []
-"""The pipelines made in this process, oldest first: where `continued_from` finds the running job's step."""
 
 
-def register_pipeline(pipeline: PipelineDeclaration) -> None:
-    """Note a pipeline made in this process (`continued_from` looks for the running step there)."""
-    _PIPELINES[:] = [ref for ref in _PIPELINES if ref() is not None]
-    _PIPELINES.append(weakref.ref(pipeline))
-
-
-def check_continues(first: Any, step: str, kind: StepKind, resource_name: str | None, key: str) -> None:
-    """Refuse a ``continues=`` that does not name a key of the step's subject.
-
-    ``first``: an instance of the grid.
-
-    Raises:
-        PipelineDefinitionError: an aggregate, a non-key, an unknown name (with the
-            closest one), or a key the step's resource does not depend on.
-    """
-    if kind == "aggregate":
-        raise PipelineDefinitionError(
-            f"step `{step}` is an aggregate (a single job): continues= applies to per_resource and per_instance steps"
-        )
-    keys, non_keys = first.key_names(), first.non_key_names()
-    if key in non_keys:
-        raise PipelineDefinitionError(
-            f"step `{step}`: continues={key!r} names a non-key; a budget defines a result, so "
-            f"declare `{key}` in a Parser subclass (a key) to continue from its lower values"
-        )
-    if key not in keys:
-        raise PipelineDefinitionError(
-            f"step `{step}`: continues={key!r} is not a hyperparameter{did_you_mean(key, [*keys, *non_keys])} "
-            f"(keys: {', '.join(keys)})"
-        )
-    if resource_name is not None and key not in first.get_key_values(resource_name):
-        raise PipelineDefinitionError(
-            f"step `{step}`: continues={key!r}, but resource `{resource_name}` does not depend on `{key}`: "
-            f"its jobs do not differ by it; add `{key}` to the resource's dependencies or continue in a "
-            "step over a resource that has it"
-        )
+@contextlib.contextmanager
+def running_pipeline(pipeline: PipelineDeclaration) -> Iterator[None]:
+    """``pipeline`` is the one whose jobs run inside (where `continued_from` finds the running step)."""
+    token = _PIPELINE.set(pipeline)
+    try:
+        yield
+    finally:
+        _PIPELINE.reset(token)
 
 
 def _running(instance: Any) -> tuple[PipelineDeclaration, Step, str]:
     """The pipeline, step and job key of the job running ``instance`` in this process."""
-    running = os.environ.get(_RUNNING_JOB, "")
+    running = os.environ.get(RUNNING_JOB_VARIABLE, "")
     step_name, _, key = running.partition(":")
-    if not key:
+    pipeline = _PIPELINE.get()
+    if not key or pipeline is None:
         raise PipelineDefinitionError(
             "phyper.continued_from() is called inside a running step (a job run by an engine, "
             "`phyper run` or phyper.run_job), not from other code"
         )
-    shared = getattr(instance, "_phyper_shared", None)
-    for ref in reversed(_PIPELINES):
-        pipeline = ref()
-        if pipeline is None or step_name not in pipeline.steps:
-            continue
-        if pipeline.instances[0]._phyper_shared is not shared:
-            continue
-        step = pipeline.steps[step_name]
-        if step.continues is None:
-            raise PipelineDefinitionError(
-                f"phyper.continued_from(): step `{step_name}` declares no continues=; declare the key "
-                "it continues along (for example continues='n_epochs')"
-            )
-        if step.kind == "aggregate" or instance.get_instance_hash(step.resource_name) != key:
-            raise PipelineDefinitionError(
-                f"phyper.continued_from() is given another instance than the one job {running} runs; "
-                "pass the instance the step received"
-            )
-        return pipeline, step, key
-    raise PipelineDefinitionError(
-        f"phyper.continued_from(): no pipeline of this process has step `{step_name}` over this instance's parser"
-    )
+    step = pipeline.steps[step_name]
+    if step.continues is None:
+        raise PipelineDefinitionError(
+            f"phyper.continued_from(): step `{step_name}` declares no continues=; declare the key "
+            "it continues along (for example continues='n_epochs')"
+        )
+    if (
+        getattr(instance, "_phyper_shared", None) is not pipeline.instances[0]._phyper_shared
+        or step.kind == "aggregate"
+        or instance.get_instance_hash(step.resource_name) != key
+    ):
+        raise PipelineDefinitionError(
+            f"phyper.continued_from() is given another instance than the one job {running} runs; "
+            "pass the instance the step received"
+        )
+    return pipeline, step, key
 
 
 def continued_from(instance: Any, *, budgets: Iterable[Any] = ()) -> Any | None:

@@ -24,16 +24,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from phyper._state.records import JobRecords, Records, RunInfo, timing
-from phyper._running.devices import Allocation, gpu_needs, job_devices
 from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError, describe_os_error
 from phyper._planning.pipeline import Pipeline
 from phyper._planning.plan import Job, JobToRun, current_non_keys, jobs_to_run
+from phyper._running.continuation import RUNNING_JOB_VARIABLE, running_pipeline
+from phyper._running.devices import Allocation, gpu_needs, job_devices
+from phyper._state.records import JobRecords, Records, RunInfo, timing
 from phyper._state.store import Outcome, StateStore, log_line, read_job_log
 
 __all__ = ["RUNNING_JOB_VARIABLE", "job_command", "load_pipeline", "read_job_log", "run_job"]
 
-RUNNING_JOB_VARIABLE = "PHYPER_JOB"
 """Set to ``<step>:<key>`` while a step's function runs: the job the process is running
 (a report written by a step counts that job as complete, the page being its result)."""
 
@@ -87,7 +87,8 @@ def run_job(
     records = Records(pipeline.state, pipeline.codes)
     # every step's needs: PHYPER_STEP_GPUS may name any step of the pipeline
     runner = _Runner(pipeline.state, records, engine, current_non_keys(pipeline), force, gpu_needs(pipeline.steps))
-    return runner.one(jobs[0]) if batch is None else runner.batch(batch, jobs)
+    with running_pipeline(pipeline):  # where phyper.continued_from finds the running step
+        return runner.one(jobs[0]) if batch is None else runner.batch(batch, jobs)
 
 
 class _Runner:

@@ -39,9 +39,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE
-from phyper._running.engines import EngineJobs, engines
 from phyper._errors import DamagedStudyError, MetricsLoaderError, MissingDependencyError, PhyperError, did_you_mean
+from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE
+from phyper._planning.verdict import JobVerdict, Verdicts
+from phyper._running.engines import EngineJobs, engines
 from phyper._search.space import (
     Choice,
     IntRange,
@@ -52,7 +53,6 @@ from phyper._search.space import (
     TrialState,
     Uniform,
 )
-from phyper._planning.verdict import JobVerdict, Verdicts
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution

@@ -37,9 +37,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from phyper._errors import PhyperError, SearchDefinitionError, did_you_mean
-from phyper._search.fidelity import Budget, check_pruner
-from phyper._state.formats import TRIAL_RECORD, TRIAL_RECORD_FORMAT_VERSION, DamagedStateFile, phyper_version, read_json_file
 from phyper._fs import atomic_write_text
+from phyper._search.fidelity import Budget, check_pruner
+from phyper._state.formats import (
+    TRIAL_RECORD,
+    TRIAL_RECORD_FORMAT_VERSION,
+    DamagedStateFile,
+    phyper_version,
+    read_json_file,
+)
 
 if TYPE_CHECKING:
     from phyper._model.model import ParserModel

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from phyper._errors import JobFailedError
+from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
 from phyper._state.formats import (
     RECORD_FORMAT_VERSION,
     CompletionRecord,
@@ -48,7 +49,6 @@ from phyper._state.formats import (
     read_record_file,
     remove_record,
 )
-from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
 
 if TYPE_CHECKING:
     from phyper._planning.code_store import StepCodes
