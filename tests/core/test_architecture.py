@@ -38,6 +38,7 @@ RUNTIME = {
     "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
     "phyper._batches", "phyper._devices", "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
     "phyper._code_store", "phyper._verdict", "phyper._runner", "phyper._search", "phyper._search_driver",
+    "phyper._run_words",
 }
 # The tools people look at and tend results with: status, what is on disk, migrate, collect, accept, report.
 TOOLS = {

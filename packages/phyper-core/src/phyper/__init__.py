@@ -58,6 +58,7 @@ from phyper._overrides import NON_KEYS_ENVIRONMENT_VARIABLE
 from phyper._parser import Parser
 from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step
 from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
+from phyper._run_words import closing_line, job_announcement, reason_in_words
 from phyper._runner import job_command, load_pipeline, run_job
 from phyper._search import (
     Search,
@@ -112,6 +113,9 @@ __all__ = [
     "Verdicts",
     "check_batch",
     "check_job",
+    "closing_line",
+    "job_announcement",
+    "reason_in_words",
     "choice",
     "int_range",
     "log_uniform",
