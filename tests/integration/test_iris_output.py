@@ -100,8 +100,8 @@ def test_a_deleted_model_reruns_its_batch_and_says_inputs_changed_upstream_below
     why = {entry["step"]: entry["why"] for entry in announcements(output)}
 
     assert [] == lines_naming_records(output)
-    # the batch itself: its member's files are gone (no record path named)
-    assert {"train_model": "its files changed", "compute_cv_scores": "inputs changed upstream",
+    # the batch itself: a member's outputs are gone; the aggregate reads them (no record path named)
+    assert {"train_model": "its outputs changed", "compute_cv_scores": "inputs changed upstream",
             "retrain_best_model": "inputs changed upstream", "plot_results": "inputs changed upstream",
             "make_report": "inputs changed upstream"} == why
     assert ["phyper: 5 jobs ran, 15 already done, 0 failed; `phyper status` shows the state"] == closing_lines(output)
@@ -125,7 +125,7 @@ def test_changed_code_that_fails_is_announced_reported_and_counted(
     assert announced[0]["why"].startswith("code changed")
     assert "the figure is broken on purpose" in output
     assert [] == lines_naming_records(output)
-    assert ["phyper: 0 jobs ran, 19 already done, 1 failed, 1 not started; `phyper status` shows why"] == closing_lines(output)
+    assert ["phyper: 0 jobs ran, 18 already done, 1 failed, 1 not started; `phyper status` shows why"] == closing_lines(output)
 
 
 def engine_command_for(backend: str) -> list[str]:

@@ -22,13 +22,12 @@ __all__ = ["STATUS_COMMAND", "closing_line", "engine_job_label", "job_announceme
 STATUS_COMMAND = "phyper status"
 """The command that shows what is left to run and why (``-v``: every job)."""
 
-_WORDS = {
+_WORDS: dict[Reason, str] = {
     Reason.NO_RECORD: "new",
     Reason.UPSTREAM: "inputs changed upstream",
     Reason.OLDER_CODE: "code changed",
     Reason.FORCED: "forced",
     Reason.FAILED: "failed last time",
-    Reason.FILES_CHANGED: "its files changed",
     Reason.UNREADABLE: "its completion record is damaged",
     Reason.COMPLETE: "complete",
 }
@@ -36,14 +35,23 @@ _WORDS = {
 
 def reason_in_words(verdict: JobVerdict) -> str:
     """Why a job runs, as a person says it: ``new``, ``inputs changed upstream``,
-    ``code changed (train)``, ``forced``, ``failed last time``, ``its files changed``.
+    ``code changed (train)``, ``forced``, ``failed last time``, ``its outputs changed``.
 
     Never a path: a batch job's reason is its first member's kind of reason.
     """
-    words = _WORDS.get(verdict.kind, verdict.kind.value)
+    if verdict.kind is Reason.FILES_CHANGED:
+        return "inputs changed upstream" if _about_inputs(verdict.reason) else "its outputs changed"
+    words = _WORDS.get(verdict.kind, str(verdict.kind.value))
     if verdict.kind is Reason.OLDER_CODE and verdict.code_changes:
         words += f" ({', '.join(verdict.code_changes)})"
     return words
+
+
+def _about_inputs(reason: str) -> bool:
+    """Whether a files-changed reason (`phyper._completion`'s words) is about the job's inputs."""
+    if reason.startswith("member "):  # a batch job: its first member's reason
+        reason = reason.partition(": ")[2]
+    return reason.startswith(("input ", "the job's inputs"))
 
 
 def engine_job_label(pipeline: Pipeline, job: Job) -> str:

@@ -10,8 +10,10 @@ Snakemake then prints each job as one line, the rule's ``message:`` that
 and member count) and why it runs (``new``, ``inputs changed upstream``,
 ``code changed``, ``forced``, ...), with no completion-record path: Snakemake's own
 ``Reason:`` line, the file lists of a job and the input list of ``rule all`` (records
-all) are left out, and so is the block of run metadata Snakemake starts with. A
-failed job is one line too. The run ends with phyper's closing
+all) are left out, and so are the block of run metadata Snakemake starts with and
+Snakemake's messages about a record (``Restored previous version of <record>``, when
+a job that had a record fails: ``phyper status`` says what is to run). A failed job is
+one line too. The run ends with phyper's closing
 line (jobs ran, already done, failed, and ``phyper status`` to see why).
 
 What a step prints itself goes straight to the terminal, as without the plugin.
@@ -28,6 +30,7 @@ the phyper-snakemake package.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -39,6 +42,9 @@ __all__ = ["LogHandler"]
 
 _SHORTENED = (LogEvent.JOB_INFO, LogEvent.JOB_FINISHED, LogEvent.JOB_ERROR, LogEvent.WORKFLOW_STARTED)
 """What the plugin writes its own way unless ``--verbose``; the rest as Snakemake does."""
+
+_RECORDS = os.path.join(".phyper", "done", "")
+"""What every completion record's path holds (``derived_data/.phyper/done/<step>/<key>.json``)."""
 
 _DEFAULT_TARGET = "all"
 """The default target rule of a phyper Snakefile: it runs nothing, its input is records."""
@@ -157,8 +163,13 @@ class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         handler = self.handler
         event = getattr(record, "event", None)
-        if handler._verbose or event not in _SHORTENED:
+        if handler._verbose:
             return handler.snakemake_text(record)
+        if event not in _SHORTENED:
+            text = handler.snakemake_text(record)
+            # a message of Snakemake's about a completion record (e.g. "Restored previous version
+            # of <record> (updating job failed)"): phyper's bookkeeping; `phyper status` tells
+            return "" if event is None and _RECORDS in text else text
         if event == LogEvent.WORKFLOW_STARTED:
             return ""  # the run's metadata block (host, versions, folders): `--verbose` shows it
         if event == LogEvent.JOB_FINISHED:
