@@ -1,9 +1,11 @@
 """Snakemake logger plugin ``phyper``: a run of a phyper pipeline as a person reads it.
 
 Turn it on with ``snakemake --logger phyper`` or, once for a project, in its workflow
-profile (``profiles/default/config.yaml``)::
+profile (``profiles/default/config.yaml``):
 
-    logger: phyper
+```yaml
+logger: phyper
+```
 
 Snakemake then prints each job as one line, the rule's ``message:`` that
 [`phyper_snakemake`][phyper_snakemake] gives every job: its step, key values (or batch
