@@ -130,7 +130,8 @@ class LogHandler(LogHandlerBase):
         """Snakemake is done: phyper's closing line, once."""
         if not self._closed:
             self._closed = True
-            line = self.closing_line()
+            quiet = {getattr(item, "name", str(item)).lower() for item in getattr(self.common_settings, "quiet", None) or ()}
+            line = None if "all" in quiet else self.closing_line()
             if line:
                 self._stream.write(line + "\n")
                 self._stream.flush()
