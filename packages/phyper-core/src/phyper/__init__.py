@@ -63,6 +63,7 @@ from phyper._planning.verdict import JobVerdict, Verdicts, job_verdicts
 from phyper._running.continuation import continued_from
 from phyper._running.devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._running.runner import job_command, load_pipeline, run_job
+from phyper._running.words import closing_line, job_announcement, reason_in_words
 from phyper._search.fidelity import Budget, budget
 from phyper._search.space import (
     Search,
@@ -144,6 +145,9 @@ __all__ = [
     "StepOptions",
     "Verdicts",
     "budget",
+    "closing_line",
+    "job_announcement",
+    "reason_in_words",
     "choice",
     "continued_from",
     "int_range",
