@@ -61,8 +61,8 @@ COMPLETE_PY = '''\
 # as the runner writes it (no lock, manifest, log line or fsync: this only sets the scene).
 import os, sys, time
 sys.path.insert(0, ".")
-import phyper._completion
-from phyper._completion import Records, stat_fingerprint
+import phyper._state.records
+from phyper._state.records import Records, stat_fingerprint
 
 
 def write_text(path, text):
@@ -71,7 +71,7 @@ def write_text(path, text):
         handle.write(text)
 
 
-phyper._completion.atomic_write_text = write_text
+phyper._state.records.atomic_write_text = write_text
 from pipeline import pipeline
 plan = pipeline.plan()
 records = Records(pipeline.state, pipeline.codes)

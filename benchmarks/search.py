@@ -158,8 +158,8 @@ def plain_optuna(folder: Path, trials: int, n_jobs: int) -> tuple[float, dict[st
     """study.optimize over the same space, sampler and seed; each objective computes its whole chain."""
     import optuna
 
-    from phyper._search import Choice, IntRange, LogUniform
-    from phyper._search_driver import make_sampler
+    from phyper._search.driver import make_sampler
+    from phyper._search.space import Choice, IntRange, LogUniform
 
     os.chdir(folder)
     sys.path.insert(0, str(folder))

@@ -48,6 +48,8 @@ def import_project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path],
 
 IRIS_FEW_EPOCHS = {"PHYPER_NON_KEYS": "n_epochs=20,log_interval=5"}
 _completed_iris: dict[str, Path] = {}
+_completed_output: dict[str, str] = {}
+"""What each engine printed (stdout, then stderr) during that whole run."""
 
 
 @pytest.fixture
@@ -61,8 +63,20 @@ def completed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]
     def get(backend: str) -> Path:
         if backend not in _completed_iris:
             project = copy_project(IRIS, tmp_path_factory.mktemp(f"completed-{backend}") / "iris")
-            run_engine(backend, project, **IRIS_FEW_EPOCHS)
+            ran = run_engine(backend, project, **IRIS_FEW_EPOCHS)
             _completed_iris[backend] = project
+            _completed_output[backend] = ran.stdout + ran.stderr
         return _completed_iris[backend]
+
+    return get
+
+
+@pytest.fixture
+def completed_output(completed: Callable[[str], Path]) -> Callable[[str], str]:
+    """What an engine printed during the `completed` fixture's whole Iris run (stdout, then stderr)."""
+
+    def get(backend: str) -> str:
+        completed(backend)
+        return _completed_output[backend]
 
     return get

@@ -65,8 +65,8 @@ def nothing_ran(backend: str, project: Path) -> bool:
     completed = run_engine(backend, project, jobs=2)
     output = completed.stdout + completed.stderr
     if backend == "doit":
-        # doit asks phyper's records before starting a job: it starts none
-        return not any(line.startswith(".  ") for line in output.splitlines()) and before == len(job_log(project))
+        # doit asks phyper's records before starting a job: it starts none (phyper's reporter's closing line)
+        return "phyper: 0 jobs ran, " in output and before == len(job_log(project))
     return "Nothing to be done" in output and before == len(job_log(project))
 
 

@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 import phyper
-from phyper._completion import Reason, read_record_checked
-from phyper._continuation import _RUNNING_JOB
-from phyper._pipeline import AggregateArguments, StepArguments
-from phyper._runner import RUNNING_JOB_VARIABLE
+from phyper._planning.pipeline import AggregateArguments, StepArguments
+from phyper._running.runner import RUNNING_JOB_VARIABLE
+from phyper._state.records import Reason, read_record_checked
 
 TRAINED: list[tuple[int, int]] = []
 """(lr, epoch) of every epoch a step trained, in order."""
@@ -164,7 +163,10 @@ def test_continued_from_outside_a_running_step_is_a_named_error(parser: Budget, 
     monkeypatch.delenv(RUNNING_JOB_VARIABLE, raising=False)
     with pytest.raises(phyper.PipelineDefinitionError, match="inside a running step"):
         phyper.continued_from(parser.get_instance(n_epochs=30))
-    assert _RUNNING_JOB == RUNNING_JOB_VARIABLE
+    # the variable alone (a step's own subprocess inherits it) is not a running job of this process
+    monkeypatch.setenv(RUNNING_JOB_VARIABLE, f"fit:{key_of(parser, 30)}")
+    with pytest.raises(phyper.PipelineDefinitionError, match="inside a running step"):
+        phyper.continued_from(parser.get_instance(n_epochs=30))
 
 
 def test_continued_from_in_a_step_that_does_not_continue_is_a_named_error(parser: Budget) -> None:

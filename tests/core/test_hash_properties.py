@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import phyper
 from core_support import GRID, make_parser
-from phyper import _hashing
+from phyper._model import hashing as _hashing
 
 names = st.text(min_size=1, max_size=8)
 values = st.one_of(

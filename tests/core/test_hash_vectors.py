@@ -19,7 +19,7 @@ import pytest
 
 import phyper
 from core_support import IRIS_CONFIG, RESOURCES, make_parser, run_python
-from phyper import _hashing
+from phyper._model import hashing as _hashing
 
 PREFIX = b"phyper-hash:1\n"
 

@@ -78,7 +78,7 @@ def test_the_reader_finds_each_trap() -> None:
     source = REPO / "packages" / "caller.py"  # read from the string below: nothing is written there
     text = (
         "import phyper\n"
-        "from phyper._completion import check_job\n"
+        "from phyper._state.records import check_job\n"
         "phyper.check_batch(batch, members)\n"
         "state = LocalStateFolder(os.path.dirname(record))\n"
         "verdicts.records.check_batch(batch, members)\n"

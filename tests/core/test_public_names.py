@@ -1,4 +1,4 @@
-"""Public names show their public path: ``phyper.Pipeline``, not ``phyper._pipeline.Pipeline``.
+"""Public names show their public path: ``phyper.Pipeline``, not ``phyper._planning.pipeline.Pipeline``.
 
 Tracebacks, ``repr`` and pickling name a class or function by its ``__module__``; a user
 must never see (or come to depend on) a private module's name.

@@ -2,7 +2,7 @@
 
 The real commands a user types (``phyper status``, ``snakemake -j1 all``, ``doit``) on
 the GPU fixture project: each prints the one named error as one line, no traceback,
-and runs no job. The one parser behind them is `phyper._settings`.
+and runs no job. The one parser behind them is `phyper._planning.settings`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 import phyper
 from engines import BIN, REPO, copy_project, environment, job_log, run
-from phyper._settings import parse_batch_overrides, parse_gpu_overrides
+from phyper._planning.settings import parse_batch_overrides, parse_gpu_overrides
 
 GPUS = REPO / "tests" / "fixtures" / "gpus"
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from engines import REPO, copy_project, engine_command, environment, job_log, run
-from phyper._keys import group_into_batches
-from phyper._report import SHORT_HASH
+from phyper._planning.keys import group_into_batches
+from phyper._results.report import SHORT_HASH
 
 GPUS = REPO / "tests" / "fixtures" / "gpus"
 TRAIN_JOBS = 8

@@ -15,9 +15,9 @@ import pytest
 
 import phyper
 from engines import copy_project, environment, run
-from phyper._device_pool import pool_folder
-from phyper._gpu_devices import discover_devices
-from phyper._settings import parse_gpu_overrides
+from phyper._planning.settings import parse_gpu_overrides
+from phyper._running.device_pool import pool_folder
+from phyper._running.gpu_devices import discover_devices
 
 
 class Instance(phyper.Parser):
@@ -163,7 +163,7 @@ def test_without_environment_the_driver_lists_the_devices_once_per_process(tmp_p
     _fake_nvidia_smi(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("PHYPER_GPUS", "CUDA_VISIBLE_DEVICES")}
     env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
-    code = "from phyper._gpu_devices import discover_devices as d; print(d(), d())"
+    code = "from phyper._running.gpu_devices import discover_devices as d; print(d(), d())"
 
     listed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
 
@@ -193,7 +193,7 @@ SHOW_NEEDS = """\
 import json, sys
 sys.path.insert(0, ".")
 import pipeline
-from phyper._plan import jobs_to_run
+from phyper._planning.plan import jobs_to_run
 plan = pipeline.pipeline.plan(cache=True)
 key = plan.step("train").keys[0]
 print(json.dumps([{step.name: step.gpus for step in plan.steps}, jobs_to_run(pipeline.pipeline, "train", key)[1][0].gpus]))

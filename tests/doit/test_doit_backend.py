@@ -19,8 +19,9 @@ DOIT = str(BIN / "doit")
 
 
 def executed(output: str) -> list[str]:
-    """Tasks doit reports as executed ('.  name'), not up to date ('-- name')."""
-    return re.findall(r"^\.\s+(\S+)$", output, re.MULTILINE)
+    """Jobs doit reports as started: phyper's reporter announces each (`<step>(<values>) <hash> · <why>`);
+    up-to-date jobs are only counted, in the closing line."""
+    return re.findall(r"^(\w+\(.*\)(?: [0-9a-f]{8})?) · .+$", output, re.MULTILINE)
 
 
 @pytest.fixture
@@ -64,7 +65,9 @@ def test_parallel_run_then_nothing_to_do(toy: Path) -> None:
 
     assert {"transform": 3, "preprocess": 6, "train": 90, "score": 1} == dict(counts_since(toy, 0))
     assert 100 == len(executed(first.stdout))
+    assert "phyper: 100 jobs ran, 0 already done, 0 failed; `phyper status` shows the state" in first.stdout
     assert [] == executed(again.stdout)
+    assert "phyper: 0 jobs ran, 100 already done, 0 failed; `phyper status` shows the state" in again.stdout
     assert 100 == len(job_log(toy))
     assert {"doit"} == {entry["engine"] for entry in job_log(toy)}
 

@@ -1,4 +1,4 @@
-"""Every lock phyper takes, through its one lock module (`phyper._locks`), under faults.
+"""Every lock phyper takes, through its one lock module (`phyper._state.locks`), under faults.
 
 Each use in the code (the per-job lock, the device pool's slots and markers, the
 search driver's locks, the Snakemake backend's engine lock) is taken by a real
@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from engines import environment
-from phyper import _locks
-from phyper._device_pool import Allocation, acquire, waiting_jobs
-from phyper._locks import FileLock, hold_lock, is_locked, read_lock_file
-from phyper._search_driver import _FileLock
+from phyper._running.device_pool import Allocation, acquire, waiting_jobs
+from phyper._search.driver import _FileLock
+from phyper._state import locks as _locks
+from phyper._state.locks import FileLock, hold_lock, is_locked, read_lock_file
 from phyper_snakemake._workflow import ENGINE_LOCK_NAME, SNAKEMAKE_FOLDER
 
 pytestmark = pytest.mark.faults
@@ -34,19 +34,19 @@ pytestmark = pytest.mark.faults
 # what a child runs to take each kind of lock the way the code takes it; it prints
 # "held" once it holds it, then obeys lines on its input: "release", "acquire"
 HOLD = {
-    "job": "from phyper._locks import hold_lock\n"
+    "job": "from phyper._state.locks import hold_lock\n"
            "held = hold_lock(PATH, 'train:abc'); held.__enter__()\n"
            "release = lambda: held.__exit__(None, None, None)\n"
            "def again():\n"
            "    global held\n"
            "    held = hold_lock(PATH, 'train:abc'); held.__enter__()\n",
-    "search": "from phyper._search_driver import _FileLock\n"
+    "search": "from phyper._search.driver import _FileLock\n"
               "lock = _FileLock(PATH); lock.acquire(blocking=True)\n"
               "release = lock.release\n"
               "def again():\n"
               "    print('got' if lock.acquire(blocking=False) else 'busy', flush=True)\n",
     "pool": "import os\n"
-            "from phyper._device_pool import acquire\n"
+            "from phyper._running.device_pool import acquire\n"
             "held = acquire(1, label='train:abc', state_folder=os.getcwd(), step='train', key='abc')\n"
             "release = held.release\n"
             "def again():\n"
@@ -196,7 +196,7 @@ def test_a_blocking_wait_ends_when_the_other_process_releases(place: Path, child
 
 
 def _table_entries() -> list[_locks._OpenFile]:
-    """This process's open lock files (`phyper._locks`' table)."""
+    """This process's open lock files (`phyper._state.locks`' table)."""
     return list(_locks._files.values())
 
 
@@ -228,7 +228,7 @@ def test_two_threads_of_one_process_exclude_each_other(use: str, place: Path) ->
 
 def locked_for_another_process(path: str, start: int = 0, length: int = 0) -> bool:
     code = (
-        "import sys\nfrom phyper._locks import FileLock\n"
+        "import sys\nfrom phyper._state.locks import FileLock\n"
         f"lock = FileLock({path!r}, start={start}, length={length})\n"
         "print('free' if lock.acquire(blocking=False) else 'locked')\n"
     )
@@ -265,7 +265,7 @@ def test_a_waiting_jobs_marker_is_listed_while_it_waits_and_dropped_once_it_is_k
 ) -> None:
     holder: Allocation = acquire(1, label="train:first", state_folder=str(place), step="train", key="first")
     code = (
-        "import os\nfrom phyper._device_pool import acquire\n"
+        "import os\nfrom phyper._running.device_pool import acquire\n"
         "acquire(1, label='train:second', state_folder=os.getcwd(), step='train', key='second')\n"
     )
     waiter = subprocess.Popen([sys.executable, "-c", code], cwd=place, env=environment(), stdout=subprocess.PIPE,
@@ -296,7 +296,7 @@ def test_a_wait_the_kernel_takes_for_a_deadlock_between_threads_ends_when_the_th
     first = FileLock(path, start=0, length=1)
     first.acquire(blocking=True)
     code = (
-        "import sys\nfrom phyper._locks import FileLock\n"
+        "import sys\nfrom phyper._state.locks import FileLock\n"
         f"mine = FileLock({path!r}, start=1, length=1); mine.acquire(blocking=True)\n"
         "print('held', flush=True)\n"
         "sys.stdin.readline()\n"
@@ -333,7 +333,7 @@ def test_the_pools_pass_over_a_devices_slots_takes_exactly_the_bytes_nobody_hold
 ) -> None:
     path = str(place / "pool" / "gpu-0.slots")
     code = (
-        "import sys\nfrom phyper._locks import FileLock\n"
+        "import sys\nfrom phyper._state.locks import FileLock\n"
         f"FileLock({path!r}, start=3, length=1).acquire(blocking=True)\n"
         "print('held', flush=True)\nsys.stdin.readline()\n"
     )

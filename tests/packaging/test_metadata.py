@@ -69,10 +69,11 @@ def test_the_example_requires_what_it_imports() -> None:
     assert {"report", "pandas"} <= requirements["phyper-core"].extras
 
 
-def test_the_examples_own_hatch_environment_installs_what_the_package_requires() -> None:
-    # `cd examples/iris && hatch run phyper ...` uses the example's own environment (hatch
-    # takes the nearest pyproject.toml): the phyper packages come from their folders, and
-    # every other requirement, those of the phyper-core extras it names included, is listed
+def test_the_examples_hatch_environment_is_the_roots_and_meets_what_the_package_requires() -> None:
+    # `cd examples/iris && hatch run phyper ...` takes the example's pyproject.toml (hatch
+    # takes the nearest one): its default environment is the root's (the same folder), the
+    # phyper packages come from their folders, and every other requirement, those of the
+    # phyper-core extras it names included, is listed (made from there first, it works too)
     example = project("examples/iris")
     extras = project("packages/phyper-core")["project"]["optional-dependencies"]
     required = [Requirement(text) for text in example["project"]["dependencies"]]
@@ -81,10 +82,22 @@ def test_the_examples_own_hatch_environment_installs_what_the_package_requires()
     expected += [str(Requirement(text)) for extra in sorted(core.extras) for text in extras[extra]]
     environment = example["tool"]["hatch"]["envs"]["default"]
 
+    with open(REPO / "hatch.toml", "rb") as handle:
+        root = tomllib.load(handle)["envs"]["default"]
+
+    assert (REPO / root["path"]).resolve() == (REPO / "examples" / "iris" / environment["path"]).resolve()
     assert sorted(expected) == sorted(str(Requirement(text)) for text in environment["dependencies"])
     assert ["../../packages/*"] == environment["workspace"]["members"]
     assert (True, "pip") == (environment["skip-install"], environment["installer"])
     assert "python -m phyper {args}" == environment["scripts"]["phyper"]
+
+
+def test_only_the_default_environment_has_the_roots_path() -> None:
+    # every environment inherits the default's table: the others must not share its folder
+    with open(REPO / "hatch.toml", "rb") as handle:
+        environments = tomllib.load(handle)["envs"]
+
+    assert {"default": ".venv"} == {name: env.get("path") for name, env in environments.items() if env.get("path") != ""}
 
 
 def test_the_hatch_workspace_holds_every_package() -> None:

@@ -8,10 +8,6 @@ from __future__ import annotations
 import types
 from typing import TYPE_CHECKING, Any
 
-from phyper._batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
-from phyper._completion import JobStatus
-from phyper._context import FULL_INSTANCE
-from phyper._continuation import continued_from
 from phyper._errors import (
     AmbiguousHashError,
     BatchOverrideError,
@@ -43,28 +39,34 @@ from phyper._errors import (
     UnsupportedValueError,
 )
 from phyper._fs import atomic_output, atomic_write_text
-from phyper._gpu_devices import DEVICES_ENVIRONMENT_VARIABLE
-from phyper._hashing import (
+from phyper._model.context import FULL_INSTANCE
+from phyper._model.hashing import (
     HASH_FORMAT_VERSION,
     HASH_HEX_DIGITS,
     HASH_PATTERN,
     hash_key_values,
 )
-from phyper._instance_list import (
+from phyper._model.instance_list import (
     InstanceList,
     get_filtered_instances,
     get_instance_from_hash,
     get_instances_hashes,
     get_projections,
 )
-from phyper._locks import FileLock
-from phyper._manifest import MANIFEST_NAME, Manifest, read_manifest
-from phyper._overrides import NON_KEYS_ENVIRONMENT_VARIABLE
-from phyper._parser import Parser
-from phyper._pipeline import AGGREGATE_KEY, Pipeline, Step, StepOptions
-from phyper._plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
-from phyper._runner import job_command, load_pipeline, run_job
-from phyper._search import (
+from phyper._model.manifest import MANIFEST_NAME, Manifest, read_manifest
+from phyper._model.overrides import NON_KEYS_ENVIRONMENT_VARIABLE
+from phyper._model.parser import Parser
+from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
+from phyper._planning.pipeline import AGGREGATE_KEY, Pipeline, Step, StepOptions
+from phyper._planning.plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
+from phyper._planning.settings import STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
+from phyper._planning.verdict import JobVerdict, Verdicts, job_verdicts
+from phyper._running.continuation import continued_from
+from phyper._running.gpu_devices import DEVICES_ENVIRONMENT_VARIABLE
+from phyper._running.runner import job_command, load_pipeline, run_job
+from phyper._running.words import closing_line, job_announcement, reason_in_words
+from phyper._search.fidelity import Budget, budget
+from phyper._search.space import (
     Search,
     SearchDefinitionError,
     choice,
@@ -72,21 +74,21 @@ from phyper._search import (
     log_uniform,
     uniform,
 )
-from phyper._settings import STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
-from phyper._state import read_job_log
-from phyper._verdict import JobVerdict, Verdicts, job_verdicts
+from phyper._state.locks import FileLock
+from phyper._state.records import JobStatus
+from phyper._state.store import read_job_log
 from phyper._version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from phyper._collect import collect, collect_rows
-    from phyper._report import report
+    from phyper._results.collect import collect, collect_rows
+    from phyper._results.report import report
 
 
 # Imported on first use: an engine imports phyper at every start and needs none of these.
 _LAZY = {
-    "collect": "phyper._collect",
-    "collect_rows": "phyper._collect",
-    "report": "phyper._report",
+    "collect": "phyper._results.collect",
+    "collect_rows": "phyper._results.collect",
+    "report": "phyper._results.report",
 }
 
 
@@ -139,11 +141,16 @@ __all__ = [
     "Pipeline",
     "Plan",
     "PlannedStep",
+    "Budget",
     "Search",
     "SearchDefinitionError",
     "Step",
     "StepOptions",
     "Verdicts",
+    "budget",
+    "closing_line",
+    "job_announcement",
+    "reason_in_words",
     "choice",
     "continued_from",
     "int_range",

@@ -28,6 +28,7 @@ __all__ = [
     "JobFailedError",
     "ManifestError",
     "ManifestMismatchError",
+    "SearchDefinitionError",
     "MetricsLoaderError",
     "MissingDependencyError",
     "NonKeyOverrideError",
@@ -143,6 +144,10 @@ class UnknownStepError(PhyperError, LookupError):
 
 class JobFailedError(PhyperError, RuntimeError):
     """A job ran but did not produce what its step declares."""
+
+
+class SearchDefinitionError(PhyperError, ValueError):
+    """A search's space, expansion, objective, sampler, budget or pruner cannot be used (checked before anything runs)."""
 
 
 class MetricsLoaderError(PhyperError, TypeError):

@@ -21,10 +21,17 @@ completed by another engine would run again.
 ``doit -a STEP`` forces the jobs of that step and never its upstream (a complete
 upstream job is dropped from their ``task_dep``); doit runs only the tasks named, so a
 plain ``doit`` afterwards runs what follows them.
+
+``DOIT_CONFIG`` names phyper's reporter, [`PhyperReporter`][phyper_doit.PhyperReporter]:
+each job doit starts is announced with its step, key values (or batch and member
+count) and why it runs, with no completion-record path; jobs already done are counted,
+not listed; the run ends with one closing line (ran, already done, failed, and
+``phyper status`` to see why).
 """
 
 from __future__ import annotations
 
+from phyper_doit._reporter import PhyperReporter
 from phyper_doit._tasks import DOIT_CONFIG, forced_by_command_line, job_is_complete, step_is_complete, task_dicts, tasks
 
-__all__ = ["DOIT_CONFIG", "forced_by_command_line", "job_is_complete", "step_is_complete", "task_dicts", "tasks"]
+__all__ = ["DOIT_CONFIG", "PhyperReporter", "forced_by_command_line", "job_is_complete", "step_is_complete", "task_dicts", "tasks"]

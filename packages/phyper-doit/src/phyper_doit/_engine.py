@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from phyper._engines import EngineJobs, register_engine
+from phyper._running.engines import EngineJobs, register_engine
 
 __all__ = ["search_command"]
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import phyper
+from phyper_doit._reporter import PhyperReporter
+from phyper_doit._verdicts import VERDICTS, EngineVerdicts
 
 __all__ = [
     "DOIT_CONFIG", "forced_by_command_line", "job_is_complete", "step_is_complete", "task_dicts", "tasks",
@@ -25,36 +27,14 @@ DOIT_CONFIG: dict[str, Any] = {
     "dep_file": ".doit.db",
     # show each job's own output (its progress and where results are)
     "verbosity": 2,
+    # each job announced with its step, key values and why it runs; a closing line
+    "reporter": PhyperReporter,
 }
 """A starting ``DOIT_CONFIG`` for a dodo.py (copy and extend it as needed)."""
 
 
-class _EngineVerdicts:
-    """phyper's verdict over one plan, taken once, when doit first asks (a listing
-    without ``--status`` never pays for it): the ids of the engine jobs to run."""
-
-    def __init__(self, plan: phyper.Plan) -> None:
-        self.plan = plan
-        self._to_run: set[str] | None = None
-
-    @property
-    def to_run(self) -> set[str]:
-        """Ids of the engine jobs (batch jobs for batched steps) to run."""
-        if self._to_run is None:
-            try:
-                self._to_run = {job.id for job in phyper.Verdicts(self.plan).engine_jobs_to_run()}
-            except phyper.StateFormatError as error:
-                # the named error, not a traceback from inside doit (nothing ran, nothing deleted)
-                raise SystemExit(f"phyper: StateFormatError: {error}") from None
-        return self._to_run
-
-
 _SETTINGS_ERRORS = (phyper.BatchOverrideError, phyper.GpuOverrideError, phyper.NonKeyOverrideError)
 """A malformed run-time setting (``PHYPER_BATCH``, ``PHYPER_STEP_GPUS``, ``PHYPER_NON_KEYS``)."""
-
-_VERDICTS: dict[str, _EngineVerdicts] = {}
-"""The verdicts of the plan each engine job and each step belongs to, by job id and by
-step name (what the ``uptodate`` checks receive: names, cheap to pickle)."""
 
 
 def job_is_complete(job: phyper.Job) -> bool:
@@ -66,7 +46,7 @@ def job_is_complete(job: phyper.Job) -> bool:
     a job found to run finds out under its lock, when it runs, whether another process
     did the work meanwhile.
     """
-    return job.id not in _VERDICTS[job.id].to_run
+    return job.id not in VERDICTS[job.id].to_run
 
 
 def step_is_complete(step_name: str) -> bool:
@@ -75,7 +55,7 @@ def step_is_complete(step_name: str) -> bool:
     Without a check of its own, doit lists a group task (it has no action and no
     dependency) as to run even when all its sub-tasks are up to date.
     """
-    verdicts = _VERDICTS[step_name]
+    verdicts = VERDICTS[step_name]
     return all(job.id not in verdicts.to_run for job in verdicts.plan.engine_jobs_of(step_name))
 
 
@@ -143,14 +123,15 @@ def task_dicts(spec: str, *, forced: Collection[str] | None = None) -> Iterator[
     # the plan lives as long as doit: move it out of the collector's reach, or each of the
     # collections that doit's own allocations trigger rescans all of it
     gc.freeze()
-    verdicts = _EngineVerdicts(plan)
     engine_jobs = {job.id: job for job in plan.engine_jobs()}
-    _VERDICTS.update(dict.fromkeys(engine_jobs, verdicts))
-    _VERDICTS.update(dict.fromkeys((step.name for step in plan.steps), verdicts))
     step_names = [step.name for step in plan.steps]
     if forced is None:
         forced = forced_by_command_line(step_names)
     forced = frozenset(forced)
+    verdicts = EngineVerdicts(plan, pipeline, forced)
+    verdicts.engine_jobs = engine_jobs
+    VERDICTS.update(dict.fromkeys(engine_jobs, verdicts))
+    VERDICTS.update(dict.fromkeys((step.name for step in plan.steps), verdicts))
 
     def is_forced(job: phyper.Job) -> bool:
         return job.step in forced or job.id in forced

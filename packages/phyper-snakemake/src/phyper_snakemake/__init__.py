@@ -19,6 +19,11 @@ completion records of the jobs phyper finds to run (make it the default target):
 Each job is a shell command, ``python -m phyper run ...``, a separate light process
 that shares nothing in memory with the Snakefile, so every executor plugin works.
 
+Each job's ``message:`` names it for people, with why it runs (``train_model(batch 2 of
+7: 9 jobs) · new``). ``logger: phyper`` in a profile (or ``--logger phyper``) turns on
+the logger plugin that comes with this package (``snakemake_logger_plugin_phyper``):
+one line per job, no completion-record path, and phyper's closing line.
+
 For hand-written rules (the seed's style) there are [`get_wildcarded_path`][phyper_snakemake.get_wildcarded_path],
 [`get_hashes`][phyper_snakemake.get_hashes] and [`get_instance`][phyper_snakemake.get_instance].
 """

@@ -50,7 +50,7 @@ from typing import Any
 
 import phyper
 
-__all__ = ["SNAKEFILE", "WILDCARD", "Rule", "SnakemakeWorkflow", "load"]
+__all__ = ["SNAKEFILE", "WILDCARD", "Rule", "SnakemakeWorkflow", "load", "loaded_workflows"]
 
 SNAKEFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline.smk")
 """The Snakefile to ``include:`` after ``phyper_workflow = load(...)``."""
@@ -128,6 +128,10 @@ class SnakemakeWorkflow:
         self.rules = [self._rule(step) for step in self.plan.steps]
         self._workflow: Any = None
         self._to_run: set[str] | None = None
+        self._verdicts: phyper.Verdicts | None = None
+        self._ran_or_planned = False
+        self.step_names = frozenset(step.name for step in self.plan.steps)
+        """The rule names of phyper's steps (what the logger plugin counts)."""
         self._forced: frozenset[str] = frozenset()
         self._engine_lock: phyper.FileLock | None = None
 
@@ -151,7 +155,7 @@ class SnakemakeWorkflow:
 
         def label(wildcards: Any, step_name: str = step.name, hashed: bool = step.is_hashed) -> JobText:
             job_key = getattr(wildcards, WILDCARD) if hashed else phyper.AGGREGATE_KEY
-            return JobText(f"phyper {self.pipeline.job_label(step_name, job_key)}")
+            return JobText(self.announcement(f"{step_name}:{job_key}"))
 
         def force(wildcards: Any, step_name: str = step.name) -> JobText:
             return JobText(" --force" if self.forced(step_name) else "")
@@ -194,6 +198,23 @@ class SnakemakeWorkflow:
         """The records of the jobs ``job_id`` depends on that are to run (its input list)."""
         to_run = self._decide()
         return [self.engine_jobs[dependency].record for dependency in self.engine_jobs[job_id].dependencies if dependency in to_run]
+
+    def announcement(self, job_id: str) -> str:
+        """How a job is announced (its rule's ``message:``): step, key values or batch and
+        member count, and why it runs in words (see [`phyper.job_announcement`][phyper.job_announcement]);
+        no record path."""
+        job = self.engine_jobs[job_id]
+        verdict = None
+        if self._verdicts is not None and self._to_run is not None and job_id in self._to_run:
+            verdict = self._verdicts.verdict(job)
+        return phyper.job_announcement(self.pipeline, verdict, job)
+
+    def counts(self) -> tuple[int, int] | None:
+        """``(engine jobs to run, engine jobs already done)`` as decided for this run or dry
+        run; None when this process did not decide (a drawing, a job on a cluster node)."""
+        if not self._ran_or_planned or self._to_run is None:
+            return None
+        return len(self._to_run), len(self.engine_jobs) - len(self._to_run)
 
     def _module_file(self) -> str:
         module = sys.modules[self.spec.partition(":")[0]]
@@ -255,7 +276,9 @@ class SnakemakeWorkflow:
             self._to_run = set(self.engine_jobs)
             return self._to_run
         try:
-            self._to_run = {job.id for job in phyper.Verdicts(self.plan, forced=asked).engine_jobs_to_run()}
+            self._verdicts = phyper.Verdicts(self.plan, forced=asked)
+            self._to_run = {job.id for job in self._verdicts.engine_jobs_to_run()}
+            self._ran_or_planned = True
         except phyper.StateFormatError as error:
             # the named error, not a traceback of Snakefile frames (nothing ran, nothing deleted)
             raise SystemExit(f"phyper: StateFormatError: {error}") from None
@@ -345,6 +368,7 @@ def _clear_stale_locks() -> None:
 
 _SETTINGS_ERRORS = (phyper.BatchOverrideError, phyper.GpuOverrideError, phyper.NonKeyOverrideError)
 """A malformed run-time setting (``PHYPER_BATCH``, ``PHYPER_STEP_GPUS``, ``PHYPER_NON_KEYS``)."""
+_LOADED: list[SnakemakeWorkflow] = []
 
 
 def load(spec: str) -> SnakemakeWorkflow:
@@ -355,6 +379,13 @@ def load(spec: str) -> SnakemakeWorkflow:
     traceback of Snakefile frames.
     """
     try:
-        return SnakemakeWorkflow(spec)
+        workflow = SnakemakeWorkflow(spec)
     except _SETTINGS_ERRORS as error:
         raise SystemExit(f"phyper: {type(error).__name__}: {error}") from None
+    _LOADED.append(workflow)
+    return workflow
+
+
+def loaded_workflows() -> list[SnakemakeWorkflow]:
+    """The workflows this process loaded (what the ``phyper`` logger plugin sums up at the end)."""
+    return list(_LOADED)

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from phyper._errors import MetricsLoaderError, PhyperError
-from phyper._pipeline import Pipeline
-from phyper._runner import load_pipeline
+from phyper._planning.pipeline import Pipeline
+from phyper._running.runner import load_pipeline
 
 __all__ = ["DEFAULT_PIPELINE", "PipelineImportError", "load", "load_metrics"]
 

@@ -8,14 +8,14 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from phyper._accept import accept as accept_code_of
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._output import JsonObject, Output, Progress, format_values, human_size
 from phyper._errors import ManifestMismatchError, ParserUsageError
-from phyper._inventory import folder_size, scan_folders, scan_records
-from phyper._manifest import MANIFEST_NAME
-from phyper._migrate import Migration, apply_pipeline_migration, plan_pipeline_migration
-from phyper._pipeline import Pipeline
+from phyper._model.manifest import MANIFEST_NAME
+from phyper._planning.pipeline import Pipeline
+from phyper._results.accept import accept as accept_code_of
+from phyper._results.inventory import folder_size, scan_folders, scan_records
+from phyper._results.migrate import Migration, apply_pipeline_migration, plan_pipeline_migration
 
 __all__ = [
     "COMMANDS", "AcceptResult", "FolderMove", "GcFolder", "GcRecord", "GcResult", "LeftAlone", "MigrateResult",

@@ -16,9 +16,6 @@ from urllib.parse import quote
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._loading import load_metrics
 from phyper._cli._output import JsonObject, Output, Progress, format_values, human_size, table
-from phyper._collect import FolderWriters, collect_rows
-from phyper._completion import read_record
-from phyper._context import FULL_INSTANCE
 from phyper._errors import (
     AmbiguousHashError,
     ManifestError,
@@ -30,16 +27,19 @@ from phyper._errors import (
     UnknownStepError,
     did_you_mean,
 )
-from phyper._inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
-from phyper._keys import is_batch_key
-from phyper._manifest import read_manifest
-from phyper._pipeline import Pipeline
-from phyper._plan import Plan
-from phyper._status import JobVerdict, job_verdicts
-from phyper._verdict import Verdicts
+from phyper._model.context import FULL_INSTANCE
+from phyper._model.manifest import read_manifest
+from phyper._planning.keys import is_batch_key
+from phyper._planning.pipeline import Pipeline
+from phyper._planning.plan import Plan
+from phyper._planning.verdict import Verdicts
+from phyper._results.collect import FolderWriters, collect_rows
+from phyper._results.inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
+from phyper._results.status import JobVerdict, job_verdicts
+from phyper._state.records import read_record
 
 if TYPE_CHECKING:
-    from phyper._formats import CompletionRecord
+    from phyper._state.formats import CompletionRecord
 
 __all__ = [
     "COMMANDS", "CodeDiffResult", "CollectTable", "CollectWritten", "FileEntry", "FolderCount", "FolderJob",
@@ -328,7 +328,7 @@ def _jobs_and_records(
 ) -> tuple[list[FolderJob], list[tuple[bool, CompletionRecord]]]:
     """The jobs writing the folder (with orphaned records of its hash) and their records.
 
-    Which jobs write a folder is `phyper._collect.FolderWriters`'s answer (what
+    Which jobs write a folder is `phyper._results.collect.FolderWriters`'s answer (what
     ``collect`` reads too); whether each is complete, the verdicts' (what status says).
     """
     jobs = []
@@ -527,7 +527,7 @@ class ShowWhereResult:
 
 
 def _show_where(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
-    from phyper._instance_list import get_filtered_instances, get_instances_hashes
+    from phyper._model.instance_list import get_filtered_instances, get_instances_hashes
 
     if arguments.hash:
         raise ParserUsageError("give either a HASH or --where, not both")
@@ -760,7 +760,7 @@ class ReportResult(JsonObject):
 
 def report(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper report [-o FILE]``: one self-contained HTML page of the grid (works offline)."""
-    from phyper._report import report as write_report
+    from phyper._results.report import report as write_report
 
     output = arguments.output
     if not output:

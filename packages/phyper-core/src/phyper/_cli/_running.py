@@ -11,11 +11,11 @@ from typing import Any
 
 from phyper._cli._command import JSON, PIPELINE_SPEC, Command, option
 from phyper._cli._output import JsonObject, Output
-from phyper._device_status import waiting_lines
-from phyper._pipeline import Pipeline
-from phyper._plan import Job, PlannedStep
-from phyper._runner import run_job
-from phyper._status import Status, job_verdicts, status_summary, summary_lines
+from phyper._planning.pipeline import Pipeline
+from phyper._planning.plan import Job, PlannedStep
+from phyper._results.device_status import waiting_lines
+from phyper._results.status import Status, job_verdicts, status_summary, summary_lines
+from phyper._running.runner import run_job
 
 __all__ = [
     "COMMANDS", "JobToRun", "NonKeyDrift", "PlanJob", "PlanResult", "PlanStep", "RunResult", "StatusResult",

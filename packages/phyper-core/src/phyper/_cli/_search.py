@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from phyper._cli._command import JSON, Command, option
 from phyper._cli._output import JsonObject, Output
-from phyper._pipeline import Pipeline
-from phyper._search import Search, SearchDefinitionError, TrialState
+from phyper._planning.pipeline import Pipeline
+from phyper._search.space import Search, SearchDefinitionError, TrialState
 
 if TYPE_CHECKING:
-    from phyper._search_driver import SearchTrials, TrialResult, TrialRow
+    from phyper._search.driver import SearchTrials, TrialResult, TrialRow
 
 __all__ = ["COMMANDS", "SearchRunResult", "search"]
 
@@ -59,7 +59,7 @@ def _best_lines(trials: SearchTrials) -> list[str]:
 
 
 def _show(pipeline: Pipeline, search: Search) -> Output:
-    from phyper._search_driver import search_trials
+    from phyper._search.driver import search_trials
 
     trials = search_trials(pipeline, search)
     keys = list(trials.keys)
@@ -79,7 +79,7 @@ def _show(pipeline: Pipeline, search: Search) -> Output:
 
 
 def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> Output:
-    from phyper._search_driver import Source, TrialResult, drive, search_trials
+    from phyper._search.driver import Source, drive, search_trials
 
     def report(result: TrialResult) -> None:
         shown = " ".join(f"{key}={_format(value)}" for key, value in result.params.items())
@@ -107,7 +107,7 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
 
 def search(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper search run|show``: drive a search, or list its trials."""
-    from phyper._search_driver import find_search
+    from phyper._search.driver import find_search
 
     chosen = find_search(pipeline, arguments.search)
     if arguments.action == "show":
