@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from phyper._verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts, last_attempts
+from phyper._verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
 
 __all__ = [
-    "EngineCount", "JobVerdict", "Status", "job_verdicts", "last_attempts", "status_data", "status_lines", "status_summary", "summarise",
+    "EngineCount", "JobVerdict", "Status", "job_verdicts", "status_data", "status_lines", "status_summary", "summarise",
     "summary_lines",
 ]
 
@@ -115,6 +115,8 @@ def summary_lines(status: Status, verbose: bool = False) -> list[str]:
             line += f" in {engine.to_run} of its {engine.jobs} batch jobs"
         if counts.failed:
             line += f" ({counts.failed} failed)"
+        if counts.rerun_failed:
+            line += f" ({counts.rerun_failed} complete whose last rerun failed)"
         lines.append(line)
     engine_to_run = sum(engine.to_run for engine in status.engine.values())
     # without batches, the engine jobs are the jobs: the counts above are the engines' already
@@ -131,6 +133,12 @@ def summary_lines(status: Status, verbose: bool = False) -> list[str]:
             lines.append(
                 f"  ... and {summary.pending_total - len(summary.pending)} more (phyper status -v lists them all)"
             )
+    if summary.rerun_failed:
+        total = sum(counts.rerun_failed for counts in summary.steps.values())
+        lines.append(f"last rerun failed, earlier result intact and current ({total}):")
+        lines.extend(f"  {job_id}: {words}" for job_id, words in summary.rerun_failed)
+        if len(summary.rerun_failed) < total:
+            lines.append(f"  ... and {total - len(summary.rerun_failed)} more (phyper status -v lists them all)")
     if summary.drifted:
         lines.append(
             f"warning: {sum(len(ids) for ids in summary.drifted.values())} job(s) made with non-key values other "

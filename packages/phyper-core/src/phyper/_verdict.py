@@ -20,6 +20,13 @@ Each verdict says why in words a person can act on:
 * ``step `train` is forced``, ``upstream job train:3f2a... is to run``,
 * for a batch job, its first member to run: ``member 3f2a...: no completion record``.
 
+A job whose last run failed while its earlier result stayed intact (a forced rerun that
+raised before touching its outputs: the runner replaces a record only once the new one is
+complete) is *complete*: its result was made by today's code and its files are as
+recorded. Its verdict carries the failure (`JobVerdict.last_failure`), and ``phyper
+status`` and the report show it (`describe_failure`). If the failed run replaced or
+damaged an output, the record no longer checks out and the job is to run, ``failed``.
+
 Complete jobs whose record was made with non-key values other than the current ones
 are reported too: non-keys never make a job run again, but results made with, say,
 ``n_epochs=20`` should not pass unnoticed for results made with 2000.
@@ -33,13 +40,14 @@ its key alone, and builds (calls the path functions of) only the jobs that have 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from phyper._code_store import CodeSummary
 from phyper._completion import NO_RECORD, JobStatus, Reason, Records
-from phyper._keys import batch_finder
+from phyper._keys import AGGREGATE_KEY, batch_finder
 from phyper._state import Outcome, state_of_record
 
 if TYPE_CHECKING:
@@ -48,6 +56,7 @@ if TYPE_CHECKING:
     from phyper._state import LogEntry, StateStore
 
 __all__ = [
+    "Failure",
     "JobVerdict",
     "JobVerdicts",
     "Reason",
@@ -56,10 +65,20 @@ __all__ = [
     "Verdicts",
     "check_batch",
     "describe_changes",
+    "describe_failure",
     "failed_attempts",
     "job_verdicts",
-    "last_attempts",
 ]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job's last attempt, when it failed (from the job log)."""
+
+    error: str
+    """``ExceptionType: message``, as the runner logged it."""
+    at: float | None
+    """When it ended (seconds since the epoch), if the log says."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,8 @@ class JobVerdict:
     """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
     kind: Reason = field(default=Reason.COMPLETE, compare=False, repr=False)
     """What kind of reason `reason` words (for code to branch on; the words are for people)."""
+    last_failure: Failure | None = None
+    """The job's last attempt, when it failed; on a complete job: a rerun that failed, leaving the earlier result."""
 
 
 @dataclass
@@ -86,6 +107,9 @@ class StepCount:
     total: int = 0
     to_run: int = 0
     failed: int = 0
+    """Jobs to run whose last attempt failed."""
+    rerun_failed: int = 0
+    """Complete jobs whose last run failed, leaving the earlier result intact."""
 
 
 @dataclass
@@ -102,6 +126,8 @@ class Summary:
     """Jobs made with other non-key values: the changes (see `describe_changes`) -> job ids."""
     code: CodeSummary = field(default_factory=CodeSummary)
     """Jobs made by older code or with other package versions, per step (see `phyper._code_store`)."""
+    rerun_failed: list[tuple[str, str]] = field(default_factory=list)
+    """``(job id, what failed)`` of the first complete jobs whose last run failed (see `describe_failure`)."""
 
 
 def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
@@ -118,20 +144,22 @@ def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
 # -- the job log: why a job without a record is to run ----------------------------------
 
 
-def last_attempts(state: StateStore) -> dict[str, dict[str, Any]]:
-    """The last job-log entry (as written) of each job id (``step:key``) that ran or failed."""
-    return {entry.id: dict(entry.fields) for entry in _log_entries(state, only_failures=False) if entry.attempted}
-
-
-def failed_attempts(state: StateStore) -> dict[str, str]:
-    """Job id -> error line, for the jobs whose last attempt (done or failed) failed."""
-    failures: dict[str, str] = {}
+def failed_attempts(state: StateStore) -> dict[str, Failure]:
+    """Job id -> its failure, for the jobs whose last attempt (done or failed) failed."""
+    failures: dict[str, Failure] = {}
     for entry in _log_entries(state, only_failures=True, seen=failures):
         if entry.outcome is Outcome.FAILED:
-            failures[entry.id] = entry.error or ""
+            failures[entry.id] = Failure(entry.error or "", entry.finished if entry.finished is not None else entry.started)
         elif entry.outcome is Outcome.DONE:
             failures.pop(entry.id, None)
     return failures
+
+
+def describe_failure(job: Job, failure: Failure) -> str:
+    """``complete; the last rerun failed at <time>: <error> (phyper show <hash>)``: a complete job's failed rerun."""
+    at = f" at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(failure.at))}" if failure.at is not None else ""
+    show = f" (phyper show {job.key[:12]})" if job.key != AGGREGATE_KEY else ""
+    return f"complete; the last rerun failed{at}: {failure.error}{show}"
 
 
 def _log_entries(state: StateStore, *, only_failures: bool, seen: Collection[str] = ()) -> Iterator[LogEntry]:
@@ -182,7 +210,7 @@ class Verdicts:
         # engine jobs (unbatched jobs and batch jobs) by id: what other jobs depend on.
         # Members of batches are not kept: nothing depends on them, and there may be a million
         self._memo: dict[str, JobVerdict] = {}
-        self._failures: dict[str, str] | None = None
+        self._failures: dict[str, Failure] | None = None
 
     # -- one job ---------------------------------------------------------------------
 
@@ -248,18 +276,18 @@ class Verdicts:
 
     # -- how: each rule once -----------------------------------------------------------------
 
-    def _failure(self, job_id: str) -> str | None:
+    def _failure(self, job_id: str) -> Failure | None:
         if self._failures is None:
             self._failures = failed_attempts(self.plan.state)
         return self._failures.get(job_id)
 
     def _incomplete(self, job_id: str, status: JobStatus) -> tuple[str, bool, Reason]:
         """The reason shown for an incomplete job, whether its last attempt failed, and the reason's kind."""
-        error = self._failure(job_id)
-        if error is None:
+        failure = self._failure(job_id)
+        if failure is None:
             return status.reason, False, status.kind
         if status.kind is Reason.NO_RECORD:
-            return f"failed: {error}", True, Reason.FAILED
+            return f"failed: {failure.error}", True, Reason.FAILED
         return status.reason, True, status.kind
 
     def _forced(self, job: Job) -> JobVerdict | None:
@@ -283,7 +311,8 @@ class Verdicts:
         code = codes.verdict_fields(job.step, record) if record is not None and codes is not None else {}
         if not status.complete:
             reason, failed, kind = self._incomplete(job.id, status)
-            return JobVerdict(job, True, reason, failed, **code, kind=kind)
+            last = self._failure(job.id) if failed else None
+            return JobVerdict(job, True, reason, failed, **code, kind=kind, last_failure=last)
         changes = _non_key_changes(record, self.plan.non_keys)
         forced = self._forced(job)
         if forced is not None:
@@ -293,7 +322,8 @@ class Verdicts:
                 return JobVerdict(
                     job, True, f"upstream job {dependency} is to run", False, changes, **code, kind=Reason.UPSTREAM
                 )
-        return JobVerdict(job, False, "complete", False, changes, **code)
+        # a rerun that failed and left the earlier result intact: complete, the failure shown
+        return JobVerdict(job, False, "complete", False, changes, **code, last_failure=self._failure(job.id))
 
     def _engine_verdict(self, job_id: str) -> JobVerdict:
         found = self._memo.get(job_id)
@@ -380,6 +410,7 @@ class SummaryFold:
         self.pending: list[tuple[str, str]] = []
         self.pending_total = 0
         self.drifted: dict[str, list[str]] = {}
+        self.rerun_failed: list[tuple[str, str]] = []
         self.code = code if code is not None else CodeSummary()
 
     def add_step(self, step: str) -> None:
@@ -400,6 +431,10 @@ class SummaryFold:
             self.pending_total += 1
             if self.limit is None or len(self.pending) < self.limit:
                 self.pending.append((job_id, reason))
+        elif verdict is not None and verdict.last_failure is not None:
+            count.rerun_failed += 1
+            if self.limit is None or len(self.rerun_failed) < self.limit:
+                self.rerun_failed.append((job_id, describe_failure(verdict.job, verdict.last_failure)))
         if verdict is not None:
             if verdict.non_key_changes:
                 self.drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(job_id)
@@ -411,7 +446,7 @@ class SummaryFold:
 
     def summary(self) -> Summary:
         """What was folded."""
-        return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code)
+        return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code, self.rerun_failed)
 
 
 def _non_key_changes(record: CompletionRecord | None, current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
