@@ -375,7 +375,7 @@ def test_a_full_disk_is_a_clear_error_and_the_earlier_result_stays_complete(proj
     assert "No space left on device" in failed.stderr and str(Path("derived_data") / "all" / key) in failed.stderr
     assert "free space" in failed.stderr
     # a forced rerun that failed leaves the earlier record and model as they were: complete
-    assert before[model] == model.read_bytes()
+    assert (before[model], before[record]) == (model.read_bytes(), record.read_bytes())
     assert before == {path: path.read_bytes() for path in before}
     assert set() == status_to_run(project)
     shown = [line for line in phyper_status(project).splitlines() if line.startswith(f"  fit:{key}: ")]
