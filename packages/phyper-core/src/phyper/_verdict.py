@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from phyper._code_store import CodeSummary
 from phyper._completion import NO_RECORD, JobStatus, Reason, Records
-from phyper._keys import AGGREGATE_KEY, batch_finder
+from phyper._keys import AGGREGATE_KEY
 from phyper._state import Outcome, state_of_record
 
 if TYPE_CHECKING:
@@ -374,7 +374,7 @@ class Verdicts:
                     found = self._memo[job.id] = self._decide(job, None if job.key in recorded else False)
                 yield job.id, found, found.to_run, found.reason, found.failed
             return
-        batch_of = batch_finder({batch.key: batch.members for batch in plan.engine_jobs_of(step.name)})
+        batches = plan.engine_jobs_of(step.name)
         first_to_run: dict[str, tuple[str, str, bool, Reason]] = {}  # batch key -> its first member to run
         for key in jobs.keys_of(step.name):
             job_id = f"{step.name}:{key}"
@@ -386,9 +386,9 @@ class Verdicts:
                 to_run = True
                 reason, failed, kind = self._incomplete(job_id, NO_RECORD)
             if to_run:
-                first_to_run.setdefault(batch_of(key), (key, reason, failed, kind))
+                first_to_run.setdefault(jobs.batch_of(step.name, key), (key, reason, failed, kind))
             yield job_id, verdict, to_run, reason, failed
-        for batch in plan.engine_jobs_of(step.name):
+        for batch in batches:
             if batch.id not in self._memo:
                 member = first_to_run.get(batch.key)
                 self._memo[batch.id] = self._forced(batch) or (
