@@ -6,12 +6,11 @@ the names it had here are kept for the command line.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from phyper._verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
+from phyper._verdict import EngineCount, JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
 
 __all__ = [
     "EngineCount", "JobVerdict", "Status", "job_verdicts", "status_data", "status_lines", "status_summary", "summarise",
@@ -28,15 +27,6 @@ def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Sum
     for verdict in verdicts:
         fold.add_verdict(verdict)
     return fold.summary()
-
-
-@dataclass(frozen=True)
-class EngineCount:
-    """One step's engine jobs (its batch jobs when batched, else its jobs): what the engines count."""
-
-    jobs: int
-    to_run: int
-    batch_size: int | None
 
 
 @dataclass(frozen=True)
@@ -61,13 +51,7 @@ def status_summary(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = Fa
     if not isinstance(verdicts, Verdicts):
         return Status(summarise(verdicts, limit), {})
     summary = verdicts.summary(limit)
-    to_run = Counter(job.step for job in verdicts.engine_jobs_to_run())
-    engine = {
-        step.name: EngineCount(sum(1 for _ in verdicts.plan.engine_jobs_of(step.name)), to_run[step.name],
-                               step.batch_size if step.is_batched else None)
-        for step in verdicts.plan.steps
-    }
-    return Status(summary, engine)
+    return Status(summary, summary.engine)
 
 
 def status_data(status: Status, verbose: bool = False) -> dict[str, Any]:

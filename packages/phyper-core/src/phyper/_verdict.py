@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from phyper._state import LogEntry, StateStore
 
 __all__ = [
+    "EngineCount",
     "Failure",
     "JobVerdict",
     "JobVerdicts",
@@ -112,6 +113,15 @@ class StepCount:
     """Complete jobs whose last run failed, leaving the earlier result intact."""
 
 
+@dataclass(frozen=True)
+class EngineCount:
+    """One step's engine jobs (its batch jobs when batched, else its jobs): what the engines count."""
+
+    jobs: int
+    to_run: int
+    batch_size: int | None
+
+
 @dataclass
 class Summary:
     """What ``phyper status`` prints, counted without building the jobs that have no record."""
@@ -128,6 +138,9 @@ class Summary:
     """Jobs made by older code or with other package versions, per step (see `phyper._code_store`)."""
     rerun_failed: list[tuple[str, str]] = field(default_factory=list)
     """``(job id, what failed)`` of the first complete jobs whose last run failed (see `describe_failure`)."""
+    engine: dict[str, EngineCount] = field(default_factory=dict)
+    """Step -> its engine jobs (``snakemake -n``, ``doit list --all --status``); empty when folded from
+    verdicts alone (no plan to count them in)."""
 
 
 def check_batch(batch: Job, members: Iterable[Job]) -> JobStatus:
@@ -263,15 +276,22 @@ class Verdicts:
         return len(self.plan)
 
     def summary(self, limit: int | None = 20) -> Summary:
-        """Counts per step, the first ``limit`` jobs to run (all with None) and the drifted jobs.
+        """Counts per step (its engine jobs too), the first ``limit`` jobs to run (all with None), the drifted jobs.
 
-        Builds only the jobs that have a record (see the module docstring).
+        Builds only the jobs that have a record (see the module docstring). Each step's
+        record folder is listed once, for its jobs and its engine jobs alike.
         """
         fold = SummaryFold(limit, CodeSummary(self.plan.codes))
         for step in self.plan.steps:
             fold.add_step(step.name)
             for job_id, verdict, to_run, reason, failed in self._walk(step, build=False):
                 fold.add(step.name, job_id, verdict, to_run, reason, failed)
+            counted = fold.steps[step.name]
+            if step.is_batched:  # the walk left the verdict on each of its batch jobs
+                batches = [self._memo[batch.id].to_run for batch in self.plan.engine_jobs_of(step.name)]
+                fold.engine[step.name] = EngineCount(len(batches), sum(batches), step.batch_size)
+            else:  # its jobs are its engine jobs
+                fold.engine[step.name] = EngineCount(counted.total, counted.to_run, None)
         return fold.summary()
 
     # -- how: each rule once -----------------------------------------------------------------
@@ -411,6 +431,7 @@ class SummaryFold:
         self.pending_total = 0
         self.drifted: dict[str, list[str]] = {}
         self.rerun_failed: list[tuple[str, str]] = []
+        self.engine: dict[str, EngineCount] = {}
         self.code = code if code is not None else CodeSummary()
 
     def add_step(self, step: str) -> None:
@@ -446,7 +467,7 @@ class SummaryFold:
 
     def summary(self) -> Summary:
         """What was folded."""
-        return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code, self.rerun_failed)
+        return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code, self.rerun_failed, self.engine)
 
 
 def _non_key_changes(record: CompletionRecord | None, current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
