@@ -268,7 +268,7 @@ class Verdicts:
     def __iter__(self) -> Iterator[JobVerdict]:
         """The verdict on every job (members, not batch jobs), in plan order."""
         for step in self.plan.steps:
-            for _, verdict, _, _, _ in self._walk(step, build=True):
+            for _, verdict, _, _, _ in self._walk(step, self.plan.engine_jobs_of(step.name), build=True):
                 if verdict is not None:  # always, when every job is built
                     yield verdict
 
@@ -284,14 +284,13 @@ class Verdicts:
         fold = SummaryFold(limit, CodeSummary(self.plan.codes))
         for step in self.plan.steps:
             fold.add_step(step.name)
-            for job_id, verdict, to_run, reason, failed in self._walk(step, build=False):
+            engine_jobs = self.plan.engine_jobs_of(step.name)
+            for job_id, verdict, to_run, reason, failed in self._walk(step, engine_jobs, build=False):
                 fold.add(step.name, job_id, verdict, to_run, reason, failed)
-            counted = fold.steps[step.name]
-            if step.is_batched:  # the walk left the verdict on each of its batch jobs
-                batches = [self._memo[batch.id].to_run for batch in self.plan.engine_jobs_of(step.name)]
-                fold.engine[step.name] = EngineCount(len(batches), sum(batches), step.batch_size)
-            else:  # its jobs are its engine jobs
-                fold.engine[step.name] = EngineCount(counted.total, counted.to_run, None)
+            # the walk left the verdict on each engine job
+            engine_to_run = sum(self._memo[job.id].to_run for job in engine_jobs)
+            batch_size = step.batch_size if step.is_batched else None
+            fold.engine[step.name] = EngineCount(len(engine_jobs), engine_to_run, batch_size)
         return fold.summary()
 
     # -- how: each rule once -----------------------------------------------------------------
@@ -377,24 +376,26 @@ class Verdicts:
                 self._memo[job_id] = found
         return found
 
-    def _walk(self, step: PlannedStep, *, build: bool) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
+    def _walk(
+        self, step: PlannedStep, engine_jobs: Sequence[Job], *, build: bool
+    ) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
         """``(job id, verdict, to run, reason, failed)`` of each job of ``step``, in grid order.
 
-        The step's record folder is listed once. Unless ``build``, a job of a batched step
-        with no record there is not built (its verdict is None); its reason comes from its
-        key. The verdicts of a batched step's batch jobs are kept on the way.
+        ``engine_jobs`` are the step's engine jobs (`phyper.Plan.engine_jobs_of`): its jobs,
+        or its batch jobs. The step's record folder is listed once. Unless ``build``, a job
+        of a batched step with no record there is not built (its verdict is None); its
+        reason comes from its key. The verdict on every engine job is kept on the way.
         """
         plan = self.plan
         jobs = plan.jobs
         recorded = plan.state.record_names(step.name)
         if not step.is_batched:
-            for job in jobs.of_step(step.name):
+            for job in engine_jobs:
                 found = self._memo.get(job.id)
                 if found is None:
                     found = self._memo[job.id] = self._decide(job, None if job.key in recorded else False)
                 yield job.id, found, found.to_run, found.reason, found.failed
             return
-        batches = plan.engine_jobs_of(step.name)
         first_to_run: dict[str, tuple[str, str, bool, Reason]] = {}  # batch key -> its first member to run
         for key in jobs.keys_of(step.name):
             job_id = f"{step.name}:{key}"
@@ -408,7 +409,7 @@ class Verdicts:
             if to_run:
                 first_to_run.setdefault(jobs.batch_of(step.name, key), (key, reason, failed, kind))
             yield job_id, verdict, to_run, reason, failed
-        for batch in batches:
+        for batch in engine_jobs:
             if batch.id not in self._memo:
                 member = first_to_run.get(batch.key)
                 self._memo[batch.id] = self._forced(batch) or (
