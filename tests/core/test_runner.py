@@ -12,6 +12,7 @@ import pytest
 
 import phyper
 from engines import TOY, copy_project, environment
+from phyper._verdict import Reason
 
 
 class NonKeys:
@@ -112,7 +113,9 @@ def test_a_forced_rerun_that_dies_mid_write_leaves_its_job_to_run() -> None:
     # the earlier record stays (a record is replaced only by a complete new one), and no longer
     # matches the half-written model: the job is to run, and its last attempt failed
     verdict = phyper.Verdicts(good.plan()).verdict(job)
-    assert (True, f"output {job.outputs[0]} changed size", True) == (verdict.to_run, verdict.reason, verdict.failed)
+    assert (True, "failed: RuntimeError: killed mid-write", True, Reason.FILES_CHANGED) == (
+        verdict.to_run, verdict.reason, verdict.failed, verdict.kind
+    )
 
 
 def test_a_step_that_does_not_write_an_output_fails_without_record() -> None:

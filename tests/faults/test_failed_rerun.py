@@ -172,7 +172,7 @@ def test_a_failed_rerun_that_damaged_its_output_is_to_run_for_every_tool(backend
     lines = status(project).splitlines()
     assert "fit: 4/8 complete, 4 to run (4 failed)" in lines
     for key in damaged:
-        assert f"  fit:{key}: output derived_data/all/{key}/model.txt changed size" in lines
+        assert f"  fit:{key}: failed: ValueError: damaged size 2" in lines
     assert not any("the last rerun failed" in line for line in lines)
 
     started = len(starts(project))

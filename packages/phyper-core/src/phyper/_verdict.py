@@ -301,13 +301,17 @@ class Verdicts:
         return self._failures.get(job_id)
 
     def _incomplete(self, job_id: str, status: JobStatus) -> tuple[str, bool, Reason]:
-        """The reason shown for an incomplete job, whether its last attempt failed, and the reason's kind."""
+        """The reason shown for an incomplete job, whether its last attempt failed, and the reason's kind.
+
+        A job whose last attempt failed reads ``failed: <error>`` (what to act on), whether it
+        has no record or an earlier record that no longer checks out (the failed run damaged
+        an output); the kind stays the record's (older code stays `Reason.OLDER_CODE`).
+        """
         failure = self._failure(job_id)
         if failure is None:
             return status.reason, False, status.kind
-        if status.kind is Reason.NO_RECORD:
-            return f"failed: {failure.error}", True, Reason.FAILED
-        return status.reason, True, status.kind
+        kind = Reason.FAILED if status.kind is Reason.NO_RECORD else status.kind
+        return f"failed: {failure.error}", True, kind
 
     def _forced(self, job: Job) -> JobVerdict | None:
         """The forcing rule: a job of a forced step is to run."""
