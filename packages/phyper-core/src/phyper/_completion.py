@@ -55,6 +55,7 @@ from phyper._formats import (
     DamagedStateFile,
     phyper_version,
     read_record_file,
+    remove_record,
 )
 from phyper._fs import atomic_write_text, file_sha256, leftover_temporaries
 from phyper._state import state_of_record
@@ -219,6 +220,18 @@ def _file_identity(path: str) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _make_room(record: str) -> None:
+    """Remove a folder found where a record goes (an empty one; one holding files is a named error).
+
+    A record, valid or damaged, stays: the new one replaces it atomically.
+
+    Raises:
+        JobFailedError: a folder holding files is where the record goes.
+    """
+    if os.path.isdir(record):
+        remove_record(record)
 
 
 def remove_leftovers(paths: Iterable[str]) -> None:
@@ -411,6 +424,7 @@ class Records:
                 + "; run the steps upstream of it first (an engine does this for you)"
             )
         self.remove_leftovers(job)
+        _make_room(job.record)
         for path in job.outputs:
             folder = os.path.dirname(path)
             if folder:
@@ -445,6 +459,7 @@ class Records:
 
     def finish_batch(self, batch: Job, ran: Sequence[str], times: dict[str, Any], engine: str | None) -> dict[str, Any]:
         """Write the record of ``batch`` (its members, those that ran, when, where); return it."""
+        _make_room(batch.record)
         return self._write(batch, {}, {
             "members": sorted(batch.members), "ran": list(ran), **times,
             "engine": engine, "host": os.uname().nodename, "pid": os.getpid(),
