@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Iterable
 
 import phyper
-from phyper._keys import batch_key, group_into_batches
+from phyper._planning.keys import batch_key, group_into_batches
 
 CASES = ((12, 3), (100, 10), (10_000, 100), (10_000, 10))
 """(instances, batch=) pairs measured."""

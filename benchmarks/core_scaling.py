@@ -75,7 +75,7 @@ def peak_rss_mib() -> float:
 def measure(n_seeds: int) -> dict[str, Any]:
     """Run every measurement for one size in this process."""
     parser = make_parser()
-    grid = {
+    grid: dict[str, list[Any]] = {
         "transformation": ["identity", "log", "square"],
         "centering": [True, False],
         "n_hidden_layers": [1, 2, 3],

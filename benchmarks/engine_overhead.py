@@ -517,7 +517,7 @@ class Size:
 
 
 def measurements(snakemake: str, doit: str, with_status: bool) -> list[tuple[str, list[str], Callable[[str], dict[str, int]]]]:
-    items = [
+    items: list[tuple[str, list[str], Callable[[str], dict[str, int]]]] = [
         ("snakemake -n", [snakemake, "--dry-run", "--quiet", "rules", "--cores", "1"], snakemake_counts),
         ("doit list --all", [doit, "list", "--all"], doit_counts),
     ]

@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 # the same synthetic project as engine_overhead.py (its phyper side): one generator for both
 import engine_overhead
@@ -60,8 +61,8 @@ COMPLETE_PY = '''\
 # as the runner writes it (no lock, manifest, log line or fsync: this only sets the scene).
 import os, sys, time
 sys.path.insert(0, ".")
-import phyper._completion
-from phyper._completion import Records, stat_fingerprint
+import phyper._state.records
+from phyper._state.records import Records, stat_fingerprint
 
 
 def write_text(path, text):
@@ -70,7 +71,7 @@ def write_text(path, text):
         handle.write(text)
 
 
-phyper._completion.atomic_write_text = write_text
+phyper._state.records.atomic_write_text = write_text
 from pipeline import pipeline
 plan = pipeline.plan()
 records = Records(pipeline.state, pipeline.codes)
@@ -160,7 +161,7 @@ def environment(batch: int) -> dict[str, str]:
     return env
 
 
-def timed(command: list[str], folder: Path, env: dict[str, str]) -> dict[str, float]:
+def timed(command: list[str], folder: Path, env: dict[str, str]) -> dict[str, Any]:
     """Wall s, CPU s (user+sys) and peak MiB of one command (``/usr/bin/time``)."""
     marker = "PHYPER-BENCH"
     completed = subprocess.run(

@@ -158,8 +158,8 @@ def plain_optuna(folder: Path, trials: int, n_jobs: int) -> tuple[float, dict[st
     """study.optimize over the same space, sampler and seed; each objective computes its whole chain."""
     import optuna
 
-    from phyper._search import Choice, IntRange, LogUniform
-    from phyper._search_driver import make_sampler
+    from phyper._search.driver import make_sampler
+    from phyper._search.space import Choice, IntRange, LogUniform
 
     os.chdir(folder)
     sys.path.insert(0, str(folder))
@@ -224,9 +224,9 @@ def main() -> None:
     plain_wall = results[0][1]
     plain_parallel_wall = results[1][1]
     for engine in ("snakemake", "doit"):
-        wall, executed, best = phyper_search(write_project(root / f"phyper-{engine}"), n, engine, p)
+        wall, executed, best_line = phyper_search(write_project(root / f"phyper-{engine}"), n, engine, p)
         print(f"  {'phyper search run -j 2 --engine ' + engine:<44} {wall:7.1f} s  preprocess x{executed['preprocess']:<3} "
-              f"train x{executed['train']:<3} {best}")
+              f"train x{executed['train']:<3} {best_line}")
         print(f"      ratio to plain n_jobs=1: {wall / plain_wall:.2f}x (target <= 0.5x); "
               f"to plain n_jobs=2: {wall / plain_parallel_wall:.2f}x")
     print("phyper's overhead per trial (the same search, zero-second steps, -j 2):")

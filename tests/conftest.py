@@ -27,7 +27,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-PROJECT_MODULES = ("config", "paths", "pipeline", "dataset", "model", "train", "score_models", "best_model", "plots")
+PROJECT_MODULES = ("config", "helpers", "paths", "pipeline", "dataset", "model", "train", "score_models", "best_model", "plots")
 """Top-level module names of the example and the toy project (they clash with each other)."""
 
 

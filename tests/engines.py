@@ -16,12 +16,24 @@ TOY = REPO / "tests" / "fixtures" / "toy"
 BIN = Path(sys.executable).parent
 BACKENDS = ("snakemake", "doit")
 
-_GENERATED = ("derived_data", ".snakemake", ".doit.db*", "__pycache__", ".ipynb_checkpoints")
+_GENERATED = (
+    "derived_data", ".snakemake", ".doit.db*", "__pycache__", ".ipynb_checkpoints",
+    # `phyper view`'s tree of links into derived_data (README: the `phyper` command)
+    "views",
+    # virtual environments and the documentation site a user may have built in the folder
+    ".venv", "venv", "site",
+)
 
 
 def copy_project(source: Path, destination: Path) -> Path:
-    """Copy a project's sources (never its generated data) into ``destination``."""
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*_GENERATED))
+    """Copy a project's sources (never its generated data) into ``destination``.
+
+    Whatever a user ran in ``source`` first (the README's `phyper view` makes a tree of
+    links into ``derived_data``), the copy holds the sources only: the generated folders
+    are left out, and any other symbolic link is copied as a link, never followed (a
+    followed link would copy the results it points to).
+    """
+    shutil.copytree(source, destination, symlinks=True, ignore=shutil.ignore_patterns(*_GENERATED))
     return destination
 
 

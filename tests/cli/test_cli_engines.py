@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,8 +165,9 @@ def test_view_show_and_collect_on_the_finished_project(
 
     from pipeline import pipeline
 
-    table = phyper.collect(pipeline, metrics=metrics.load)
-    models = phyper.collect(pipeline.instances, resource_name="model")
+    # pandas' stubs type a row's cells as any scalar: the test reads them as the grid wrote them
+    table: Any = phyper.collect(pipeline, metrics=metrics.load)
+    models: Any = phyper.collect(pipeline.instances, resource_name="model")
     by_model = table.groupby("model_hash")["accuracy"].mean()
 
     assert 8 == len(table) and table["complete"].all()

@@ -24,30 +24,36 @@ PACKAGES = {
 }
 ENGINES = {"snakemake", "doit", "phyper_snakemake", "phyper_doit"}
 
-# Every module of phyper has one layer; an import may point into its own layer or one below.
-# The hyperparameter model: classes, values, hashes, instances, manifests, the 0.x API, and the
-# ground they stand on (errors, atomic files, what each state file may hold).
-MODEL = {
-    "phyper._errors", "phyper._version", "phyper._fs", "phyper._formats",
-    "phyper._types", "phyper._hashing", "phyper._schema", "phyper._context",
-    "phyper._overrides", "phyper._model", "phyper._instance", "phyper._instance_list",
-    "phyper._manifest", "phyper._compat", "phyper._parser",
-}
-# The pipeline runtime: steps, plans, batches, the state folder and its records, code, verdicts, running.
-RUNTIME = {
-    "phyper._declaration", "phyper._keys", "phyper._pipeline", "phyper._plan", "phyper._plan_cache",
-    "phyper._batches", "phyper._devices", "phyper._state", "phyper._locks", "phyper._completion", "phyper._code",
-    "phyper._code_store", "phyper._verdict", "phyper._runner", "phyper._search", "phyper._search_driver",
-}
-# The tools people look at and tend results with: status, what is on disk, migrate, collect, accept, report.
-TOOLS = {
-    "phyper._status", "phyper._inventory", "phyper._migrate", "phyper._collect", "phyper._accept", "phyper._report",
-}
-# The public API (the package's face), then the command line on top.
-API = {"phyper"}
-CLI = {"phyper.__main__", "phyper._cli", "phyper._cli._command", "phyper._cli._loading", "phyper._cli._maintenance",
-       "phyper._cli._output", "phyper._cli._results", "phyper._cli._running", "phyper._cli._search"}
-LAYERS = [("model", MODEL), ("runtime", RUNTIME), ("tools", TOOLS), ("api", API), ("command line", CLI)]
+# Every module of phyper has one layer, and each layer but the ground and the top is a folder of
+# phyper-core (`packages/phyper-core/src/phyper/<folder>/`); an import may point into its own layer
+# or one below. The ground: errors, the version, atomic files. The state: the files phyper writes
+# (their formats, locks, the store that owns every path, completion records); it knows no
+# hyperparameter, and the model's manifests stand on its formats. The model: hyperparameters,
+# hashes, instances, manifests, the 0.x API. Planning: steps, plans, batches, code tracking, the
+# verdicts. Running: the runner and the devices. Search: the search space, trial records, the
+# driver. Results: status, inventory, migrate, collect, accept, the report. Then the package's
+# face and the command line.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("ground", ("phyper._errors", "phyper._version", "phyper._fs")),
+    ("state", ("phyper._state",)),
+    ("model", ("phyper._model",)),
+    ("planning", ("phyper._planning",)),
+    ("running", ("phyper._running",)),
+    ("search", ("phyper._search",)),
+    ("results", ("phyper._results",)),
+    ("api", ("phyper",)),
+    ("command line", ("phyper.__main__", "phyper._cli")),
+]
+
+
+def in_layer(module: str, roots: tuple[str, ...]) -> bool:
+    return any(module == root or (root != "phyper" and module.startswith(root + ".")) for root in roots)
+
+
+def modules_of(*names: str) -> set[str]:
+    """The modules of phyper in the named layers."""
+    graph_modules = module_files(PACKAGES["phyper"])
+    return {module for module in graph_modules for name, roots in LAYERS if name in names and in_layer(module, roots)}
 
 
 def module_files(root: Path) -> dict[str, Path]:
@@ -214,12 +220,12 @@ def test_core_never_imports_an_engine() -> None:
 
 def test_the_model_never_imports_the_runtime_or_the_command() -> None:
     graph = import_graph(PACKAGES["phyper"])
-    present = [module for module in sorted(MODEL) if module in graph]
+    present = sorted(modules_of("model"))
 
-    reached = {module: sorted(closure(graph, module) & (RUNTIME | {m for m in graph if m.startswith("phyper._cli")}))
+    reached = {module: sorted(closure(graph, module) & modules_of("planning", "running", "search", "results", "command line"))
                for module in present}
 
-    assert "phyper._model" in present and "phyper._parser" in present
+    assert "phyper._model.model" in present and "phyper._model.parser" in present
     assert {module: [] for module in present} == reached
 
 
@@ -249,15 +255,24 @@ def test_each_backend_depends_on_core_and_never_on_the_other() -> None:
 
 
 def layer_of(module: str) -> int:
-    return next(index for index, (_, modules) in enumerate(LAYERS) if module in modules)
+    return next(index for index, (_, roots) in enumerate(LAYERS) if in_layer(module, roots))
 
 
 def test_every_module_has_one_layer() -> None:
     graph = import_graph(PACKAGES["phyper"])
-    named = [module for _, modules in LAYERS for module in modules]
 
-    assert sorted(graph) == sorted(named)
-    assert len(named) == len(set(named))
+    layers = {module: [name for name, roots in LAYERS if in_layer(module, roots)] for module in graph}
+
+    assert {module: 1 for module in graph} == {module: len(found) for module, found in layers.items()}
+
+
+def test_each_layer_is_a_folder_and_no_module_lies_loose() -> None:
+    root = PACKAGES["phyper"]
+    folders = sorted(path.name for path in root.iterdir() if path.is_dir() and (path / "__init__.py").exists())
+    loose = sorted(path.stem for path in root.glob("*.py"))
+
+    assert ["_cli", "_model", "_planning", "_results", "_running", "_search", "_state"] == folders
+    assert ["__init__", "__main__", "_errors", "_fs", "_version"] == loose
 
 
 def test_imports_point_down_the_layers() -> None:
@@ -276,11 +291,13 @@ def test_imports_point_down_the_layers() -> None:
 def test_the_runtime_never_imports_the_tools_even_for_type_checking() -> None:
     modules = module_files(PACKAGES["phyper"])
 
+    above = modules_of("results", "api", "command line")
+
     found = sorted(
         f"{module} imports {name}"
-        for module in RUNTIME
+        for module in sorted(modules_of("state", "planning", "running", "search"))
         for name, _ in imports(module, modules[module], type_checking=True)
-        if name in TOOLS | API | CLI
+        if name in above
     )
 
     assert [] == found

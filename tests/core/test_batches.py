@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import phyper
-from phyper._batches import batch_finder, batch_key, group_into_batches, parse_batch_key
+from phyper._planning.batches import batch_finder, batch_key, group_into_batches, parse_batch_key
 
 
 class Instance(phyper.Parser):
@@ -257,7 +257,7 @@ def test_a_batched_plan_builds_each_member_as_the_unbatched_plan_has_it() -> Non
 
 
 def test_gc_does_not_count_batch_records_as_orphans() -> None:
-    from phyper._inventory import scan_records
+    from phyper._results.inventory import scan_records
 
     pipeline = build(6, batch=4)
     run_engine_jobs(pipeline)

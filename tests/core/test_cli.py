@@ -7,6 +7,7 @@ an engine would. Each test works on its own copy of that finished project.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -75,7 +76,7 @@ def test_version_and_help_describe_every_command() -> None:
 
     version = phyper(RESULTS, "--version")
     parser = build_parser()
-    (commands,) = [action for action in parser._actions if action.choices]
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
     undescribed = [
         (name, action.dest)
         for name, sub in commands.choices.items()

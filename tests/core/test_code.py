@@ -1,4 +1,4 @@
-"""Code fingerprints (phyper._code) on a project of several modules written to a folder.
+"""Code fingerprints (phyper._planning.code) on a project of several modules written to a folder.
 
 Each fingerprint is taken in a fresh Python process (the project imported as a user
 would), so an edit of a file is seen exactly as the next job or ``phyper status`` would.
@@ -144,7 +144,7 @@ PROBE = """
 import json, sys
 sys.path.insert(0, ".")
 import steps
-from phyper._code import step_code
+from phyper._planning.code import step_code
 out = {}
 for name in sys.argv[1:]:
     code = step_code(getattr(steps, name), name)
@@ -317,7 +317,7 @@ def test_a_function_of_an_installed_package_or_phyper_is_not_project_code(projec
 
 def test_computed_once_per_process(project: Path) -> None:
     script = (
-        "import sys; sys.path.insert(0, '.')\nimport steps\nfrom phyper._code import step_code\n"
+        "import sys; sys.path.insert(0, '.')\nimport steps\nfrom phyper._planning.code import step_code\n"
         "print(step_code(steps.train) is step_code(steps.train))"
     )
     completed = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, check=True)

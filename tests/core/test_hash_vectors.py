@@ -19,7 +19,7 @@ import pytest
 
 import phyper
 from core_support import IRIS_CONFIG, RESOURCES, make_parser, run_python
-from phyper import _hashing
+from phyper._model import hashing as _hashing
 
 PREFIX = b"phyper-hash:1\n"
 
@@ -157,7 +157,7 @@ class Whole(phyper.Parser):
 
 class Mixed(phyper.Parser):
     # equal in Python (1 == 1.0 == True), four different values for phyper
-    x: Literal[1, 1.0, True, "1"] = 1
+    x: Literal[1, 1.0, True, "1"] = 1  # type: ignore[valid-type]  # a float in a Literal: what phyper accepts
 
 
 class OptionalPair(phyper.Parser):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import pytest
 
@@ -98,7 +98,7 @@ def test_optional_accepts_none_and_its_type() -> None:
 
 def test_annotations_given_as_objects_are_honoured_too() -> None:
     # a class made without the __future__ import: the annotations are real types
-    Real = type("Real", (phyper.Parser,), {"__annotations__": {"rate": float, "mode": Literal["a", "b"]},
+    Real: Any = type("Real", (phyper.Parser,), {"__annotations__": {"rate": float, "mode": Literal["a", "b"]},
                                            "rate": 2, "mode": "a"})
     assert (float, 2.0) == (type(Real.rate), Real.rate)
     with pytest.raises(phyper.HyperparameterValueError):

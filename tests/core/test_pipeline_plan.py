@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
@@ -20,7 +22,7 @@ class Instance(phyper.Parser, NonKeys):
     cv_fold = 0
 
 
-GRID = {
+GRID: dict[str, list[Any]] = {
     "transformation": ["identity", "log", "square"],
     "centering": [True, False],
     "n_hidden_layers": [1, 2, 3],
@@ -179,3 +181,17 @@ def test_unknown_step_and_unknown_resource_are_named_errors() -> None:
         pipeline.subject(pipeline.step("score"), "0" * 32)
     with pytest.raises(phyper.UnknownHashError, match="resource `preprocessed_data`"):
         pipeline.subject(pipeline.step("preprocess"), "0" * 32)
+
+
+class _Flag(phyper.Parser):
+    # 1 and True are equal in Python, two values for phyper (two hashes)
+    x: Literal[1, True] = 1
+    y = 0
+
+
+def test_varying_keys_tell_values_apart_as_their_hashes_do(tmp_path: Path) -> None:
+    instances = _Flag(hashed_resources_folder=str(tmp_path)).get_instances_from_dictionary({"x": [1, True], "y": [0]})
+    pipeline = phyper.Pipeline(instances)
+
+    assert 2 == len({instance.get_instance_hash() for instance in instances})
+    assert ["x"] == pipeline.varying_keys()

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import phyper
-from phyper._completion import read_record_checked
-from phyper._formats import CompletionRecord, RecordCode
+from phyper._state.formats import CompletionRecord, RecordCode
+from phyper._state.records import read_record_checked
 
 # written by the previous phyper (records held dicts), keys as docs/state-files.md lists them,
 # with one key no phyper knows and one input fingerprint of the older [size, mtime_ns] form

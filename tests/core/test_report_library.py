@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import phyper
-from phyper._collect import collect_rows
-from phyper._report import steps_svg
+from phyper._results.collect import collect_rows
+from phyper._results.report import steps_svg
 
 
 class Knobs:
@@ -94,7 +94,7 @@ def test_grouping_by_an_unknown_resource_names_the_resources(tmp_path: Path) -> 
 
 
 def test_the_steps_graph_has_a_box_per_step_and_an_arrow_per_edge() -> None:
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"name": "prepare", "kind": "resource", "resource": "data", "upstream": [], "jobs": 2, "complete": 2,
          "to_run": 0, "failed": 0},
         {"name": "fit", "kind": "instance", "resource": None, "upstream": ["prepare"], "jobs": 8, "complete": 5,
@@ -115,7 +115,7 @@ def test_the_steps_graph_has_a_box_per_step_and_an_arrow_per_edge() -> None:
 def test_a_huge_list_of_jobs_to_run_is_cut_but_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from phyper import _report
+    from phyper._results import report as _report
 
     pipeline = grid_pipeline(tmp_path / "derived")
     monkeypatch.setattr(_report, "MAX_PENDING_ROWS", 3)

@@ -12,7 +12,7 @@ import pytest
 
 import phyper
 from engines import TOY, copy_project, environment
-from phyper._verdict import Reason
+from phyper._planning.verdict import Reason
 
 
 class NonKeys:
@@ -76,6 +76,11 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def records_check_out(pipeline: phyper.Pipeline, job: phyper.Job) -> phyper.JobStatus:
+    """Whether ``job``'s own records check out, as the pipeline's verdicts see them (no upstream rule)."""
+    return phyper.Verdicts(pipeline.plan()).records_check_out(job)
+
+
 def test_a_job_writes_outputs_manifest_record_and_log() -> None:
     pipeline = build([1, 2])
     instance = pipeline.instances[0]
@@ -89,10 +94,11 @@ def test_a_job_writes_outputs_manifest_record_and_log() -> None:
         manifest.hash,
         manifest.key_values,
     )
+    assert record is not None
     assert [model_path(instance)] == list(record["outputs"])
     assert {"n_epochs": 10} == record["non_keys"]
     job = pipeline.plan().job("train", instance.get_instance_hash())
-    assert phyper.check_job(job).complete
+    assert records_check_out(pipeline, job).complete
     assert [("make_data", "test"), ("train", "test")][1] == tuple(
         (entry["step"], entry["engine"]) for entry in phyper.read_job_log(pipeline)
     )[1]
@@ -103,7 +109,7 @@ def test_a_forced_rerun_that_dies_mid_write_leaves_its_job_to_run() -> None:
     run_all(good)
     instance = good.instances[0]
     job = good.plan().job("train", instance.get_instance_hash())
-    assert phyper.check_job(job).complete
+    assert records_check_out(good, job).complete
     failing = build([1], fail_train=True)
 
     with pytest.raises(RuntimeError, match="killed mid-write"):
@@ -163,9 +169,9 @@ def test_completion_reasons() -> None:
     os.remove(model_path(first))
     Path(model_path(second)).write_text("something else entirely")
 
-    assert phyper.JobStatus(False, f"output {model_path(first)} is missing") == phyper.check_job(train_first)
-    assert phyper.JobStatus(False, f"output {model_path(second)} changed size") == phyper.check_job(train_second)
-    summary = phyper.check_job(plan.job("summarise", phyper.AGGREGATE_KEY))
+    assert phyper.JobStatus(False, f"output {model_path(first)} is missing") == records_check_out(pipeline, train_first)
+    assert phyper.JobStatus(False, f"output {model_path(second)} changed size") == records_check_out(pipeline, train_second)
+    summary = records_check_out(pipeline, plan.job("summarise", phyper.AGGREGATE_KEY))
     assert summary.reason in (
         f"input {model_path(first)} is missing",
         f"input {model_path(second)} was rewritten after the job ran",
@@ -182,10 +188,10 @@ def test_touching_an_output_keeps_it_complete_but_rewriting_an_input_does_not() 
     stat = os.stat(model_path(instance))
 
     os.utime(model_path(instance), ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    assert phyper.check_job(train).complete
+    assert records_check_out(pipeline, train).complete
 
     phyper.run_job(pipeline, "make_data", instance.get_instance_hash("data"), force=True)
-    assert phyper.JobStatus(False, f"input {data_path(instance)} was rewritten after the job ran") == phyper.check_job(train)
+    assert phyper.JobStatus(False, f"input {data_path(instance)} was rewritten after the job ran") == records_check_out(pipeline, train)
 
 
 def test_a_larger_grid_reruns_only_new_jobs_and_the_aggregate() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import phyper
-from phyper._state import LocalStateFolder
+from phyper._state.store import LocalStateFolder
 
 
 class Grid(phyper.Parser):

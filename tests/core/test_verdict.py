@@ -19,8 +19,8 @@ import pytest
 
 import phyper
 from engines import REPO, copy_project, environment
-from phyper._migrate import apply_pipeline_migration, plan_pipeline_migration
-from phyper._status import Status, status_lines, status_summary, summarise, summary_lines
+from phyper._results.migrate import apply_pipeline_migration, plan_pipeline_migration
+from phyper._results.status import Status, status_lines, status_summary, summarise, summary_lines
 
 
 class NonKeys:

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from engines import REPO, copy_project, engine_command, environment, job_log, run
-from phyper._keys import group_into_batches
-from phyper._report import SHORT_HASH
+from phyper._planning.keys import group_into_batches
+from phyper._results.report import SHORT_HASH
 
 GPUS = REPO / "tests" / "fixtures" / "gpus"
 TRAIN_JOBS = 8
@@ -214,7 +214,9 @@ def test_a_batch_holds_its_device_for_all_its_members(project: Path, pool: Path)
     # the report's run-time table says which device each job used
     run([sys.executable, "-m", "phyper", "report", "-o", "report.html"], project, gpu_environment(pool))
     page = (project / "report.html").read_text()
-    data = json.loads(re.search(r'<script type="application/json" id="phyper-data">(.*?)</script>', page, re.S)[1])
+    found = re.search(r'<script type="application/json" id="phyper-data">(.*?)</script>', page, re.S)
+    assert found is not None
+    data = json.loads(found[1])
     table = data["times"]["jobs"]
     shown = dict(zip(table["hash"], table["devices"]))
     assert {job.key[:SHORT_HASH]: ",".join(job.devices) for job in jobs} | {"all": None} == shown

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import phyper
-from phyper._devices import discover_devices, parse_gpu_overrides, pool_folder
+from phyper._running.devices import discover_devices, parse_gpu_overrides, pool_folder
 
 
 class Instance(phyper.Parser):
@@ -159,7 +159,7 @@ def test_without_environment_the_driver_lists_the_devices_once_per_process(tmp_p
     _fake_nvidia_smi(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("PHYPER_GPUS", "CUDA_VISIBLE_DEVICES")}
     env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
-    code = "from phyper._devices import discover_devices as d; print(d(), d())"
+    code = "from phyper._running.devices import discover_devices as d; print(d(), d())"
 
     listed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
 

@@ -191,7 +191,7 @@ def test_status_ls_and_the_report_count_the_same(backend: str, project: Path) ->
     from_ls = json.loads(run([sys.executable, "-m", "phyper", "ls", "--json"], project).stdout)["steps"]
     code = (
         "import json, pipeline\n"
-        "from phyper._report import _page_data\n"
+        "from phyper._results.report import _page_data\n"
         "print(json.dumps(_page_data(pipeline.pipeline, None, None, None)['steps']))"
     )
     from_report = json.loads(run([sys.executable, "-c", code], project).stdout)

@@ -120,7 +120,7 @@ def snakemake_to_run(project: Path) -> Counter[str]:
     if "Nothing to be done" in dry:
         return Counter()
     table = dry[dry.index("Job stats:") :].split("Reasons:")[0]
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for line in table.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "all"):

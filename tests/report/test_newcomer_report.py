@@ -72,7 +72,7 @@ class Scene:
         python(self.big, REPORT.format(path=str(self.report_big)))
         # the same grid with the list of jobs to run cut at 1,000 rows
         self.report_cut = root / "report-cut.html"
-        python(self.big, "import phyper._report; phyper._report.MAX_PENDING_ROWS = 1000; "
+        python(self.big, "import phyper._results.report; phyper._results.report.MAX_PENDING_ROWS = 1000; "
                + REPORT.format(path=str(self.report_cut)))
 
 

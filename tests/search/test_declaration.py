@@ -111,7 +111,7 @@ def test_a_value_of_the_wrong_type_is_refused_when_declared(parser: Instance) ->
 def test_each_sampler_name_is_optunas_sampler(parser: Instance, name: str, sampler_class: str) -> None:
     import optuna
 
-    from phyper._search_driver import make_sampler
+    from phyper._search.driver import make_sampler
 
     assert isinstance(make_sampler(search(parser, sampler=name)), getattr(optuna.samplers, sampler_class))
 
@@ -119,7 +119,7 @@ def test_each_sampler_name_is_optunas_sampler(parser: Instance, name: str, sampl
 def test_the_grid_sampler_walks_every_point_of_a_discrete_space_once(parser: Instance) -> None:
     import optuna
 
-    from phyper._search_driver import distributions, make_sampler
+    from phyper._search.driver import distributions, make_sampler
 
     discrete = search(parser, space={'scale': phyper.choice(['a', 'b']), 'depth': phyper.int_range(1, 3)}, sampler='grid')
     study = optuna.create_study(sampler=make_sampler(discrete))
@@ -134,13 +134,13 @@ def test_the_grid_sampler_walks_every_point_of_a_discrete_space_once(parser: Ins
 
 
 def test_a_temporary_left_by_a_killed_record_write_is_not_a_record(parser: Instance, tmp_path: object) -> None:
-    from phyper._search import TrialRecord
-    from phyper._state import LocalStateFolder
+    from phyper._search.space import TrialRecord
+    from phyper._state.store import LocalStateFolder
 
     declared = search(parser)
     declared.bind(LocalStateFolder(str(tmp_path)))
     params = {'scale': 'b', 'x': 0.5, 'depth': 2}
-    record = TrialRecord(declared.trial_hash(params), params, {1: {'state': 'running', 'objective': None}})
+    record = TrialRecord(declared.trial_hash(params), params)
     declared.write_record(record)
     folder = os.path.dirname(declared.record_path(record.hash))
     # what atomic_write_text leaves when killed between writing and renaming
@@ -148,4 +148,3 @@ def test_a_temporary_left_by_a_killed_record_write_is_not_a_record(parser: Insta
         handle.write(record.to_json())
 
     assert [record] == declared.records()
-    assert [1] == [row['number'] for row in declared.trial_rows()]

@@ -60,3 +60,17 @@ def test_a_pipeline_without_a_search_says_how_to_declare_one(tmp_path: Path) -> 
         "phyper: SearchDefinitionError: the pipeline declares no search: list one in "
         "phyper.Pipeline(instances, searches=[phyper.Search(...)])\n"
     ) == completed.stderr
+
+
+def test_an_unknown_engine_is_a_named_error_that_lists_the_registered_ones(tmp_path: Path) -> None:
+    project = copy_project(TOY, tmp_path / "toy")
+
+    completed = subprocess.run([sys.executable, "-m", "phyper", "search", "run", "--trials", "1", "--engine", "doti"],
+                               cwd=project, env=environment(), capture_output=True, text=True)
+
+    assert 2 == completed.returncode
+    assert (
+        "phyper: SearchDefinitionError: unknown engine 'doti'; did you mean `doit`?: give one of doit, snakemake "
+        "(an engine comes with its backend: pip install phyper-snakemake or phyper-doit)\n"
+    ) == completed.stderr
+    assert not (project / "executions.txt").exists()

@@ -39,8 +39,8 @@ def search_run(project: Path, backend: str, trials: int, jobs: int = 2, **env: s
     return run(search_command(backend, trials, jobs), project, environment(**env))
 
 
-def show(project: Path) -> dict[str, Any]:
-    shown = run([sys.executable, "-m", "phyper", "search", "show", "--json"], project)
+def show(project: Path, **env: str) -> dict[str, Any]:
+    shown = run([sys.executable, "-m", "phyper", "search", "show", "--json"], project, environment(**env))
     return dict(json.loads(shown.stdout))
 
 
@@ -197,20 +197,22 @@ def test_a_search_while_an_engine_runs_the_grid_executes_nothing_twice(project: 
 
 
 @pytest.mark.doit
-def test_a_record_a_kill_left_running_after_the_tell_is_repaired_by_the_next_run(project: Path) -> None:
+def test_a_trial_record_lost_or_damaged_is_written_again_from_the_study(project: Path) -> None:
     search_run(project, "doit", 2)
-    # what a kill between telling Optuna and writing the record leaves: the study says complete
-    record_path = next((project / "derived_data" / ".phyper" / "search" / "search" / "trials").glob("*.json"))
-    record = json.loads(record_path.read_text())
-    number, entry = next(iter(record["trials"].items()))
-    record["trials"][number] = {"state": "running", "objective": None}
-    record_path.write_text(json.dumps(record))
+    records = sorted((project / "derived_data" / ".phyper" / "search" / "search" / "trials").glob("*.json"))
+    records[0].unlink()  # what a kill between asking and writing the record leaves
+    records[1].write_text('{"format": 2, "hash": ')  # a record cut short
     before = executions(project)
 
+    damaged = run([sys.executable, "-m", "phyper", "search", "show"], project)
     search_run(project, "doit", 2)
-    repaired = {str(trial["number"]): trial for trial in show(project)["trials"]}[number]
+    shown = show(project)
 
-    assert ("complete", entry["objective"]) == (repaired["state"], repaired["objective"])
+    assert f"phyper: warning: damaged trial record: {records[1].relative_to(project)}" in damaged.stderr
+    assert [0, 1] == [trial["number"] for trial in shown["trials"]], "the study keeps both trials"
+    assert [False, False] == [trial["stale"] for trial in shown["trials"]]
+    assert records == sorted(records[0].parent.glob("*.json"))
+    assert json.loads(records[1].read_text())["hash"] == records[1].stem
     assert before == executions(project)
 
 
@@ -240,3 +242,45 @@ def test_kill_9_as_the_study_is_created_then_the_same_command_gives_n_trials(pro
     assert {"complete"} == {trial["state"] for trial in shown["trials"]}
     assert {1} == set(executions(project).values())
     assert needed(shown["trials"]) == set(executions(project))
+
+
+def today(trial: dict[str, Any]) -> float:
+    """The toy's score of a point of the small space (x=0) once `helpers.quality` subtracts 0.5."""
+    return 1.0 - 5 * 0.3**2 - 0.1 * (trial["depth"] - 2) ** 2 - {"a": 0.2, "b": 0.0}[trial["scale"]] - 0.5
+
+
+def test_trials_made_by_older_code_are_run_again_once_and_shown_stale(project: Path, backend: str) -> None:
+    small = {"SEARCH_TOY_SAMPLER": "random", "SEARCH_TOY_SPACE": "small"}
+    search_run(project, backend, 8, **small)
+    before = {trial["number"]: trial for trial in show(project, **small)["trials"]}
+    ran_before = executions(project)
+    # the training step calls helpers.quality: a new body makes every `train` result older code
+    helpers = project / "helpers.py"
+    helpers.write_text(helpers.read_text().replace("return score", "return score - 0.5"))
+
+    again = search_run(project, backend, 16, **small)
+    shown = show(project, **small)
+    after = {trial["number"]: trial for trial in shown["trials"]}
+    ran = executions(project) - ran_before
+    proposed = {after[number]["hash"] for number in range(8, 16)}
+    new_scales = {after[n]["scale"] for n in range(8, 16)} - {before[n]["scale"] for n in range(8)}
+
+    assert list(range(16)) == sorted(after)
+    assert {"complete"} == {trial["state"] for trial in after.values()}, again.stdout
+    # each point proposed again ran its stale training once (two folds); preprocessing only for a new scale
+    assert {1} == set(ran.values())
+    assert 2 * len(proposed) == sum(step == "train" for step, _ in ran)
+    assert len(new_scales) == sum(step == "preprocess" for step, _ in ran)
+    # the new trials got today's objectives (the toy's score at x=0, with quality's new body); the old ones are stale
+    assert [today(after[n]) for n in range(8, 16)] == pytest.approx([after[n]["objective"] for n in range(8, 16)])
+    assert [today(before[n]) + 0.5 for n in range(8)] == pytest.approx([before[n]["objective"] for n in range(8)])
+    assert [True] * 8 + [False] * 8 == [after[n]["stale"] for n in range(16)]
+    assert [before[n]["objective"] for n in range(8)] == [after[n]["objective"] for n in range(8)]
+    best_current = max((after[n] for n in range(8, 16)), key=lambda trial: (trial["objective"], -trial["number"]))
+    assert (True, best_current["number"]) == (shown["best"]["stale"], shown["best_current"]["number"])
+    text = run([sys.executable, "-m", "phyper", "search", "show"], project, environment(**small)).stdout
+    assert "16 trials, maximize score, 8 stale (made by older code)" in text
+    assert 8 == text.count("complete (stale)")
+    assert f"best current: trial {best_current['number']} " in text
+    assert f"best: trial {shown['best']['number']} " in text.splitlines()[-2]
+    assert text.splitlines()[-2].endswith(" (stale: told from results made by older code)")

@@ -221,11 +221,11 @@ class Damage:
             raw = path.read_bytes()
             path.write_bytes(raw[: int(self.detail * len(raw))])
         elif self.kind == "flip":
-            raw = bytearray(path.read_bytes())
+            flipped = bytearray(path.read_bytes())
             for fraction, mask in self.detail:
-                if raw:
-                    raw[int(fraction * len(raw))] ^= mask
-            path.write_bytes(bytes(raw))
+                if flipped:
+                    flipped[int(fraction * len(flipped))] ^= mask
+            path.write_bytes(bytes(flipped))
         elif self.kind == "json":
             path.write_text(json.dumps(self.detail))
         elif self.kind == "newer":
@@ -246,7 +246,7 @@ class Damage:
 
 
 def _write_newer(path: Path) -> None:
-    data = json.loads(path.read_text()) if path.name != "jobs.jsonl" else None
+    data = json.loads(path.read_text()) if path.name != "jobs.jsonl" else {}
     if path.name == "jobs.jsonl":
         with path.open("a") as handle:
             handle.write(json.dumps({"phyper_log": 2, "step": "x", "key": "y", "status": "done"}) + "\n")

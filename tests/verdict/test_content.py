@@ -33,7 +33,8 @@ def pipeline(tmp_path: Path, import_project: Callable[[Path], None]) -> phyper.P
 
 
 def incomplete(pipeline: phyper.Pipeline) -> dict[str, str]:
-    return {job.id: status.reason for job in pipeline.plan() if not (status := phyper.check_job(job)).complete}
+    verdicts = phyper.Verdicts(pipeline.plan())
+    return {job.id: status.reason for job in verdicts.plan if not (status := verdicts.records_check_out(job)).complete}
 
 
 def record_of(job: phyper.Job) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BatchOverrideError",
+    "DamagedStudyError",
     "DuplicateInstanceError",
     "DuplicateResourceError",
     "FrozenInstanceError",
@@ -27,12 +28,14 @@ __all__ = [
     "JobFailedError",
     "ManifestError",
     "ManifestMismatchError",
+    "SearchDefinitionError",
     "MetricsLoaderError",
     "MissingDependencyError",
     "NonKeyOverrideError",
     "ParserUsageError",
     "PhyperError",
     "PipelineDefinitionError",
+    "RemovedNameError",
     "StateFormatError",
     "UnknownHashError",
     "UnknownHyperparameterError",
@@ -143,8 +146,20 @@ class JobFailedError(PhyperError, RuntimeError):
     """A job ran but did not produce what its step declares."""
 
 
+class SearchDefinitionError(PhyperError, ValueError):
+    """A search's space, expansion, objective, sampler, budget or pruner cannot be used (checked before anything runs)."""
+
+
 class MetricsLoaderError(PhyperError, TypeError):
     """A metrics loader given to ``phyper.collect`` returned something unusable."""
+
+
+class DamagedStudyError(PhyperError, ValueError):
+    """A search's Optuna study (its journal) cannot be read; the message says what to do."""
+
+
+class RemovedNameError(PhyperError, AttributeError):
+    """A name of an older phyper that was removed; the message names what replaces it."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from phyper._cli._loading import DEFAULT_PIPELINE
 from phyper._cli._output import Output
-from phyper._pipeline import Pipeline
+from phyper._planning.pipeline import Pipeline
 
 __all__ = ["JSON", "PIPELINE_SPEC", "Command", "Option", "option"]
 

@@ -1,7 +1,8 @@
 """Importing the user's pipeline (and a ``--metrics`` loader) from the working folder.
 
 Import failures become a `PipelineImportError` whose message is one line: the
-command prints it instead of a traceback.
+command prints it instead of a traceback. A ``--metrics`` loader is loaded here once,
+for every command that takes one (``collect``, ``report``).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import importlib
 import os
 import sys
 import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from phyper._errors import PhyperError
-from phyper._pipeline import Pipeline
-from phyper._runner import load_pipeline
+from phyper._errors import MetricsLoaderError, PhyperError
+from phyper._planning.pipeline import Pipeline
+from phyper._running.runner import load_pipeline
 
-__all__ = ["DEFAULT_PIPELINE", "PipelineImportError", "load", "load_function"]
+__all__ = ["DEFAULT_PIPELINE", "PipelineImportError", "load", "load_metrics"]
 
 DEFAULT_PIPELINE = "pipeline:pipeline"
 """What the engines' Snakefile and dodo.py load too: ``pipeline.py``'s ``pipeline``."""
@@ -40,10 +43,7 @@ def load(spec: str | None, option: str | None) -> Pipeline:
     except (Exception, SystemExit) as error:
         if chosen == DEFAULT_PIPELINE and isinstance(error, ModuleNotFoundError) and error.name == module_name:
             raise PipelineImportError(_no_pipeline_here(module_name)) from error
-        raise PipelineImportError(
-            f"cannot import the pipeline `{chosen}`: module `{module_name}` raised "
-            f"{type(error).__name__}: {error}{_where(error)}{_hint(error, module_name)}"
-        ) from error
+        raise PipelineImportError(f"cannot import the pipeline `{chosen}`: {_failure(error, module_name)}") from error
 
 
 _NOT_PROJECTS = frozenset({"derived_data", "site", "node_modules", "__pycache__", "build", "dist", "views"})
@@ -81,6 +81,11 @@ def _no_pipeline_here(module_name: str) -> str:
     return f"no {file_name} in {here}: {where}, or pass --pipeline MODULE:ATTRIBUTE"
 
 
+def _failure(error: BaseException, module_name: str) -> str:
+    """``module `config` raised NameError: ... (at config.py:12)``: why an import failed, in one line."""
+    return f"module `{module_name}` raised {type(error).__name__}: {error}{_where(error)}{_hint(error, module_name)}"
+
+
 def _where(error: BaseException) -> str:
     """`` (at config.py:12)``: the last frame of the user's code in the traceback."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -99,20 +104,30 @@ def _hint(error: BaseException, module_name: str) -> str:
     return ""
 
 
-def load_function(spec: str) -> object:
-    """``MODULE:ATTRIBUTE`` imported from the current folder (for --metrics)."""
+def load_metrics(spec: str | None) -> Callable[[Any], Mapping[str, Any] | None] | None:
+    """The ``--metrics MODULE:FUNCTION`` loader, imported from the current folder (None: no option).
+
+    None lets the command use the pipeline's own loader (``pipeline.metrics``).
+
+    Raises:
+        PipelineImportError: the module cannot be imported, or has no such attribute.
+        MetricsLoaderError: the attribute is not a function.
+    """
+    if spec is None:
+        return None
     module_name, _, attribute = spec.partition(":")
-    if not attribute:
-        raise PipelineImportError(f"`{spec}` is not MODULE:FUNCTION")
+    if not module_name or not attribute:
+        raise PipelineImportError(f"--metrics `{spec}` is not MODULE:FUNCTION (e.g. --metrics metrics:load)")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:
-        raise PipelineImportError(
-            f"cannot import `{spec}`: module `{module_name}` raised {type(error).__name__}: {error}"
-        ) from error
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise PipelineImportError(f"module `{module_name}` has no attribute `{attribute}`") from None
+    except (Exception, SystemExit) as error:
+        raise PipelineImportError(f"cannot import --metrics `{spec}`: {_failure(error, module_name)}") from error
+    found = getattr(module, attribute, None)
+    if found is None:
+        raise PipelineImportError(f"--metrics {spec}: module `{module_name}` has no attribute `{attribute}`")
+    if not callable(found):
+        raise MetricsLoaderError(f"--metrics {spec} is a {type(found).__name__}, not a function")
+    loader: Callable[[Any], Mapping[str, Any] | None] = found
+    return loader

@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+from dataclasses import dataclass, field
 from typing import Any
 
-from phyper._accept import accept as accept_code_of
 from phyper._cli._command import JSON, Command, option
-from phyper._cli._output import Output, Progress, format_values, human_size
+from phyper._cli._output import JsonObject, Output, Progress, format_values, human_size
 from phyper._errors import ManifestMismatchError, ParserUsageError
-from phyper._inventory import folder_size, scan_folders, scan_records
-from phyper._manifest import MANIFEST_NAME
-from phyper._migrate import Migration, apply_pipeline_migration, plan_pipeline_migration
-from phyper._pipeline import Pipeline
+from phyper._model.manifest import MANIFEST_NAME
+from phyper._planning.pipeline import Pipeline
+from phyper._results.accept import accept as accept_code_of
+from phyper._results.inventory import folder_size, scan_folders, scan_records
+from phyper._results.migrate import Migration, apply_pipeline_migration, plan_pipeline_migration
 
-__all__ = ["COMMANDS", "accept", "gc", "migrate"]
+__all__ = [
+    "COMMANDS", "AcceptResult", "FolderMove", "GcFolder", "GcRecord", "GcResult", "LeftAlone", "MigrateResult",
+    "PathMove", "Skipped", "accept", "gc", "migrate",
+]
 
 
 # -- gc ----------------------------------------------------------------------------------
@@ -86,6 +90,55 @@ def _left_alone_lines(left_alone: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class GcFolder(JsonObject):
+    """An orphaned hashed folder (``phyper gc --json``)."""
+
+    resource: str
+    hash: str
+    path: str
+    bytes: int
+    key_values: dict[str, Any]
+    """As its manifest says."""
+
+
+@dataclass(frozen=True)
+class GcRecord(JsonObject):
+    """A completion record of no job of the plan (``phyper gc --json``)."""
+
+    path: str
+    step: str
+    key: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class LeftAlone(JsonObject):
+    """A folder or record phyper cannot identify: never deleted (``phyper gc --json``)."""
+
+    path: str
+    reason: str
+    resource: str | None
+    """A folder's resource (None for a record)."""
+    hash: str | None
+    step: str | None
+    """A record's step (None for a folder)."""
+    key: str | None
+    unreadable: str | None
+    """``record`` when a completion record cannot be read, None for a folder without a valid manifest."""
+
+
+@dataclass(frozen=True)
+class GcResult(JsonObject):
+    """``phyper gc --json``."""
+
+    deleted: bool
+    folders: list[GcFolder]
+    records: list[GcRecord]
+    left_alone: list[LeftAlone]
+    bytes: int
+
+
 def gc(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper gc [--delete]``: folders and records the current grid no longer reaches."""
     root = pipeline.instances[0].hashed_resources_folder
@@ -109,7 +162,14 @@ def gc(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
         _delete(pipeline, root, orphans, records)
     total = sum(entry["bytes"] for entry in orphans) + sum(entry["bytes"] for entry in records)
     return Output(
-        data={"deleted": deleted, "folders": orphans, "records": records, "left_alone": left_alone, "bytes": total},
+        data=GcResult(
+            deleted,
+            [GcFolder(e["resource"], e["hash"], e["path"], e["bytes"], e["key_values"]) for e in orphans],
+            [GcRecord(e["path"], e["step"], e["key"], e["bytes"]) for e in records],
+            [LeftAlone(e["path"], e["reason"], e.get("resource"), e.get("hash"), e.get("step"), e.get("key"),
+                       e.get("unreadable")) for e in left_alone],
+            total,
+        ),
         lines=_gc_lines(deleted, orphans, records, total),
         problems=_left_alone_lines(left_alone),
         # folders phyper cannot identify need a person: say so with the exit status too
@@ -141,29 +201,68 @@ def _parse_renames(items: list[str]) -> dict[str, str]:
     return renames
 
 
-def _migration_data(migration: Migration, applied: bool) -> dict[str, Any]:
-    """What ``--json`` prints: the moves, and the collisions that refuse a migration."""
-    folders = migration.folders
-    return {
-        "applied": applied,
-        "refused": migration.refused,
-        "moves": [{"resource": m.resource, "from": m.old_folder, "to": m.new_folder, "dropped": list(m.dropped)}
-                  for m in folders.moves],
-        "records": [{"from": r.old_path, "to": r.new_path} for r in migration.records],
-        "collisions": {} if applied else dict(folders.collisions),
-        "record_collisions": [] if applied else migration.record_collisions,
-        "skipped": [{"path": path, "reason": reason} for path, reason in folders.skipped],
-    }
+@dataclass(frozen=True)
+class FolderMove(JsonObject):
+    """A folder moved to its new hash (``phyper migrate --json``)."""
+
+    resource: str
+    from_: str = field(metadata={"json": "from"})
+    to: str = ""
+    dropped: list[str] = field(default_factory=list)
+    """Values its manifest holds that are no keys any more."""
 
 
-def _dropped(data: dict[str, Any]) -> list[str]:
-    return sorted({name for move in data["moves"] for name in move["dropped"]})
+@dataclass(frozen=True)
+class PathMove(JsonObject):
+    """A completion record moved to its new path (``phyper migrate --json``)."""
+
+    from_: str = field(metadata={"json": "from"})
+    to: str = ""
 
 
-def _refusal_lines(data: dict[str, Any]) -> list[str]:
-    collisions = data["collisions"]
+@dataclass(frozen=True)
+class Skipped(JsonObject):
+    """A folder or record left where it is, and why (``phyper migrate --json``)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MigrateResult(JsonObject):
+    """``phyper migrate --json``."""
+
+    applied: bool
+    refused: bool
+    moves: list[FolderMove]
+    records: list[PathMove]
+    collisions: dict[str, list[str]]
+    """Target folder -> the folders that would land on it (what refuses a migration)."""
+    record_collisions: list[str]
+    skipped: list[Skipped]
+
+    @classmethod
+    def of(cls, migration: Migration, applied: bool) -> MigrateResult:
+        """The moves of a migration, and the collisions that refuse it."""
+        return cls(
+            applied=applied,
+            refused=migration.refused,
+            moves=[FolderMove(m.resource, m.old_folder, m.new_folder, list(m.dropped)) for m in migration.folders.moves],
+            records=[PathMove(r.old_path, r.new_path) for r in migration.records],
+            collisions={} if applied else {target: list(sources) for target, sources in migration.folders.collisions.items()},
+            record_collisions=[] if applied else list(migration.record_collisions),
+            skipped=[Skipped(path, reason) for path, reason in migration.folders.skipped],
+        )
+
+
+def _dropped(data: MigrateResult) -> list[str]:
+    return sorted({name for move in data.moves for name in move.dropped})
+
+
+def _refusal_lines(data: MigrateResult) -> list[str]:
+    collisions = data.collisions
     # records collide because their folders do: list the folders, or else the records
-    record_collisions = [] if collisions else data["record_collisions"]
+    record_collisions = [] if collisions else data.record_collisions
     dropped = _dropped(data)
     return [
         f"phyper: migrate refused: {len(collisions) + len(record_collisions)} target(s) would receive "
@@ -176,21 +275,21 @@ def _refusal_lines(data: dict[str, Any]) -> list[str]:
     ]
 
 
-def _migrate_lines(data: dict[str, Any], applied: bool) -> list[str]:
-    moves = data["moves"]
+def _migrate_lines(data: MigrateResult, applied: bool) -> list[str]:
+    moves = data.moves
     lines = [f"{'moved' if applied else 'would move'} {len(moves)} folder(s), "
-             f"{'rewrote' if applied else 'would rewrite'} {len(data['records'])} completion record(s)"
+             f"{'rewrote' if applied else 'would rewrite'} {len(data.records)} completion record(s)"
              + ("" if applied or not moves else "; run `phyper migrate --apply` to do it")]
-    lines += [f"  {m['resource']}: {os.path.basename(m['from'])} -> {os.path.basename(m['to'])}" for m in moves]
+    lines += [f"  {m.resource}: {os.path.basename(m.from_)} -> {os.path.basename(m.to)}" for m in moves]
     dropped = _dropped(data)
     if dropped:
         lines.append(f"values dropped (not keys of their resource any more): {', '.join(dropped)}; if a key was "
                      "renamed, use --rename OLD=NEW instead")
-    problems = [entry for entry in data["skipped"] if entry["reason"] != "no manifest"]
+    problems = [entry for entry in data.skipped if entry.reason != "no manifest"]
     if problems:
         lines.append(f"left alone: {len(problems)} folder(s) or record(s) whose manifest or completion record "
                      "cannot be read under the current classes")
-        lines += [f"  {entry['path']}: {entry['reason']}" for entry in problems]
+        lines += [f"  {entry.path}: {entry.reason}" for entry in problems]
     return lines
 
 
@@ -201,11 +300,11 @@ def migrate(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     migration = plan_pipeline_migration(pipeline, renames=renames, on_item=progress.tick)
     progress.done()
     if migration.refused:
-        data = _migration_data(migration, applied=False)
+        data = MigrateResult.of(migration, applied=False)
         return Output(data=data, problems=_refusal_lines(data), status=2)
     if arguments.apply:
         apply_pipeline_migration(migration)
-    data = _migration_data(migration, applied=arguments.apply)
+    data = MigrateResult.of(migration, applied=arguments.apply)
     return Output(data=data, lines=_migrate_lines(data, arguments.apply))
 
 
@@ -226,11 +325,22 @@ MIGRATE = Command(
 # -- accept ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AcceptResult:
+    """``phyper accept --json``: step -> how many of its jobs were accepted."""
+
+    accepted: dict[str, int]
+
+    def to_json(self) -> dict[str, int]:
+        """The counts by step."""
+        return dict(self.accepted)
+
+
 def accept(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper accept [STEP ...]``: today's code made the complete jobs (like ``snakemake --touch``)."""
     accepted = accept_code_of(pipeline, arguments.steps)
     lines = [f"{step}: accepted today's code for {count} job(s)" for step, count in accepted.items()]
-    return Output(data=accepted, lines=lines)
+    return Output(data=AcceptResult(dict(accepted)), lines=lines)
 
 
 ACCEPT = Command(

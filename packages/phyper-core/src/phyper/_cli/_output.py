@@ -1,4 +1,11 @@
-"""Printing for the command line: a command's `Output`, tables, sizes, JSON, progress."""
+"""Printing for the command line: a command's `Output`, tables, sizes, JSON, progress.
+
+What ``--json`` prints is a contract with users' scripts: each command returns a
+declared result, a frozen dataclass deriving from `JsonObject` (or any object with
+a ``to_json()``), whose fields are the JSON's keys; `docs/cli.md` writes each
+command's schema and the tests hold every command's real output to it. A renamed
+field is then a visible change of the contract, not an accident of an internal object.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,44 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, Protocol
 
-__all__ = ["Output", "Progress", "format_values", "human_size", "print_json", "render", "table"]
+__all__ = [
+    "JsonObject", "JsonResult", "Output", "Progress", "format_values", "human_size", "json_value", "print_json",
+    "render", "table",
+]
+
+
+class JsonResult(Protocol):
+    """What a command's ``--json`` prints: ``to_json()`` gives the document (plain JSON values)."""
+
+    def to_json(self) -> Any:
+        """The JSON document (dicts, lists, strings, numbers, booleans, None)."""
+        ...
+
+
+def json_value(value: Any) -> Any:
+    """``value`` as plain JSON values: results by their ``to_json()``, containers item by item."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(item) for item in value]
+    return value
+
+
+class JsonObject:
+    """A declared ``--json`` result: a dataclass whose fields are the JSON object's keys.
+
+    A field whose key is no Python name (``from``) gives it as ``metadata={"json": "from"}``.
+    """
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields, in order, as a JSON object."""
+        assert is_dataclass(self), f"{type(self).__name__} must be a dataclass"
+        return {item.metadata.get("json", item.name): json_value(getattr(self, item.name)) for item in fields(self)}
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -89,14 +130,14 @@ class Output:
     """What a command computed: printed by `render`, as JSON or as text.
 
     Attributes:
-        data: what ``--json`` prints (``None``: the command has no JSON form).
+        data: what ``--json`` prints, a declared result (``None``: the command has no JSON form).
         lines: the text printed on stdout otherwise.
         problems: text printed on stderr after ``lines`` (not in JSON mode: the
             JSON holds them).
         status: the exit status.
     """
 
-    data: Any = None
+    data: JsonResult | None = None
     lines: Sequence[str] = ()
     problems: Sequence[str] = ()
     status: int = 0
@@ -105,7 +146,7 @@ class Output:
 def render(output: Output, as_json: bool) -> int:
     """Print a command's output and return its exit status (the one place commands print)."""
     if as_json and output.data is not None:
-        print_json(output.data)
+        print_json(json_value(output.data))
         return output.status
     for line in output.lines:
         print(line)

@@ -9,20 +9,17 @@ import os
 import re
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from phyper._cli._command import JSON, Command, option
-from phyper._cli._loading import load_function
-from phyper._cli._output import Output, Progress, format_values, human_size, table
-from phyper._collect import collect_rows
-from phyper._completion import read_record
-from phyper._context import FULL_INSTANCE
+from phyper._cli._loading import load_metrics
+from phyper._cli._output import JsonObject, Output, Progress, format_values, human_size, table
 from phyper._errors import (
     AmbiguousHashError,
     ManifestError,
     ManifestMismatchError,
-    MetricsLoaderError,
     MissingDependencyError,
     ParserUsageError,
     UnknownHashError,
@@ -30,17 +27,24 @@ from phyper._errors import (
     UnknownStepError,
     did_you_mean,
 )
-from phyper._inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
-from phyper._keys import is_batch_key
-from phyper._manifest import read_manifest
-from phyper._pipeline import Pipeline
-from phyper._plan import Plan
-from phyper._verdict import Verdicts
+from phyper._model.context import FULL_INSTANCE
+from phyper._model.manifest import read_manifest
+from phyper._planning.keys import is_batch_key
+from phyper._planning.pipeline import Pipeline
+from phyper._planning.plan import Plan
+from phyper._planning.verdict import Verdicts
+from phyper._results.collect import FolderWriters, collect_rows
+from phyper._results.inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
+from phyper._state.records import read_record
 
 if TYPE_CHECKING:
-    from phyper._formats import CompletionRecord
+    from phyper._state.formats import CompletionRecord
 
-__all__ = ["COMMANDS", "collect", "ls", "report", "show", "view"]
+__all__ = [
+    "COMMANDS", "CodeDiffResult", "CollectTable", "CollectWritten", "FileEntry", "FolderCount", "FolderJob",
+    "GridHash", "JobCode", "LsResult", "RecordCount", "ReportResult", "ShowResult", "ShowWhereResult", "StepCount",
+    "ViewResult", "collect", "ls", "report", "show", "view",
+]
 
 
 # -- ls ----------------------------------------------------------------------------------
@@ -127,6 +131,51 @@ def _ls_lines(step_rows: list[dict[str, Any]], folder_rows: list[dict[str, Any]]
     return lines
 
 
+@dataclass(frozen=True)
+class StepCount(JsonObject):
+    """A step of ``phyper ls --json``."""
+
+    step: str
+    kind: str
+    resource: str | None
+    """The folder its jobs write (None: an aggregate)."""
+    jobs: int
+    complete: int
+    to_run: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class FolderCount(JsonObject):
+    """A resource folder of ``phyper ls --json``."""
+
+    resource: str
+    in_grid: int
+    on_disk: int
+    missing: int | None
+    """None when no step writes the resource's folders (nothing can be missing)."""
+    orphaned: int
+    no_manifest: int
+
+
+@dataclass(frozen=True)
+class RecordCount(JsonObject):
+    """The completion records of ``phyper ls --json``."""
+
+    jobs: int
+    batches: int
+    orphaned: int
+
+
+@dataclass(frozen=True)
+class LsResult(JsonObject):
+    """``phyper ls --json``."""
+
+    steps: list[StepCount]
+    folders: list[FolderCount]
+    records: RecordCount
+
+
 def ls(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper ls``: jobs per step (complete, to run, failed) and folders per resource."""
     built = pipeline.plan()
@@ -143,7 +192,8 @@ def ls(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
         "orphaned": sum(not r.owned for r in records),
     }
     return Output(
-        data={"steps": step_rows, "folders": folder_rows, "records": record_counts},
+        data=LsResult([StepCount(**row) for row in step_rows], [FolderCount(**row) for row in folder_rows],
+                      RecordCount(**record_counts)),
         lines=_ls_lines(step_rows, folder_rows, record_counts, narrowed),
     )
 
@@ -181,13 +231,66 @@ def _candidates(pipeline: Pipeline, prefix: str) -> list[tuple[str, str]]:
     return list(found)
 
 
-def _files(folder: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class FileEntry(JsonObject):
+    """A file of a hashed folder (``phyper show``)."""
+
+    path: str
+    """Relative to the folder."""
+    bytes: int
+
+
+@dataclass(frozen=True)
+class JobCode(JsonObject):
+    """Which code made a job's result (``phyper show``)."""
+
+    digest: str | None
+    """None: made before phyper tracked code, or with ``track_code=False``."""
+    today: bool
+    changed: list[str]
+    """The functions and classes changed since (empty: today's code, or unknown)."""
+    packages: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FolderJob(JsonObject):
+    """A job writing a hashed folder, or an orphaned record of its hash (``phyper show``)."""
+
+    job: str
+    complete: bool
+    reason: str
+    """Why it is to run (empty when complete)."""
+    record: str
+    code: JobCode | None
+    """None when the job has no record (or the record is an orphan)."""
+
+
+@dataclass(frozen=True)
+class ShowResult(JsonObject):
+    """``phyper show HASH --json``: what a hash is."""
+
+    hash: str
+    resource: str
+    instances_in_grid: int
+    key_values: dict[str, Any]
+    manifest_problem: str | None
+    non_keys: dict[str, Any] | None
+    non_keys_recorded_by: str | None
+    folder: str
+    folder_exists: bool
+    files: list[FileEntry]
+    jobs: list[FolderJob]
+    job_log: dict[str, int]
+    """Entries of the job log per status (``done``, ``failed``, ``skipped``), old hashes of a migrated folder included."""
+
+
+def _files(folder: str) -> list[FileEntry]:
     files = []
     for parent, _, names in os.walk(folder):
         for name in sorted(names):
             path = os.path.join(parent, name)
-            files.append({"path": os.path.relpath(path, folder), "bytes": os.lstat(path).st_size})
-    return sorted(files, key=lambda entry: str(entry["path"]))
+            files.append(FileEntry(os.path.relpath(path, folder), os.lstat(path).st_size))
+    return sorted(files, key=lambda entry: entry.path)
 
 
 def _identity(pipeline: Pipeline, resource: str, resource_hash: str, folder: str) -> tuple[dict[str, Any], int, str | None]:
@@ -220,28 +323,29 @@ def _identity(pipeline: Pipeline, resource: str, resource_hash: str, folder: str
 
 
 def _jobs_and_records(
-    pipeline: Pipeline, built: Plan, resource: str, resource_hash: str
-) -> tuple[list[dict[str, Any]], list[tuple[bool, CompletionRecord]]]:
-    """The jobs writing the folder (with orphaned records of its hash) and their records."""
+    pipeline: Pipeline, built: Plan, resource: str, resource_hash: str, folder: str
+) -> tuple[list[FolderJob], list[tuple[bool, CompletionRecord]]]:
+    """The jobs writing the folder (with orphaned records of its hash) and their records.
+
+    Which jobs write a folder is `phyper._results.collect.FolderWriters`'s answer (what
+    ``collect`` reads too); whether each is complete, the verdicts' (what status says).
+    """
     jobs = []
     records = []
-    verdicts = Verdicts(built)  # what status says, upstream jobs included
-    for job in built:
-        step = pipeline.steps[job.step]
-        if step.kind != "aggregate" and step.folder_resource == resource and job.key == resource_hash:
-            verdict = verdicts.verdict(job)
-            record = read_record(job.record)
-            jobs.append({"job": job.id, "complete": not verdict.to_run, "reason": verdict.reason,
-                         "record": job.record,
-                         "code": pipeline.codes.describe(job.step, record) if record is not None else None})
-            if record is not None:
-                records.append((not verdict.to_run, record))
-    planned = {entry["record"] for entry in jobs}
+    verdicts = Verdicts(built)
+    writers, _ = FolderWriters(pipeline, None, verdicts).records(resource, resource_hash, folder)
+    for job, record in writers:
+        verdict = verdicts.verdict(job)
+        code = JobCode(**pipeline.codes.describe(job.step, record)) if record is not None else None
+        jobs.append(FolderJob(job.id, not verdict.to_run, verdict.reason, job.record, code))
+        if record is not None:
+            records.append((not verdict.to_run, record))
+    planned = {entry.record for entry in jobs}
     for step_name in pipeline.state.record_steps():
         path = pipeline.state.record_path(step_name, resource_hash)
         if path not in planned and os.path.isfile(path):
-            jobs.append({"job": f"{step_name}:{resource_hash}", "complete": False,
-                         "reason": "orphaned record: no job of the current plan", "record": path})
+            jobs.append(FolderJob(f"{step_name}:{resource_hash}", False,
+                                  "orphaned record: no job of the current plan", path, None))
             record = read_record(path)
             if record is not None:
                 records.append((False, record))
@@ -260,72 +364,72 @@ def _recorded_non_keys(records: list[tuple[bool, CompletionRecord]]) -> tuple[di
     return non_keys, recorded_by
 
 
-def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str) -> dict[str, Any]:
+def _describe(pipeline: Pipeline, built: Plan, resource: str, resource_hash: str) -> ShowResult:
     root = pipeline.instances[0].hashed_resources_folder or ""
     folder = os.path.join(root, resource, resource_hash)
     keys, in_grid, manifest_problem = _identity(pipeline, resource, resource_hash, folder)
-    jobs, records = _jobs_and_records(pipeline, built, resource, resource_hash)
+    jobs, records = _jobs_and_records(pipeline, built, resource, resource_hash, folder)
     non_keys, recorded_by = _recorded_non_keys(records)
     # a migrated folder's jobs were logged under its old hash
     former = {record.migrated_from for _, record in records if record.migrated_from}
     log = [entry for entry in pipeline.state.iter_log() if entry.key in {resource_hash, *former}]
-    return {
-        "hash": resource_hash,
-        "resource": resource,
-        "instances_in_grid": in_grid,
-        "key_values": keys,
-        "manifest_problem": manifest_problem,
-        "non_keys": non_keys,
-        "non_keys_recorded_by": recorded_by,
-        "folder": folder,
-        "folder_exists": os.path.isdir(folder),
-        "files": _files(folder) if os.path.isdir(folder) else [],
-        "jobs": jobs,
-        "job_log": dict(Counter(entry.status for entry in log)),
-    }
+    return ShowResult(
+        hash=resource_hash,
+        resource=resource,
+        instances_in_grid=in_grid,
+        key_values=keys,
+        manifest_problem=manifest_problem,
+        non_keys=non_keys,
+        non_keys_recorded_by=recorded_by,
+        folder=folder,
+        folder_exists=os.path.isdir(folder),
+        files=_files(folder) if os.path.isdir(folder) else [],
+        jobs=jobs,
+        job_log=dict(Counter(entry.status for entry in log)),
+    )
 
 
-def _description_lines(d: dict[str, Any]) -> list[str]:
-    lines = [f"{d['hash']}  {d['resource']}"]
-    if d["instances_in_grid"]:
-        lines.append(f"  in the grid: yes ({d['instances_in_grid']} instance{'s' if d['instances_in_grid'] > 1 else ''})")
+def _description_lines(d: ShowResult) -> list[str]:
+    lines = [f"{d.hash}  {d.resource}"]
+    if d.instances_in_grid:
+        lines.append(f"  in the grid: yes ({d.instances_in_grid} instance{'s' if d.instances_in_grid > 1 else ''})")
     else:
         lines.append("  in the grid: no (orphaned: `phyper gc` lists it)")
-    lines.append(f"  keys: {format_values(d['key_values'])}")
-    if d["manifest_problem"]:
-        lines.append(f"  manifest: {d['manifest_problem']}")
-    if d["non_keys"] is not None:
-        lines.append(f"  non-keys: {format_values(d['non_keys'])}")
-        lines.append(f"    as recorded by {d['non_keys_recorded_by']}")
+    lines.append(f"  keys: {format_values(d.key_values)}")
+    if d.manifest_problem:
+        lines.append(f"  manifest: {d.manifest_problem}")
+    if d.non_keys is not None:
+        lines.append(f"  non-keys: {format_values(d.non_keys)}")
+        lines.append(f"    as recorded by {d.non_keys_recorded_by}")
     else:
         lines.append("  non-keys: none recorded (no job has completed on this folder)")
-    lines.append(f"  folder: {d['folder']}" + ("" if d["folder_exists"] else " (does not exist)"))
-    lines += [f"    {entry['path']}  {human_size(entry['bytes'])}" for entry in d["files"]]
-    if d["jobs"]:
+    lines.append(f"  folder: {d.folder}" + ("" if d.folder_exists else " (does not exist)"))
+    lines += [f"    {entry.path}  {human_size(entry.bytes)}" for entry in d.files]
+    if d.jobs:
         lines.append("  jobs:")
-        for job in d["jobs"]:
-            lines.append(f"    {job['job']}: " + ("complete" if job["complete"] else f"to run ({job['reason']})"))
-            lines += _code_lines(job.get("code"))
+        for job in d.jobs:
+            lines.append(f"    {job.job}: " + ("complete" if job.complete else f"to run ({job.reason})"))
+            lines += _code_lines(job.code)
     else:
-        lines.append("  jobs: none (no step writes this resource's folder)" if d["instances_in_grid"] else
+        lines.append("  jobs: none (no step writes this resource's folder)" if d.instances_in_grid else
                      "  jobs: none in the current plan (the grid does not reach this folder)")
-    counts = d["job_log"]
+    counts = d.job_log
     lines.append("  job log: " + (", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
                                   or "nothing logged"))
     return lines
 
 
-def _code_lines(code: dict[str, Any] | None) -> list[str]:
+def _code_lines(code: JobCode | None) -> list[str]:
     """Which code made a job's result (``phyper show``)."""
     if code is None:
         return []
-    if code["digest"] is None:
+    if code.digest is None:
         return ["      code: not recorded (made before phyper tracked code, or with track_code=False)"]
-    packages = ", ".join(f"{name} {version}" for name, version in sorted(code["packages"].items()))
-    made = f"      code: {code['digest'][:12]}" + (f", packages {packages}" if packages else "")
-    if code["today"]:
+    packages = ", ".join(f"{name} {version}" for name, version in sorted(code.packages.items()))
+    made = f"      code: {code.digest[:12]}" + (f", packages {packages}" if packages else "")
+    if code.today:
         return [made + " (today's code)"]
-    changed = ", ".join(code["changed"]) or "what changed is unknown: its stored code is gone"
+    changed = ", ".join(code.changed) or "what changed is unknown: its stored code is gone"
     return [made + f" (older code: {changed} changed; `phyper show HASH --code-diff` shows how)"]
 
 
@@ -374,23 +478,55 @@ def show(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     return Output(data=description, lines=_description_lines(description))
 
 
-def _code_diff(pipeline: Pipeline, description: dict[str, Any]) -> Output:
+@dataclass(frozen=True)
+class CodeDiffResult:
+    """``phyper show HASH --code-diff --json``: job id -> diff lines (empty: today's code, or no result)."""
+
+    diffs: dict[str, list[str]]
+
+    def to_json(self) -> dict[str, list[str]]:
+        """The diffs by job id."""
+        return {job: list(lines) for job, lines in self.diffs.items()}
+
+
+def _code_diff(pipeline: Pipeline, description: ShowResult) -> Output:
     """``phyper show HASH --code-diff``: from the code that made each result to today's."""
     lines: list[str] = []
     diffs: dict[str, list[str]] = {}
-    for job in description["jobs"]:
-        record = read_record(job["record"])
-        diff = pipeline.codes.diff(job["job"].partition(":")[0], record) if record is not None else []
-        diffs[job["job"]] = diff
+    for job in description.jobs:
+        record = read_record(job.record)
+        diff = pipeline.codes.diff(job.job.partition(":")[0], record) if record is not None else []
+        diffs[job.job] = diff
         if diff:
-            lines += [f"{job['job']}: made by older code", *diff]
+            lines += [f"{job.job}: made by older code", *diff]
         else:
-            lines.append(f"{job['job']}: " + ("made by today's code" if record is not None else "no result yet"))
-    return Output(data=diffs, lines=lines)
+            lines.append(f"{job.job}: " + ("made by today's code" if record is not None else "no result yet"))
+    return Output(data=CodeDiffResult(diffs), lines=lines)
+
+
+@dataclass(frozen=True)
+class GridHash(JsonObject):
+    """A hash of the grid whose values match ``--where``."""
+
+    hash: str
+    resource: str
+    key_values: dict[str, Any]
+    folder: str
+
+
+@dataclass(frozen=True)
+class ShowWhereResult:
+    """``phyper show --where NAME=VALUE ... --json``: a JSON list of the matching hashes."""
+
+    rows: list[GridHash] = field(default_factory=list)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The rows, as a list."""
+        return [row.to_json() for row in self.rows]
 
 
 def _show_where(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
-    from phyper._instance_list import get_filtered_instances, get_instances_hashes
+    from phyper._model.instance_list import get_filtered_instances, get_instances_hashes
 
     if arguments.hash:
         raise ParserUsageError("give either a HASH or --where, not both")
@@ -403,10 +539,9 @@ def _show_where(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     rows = []
     for resource_hash in get_instances_hashes(matching, resource_name):
         instance = matching.hash_index(resource_name)[resource_hash]
-        rows.append({"hash": resource_hash, "resource": resource_name or FULL_INSTANCE,
-                     "key_values": instance.get_key_values(resource_name),
-                     "folder": instance.get_resources_path(resource_name)})
-    return Output(data=rows, lines=[f"{row['hash']}  {format_values(row['key_values'])}" for row in rows])
+        rows.append(GridHash(resource_hash, resource_name or FULL_INSTANCE, instance.get_key_values(resource_name),
+                             instance.get_resources_path(resource_name)))
+    return Output(data=ShowWhereResult(rows), lines=[f"{row.hash}  {format_values(row.key_values)}" for row in rows])
 
 
 SHOW = Command(
@@ -436,20 +571,10 @@ def _segment(name: str, value: Any) -> str:
     return f"{name}={'%2E' + text[1:] if text.startswith('.') else text}"
 
 
-def _varying_keys(pipeline: Pipeline) -> list[str]:
-    """Keys with several values in the grid (``True`` and ``1`` told apart): what tells instances apart."""
-    shared = pipeline.instances[0]._phyper_shared
-    seen: dict[str, set[tuple[type, Any]]] = {name: set() for name in shared.schema.keys}
-    for instance in pipeline.instances:
-        for name, value in instance.get_key_values().items():
-            seen[name].add((type(value), value))
-    return [name for name in shared.schema.keys if len(seen[name]) > 1]
-
-
 def _wanted_links(pipeline: Pipeline, into: str) -> dict[str, str]:
     """Link path -> relative target, for every folder of the grid on disk."""
     shared = pipeline.instances[0]._phyper_shared
-    varying = _varying_keys(pipeline)
+    varying = pipeline.varying_keys()
     wanted: dict[str, str] = {}
     for resource, index in grid_hashes(pipeline).items():
         resource_name = resource_name_of(resource)
@@ -502,6 +627,17 @@ def _sync_links(into: str, wanted: dict[str, str]) -> tuple[int, int, int]:
     return created, removed, unchanged
 
 
+@dataclass(frozen=True)
+class ViewResult(JsonObject):
+    """``phyper view --json``."""
+
+    into: str
+    links: int
+    created: int
+    removed: int
+    unchanged: int
+
+
 def view(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper view``: (re)build the tree of symbolic links named by key values."""
     root = pipeline.instances[0].hashed_resources_folder
@@ -513,7 +649,7 @@ def view(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     wanted = _wanted_links(pipeline, into)
     created, removed, unchanged = _sync_links(into, wanted)
     return Output(
-        data={"into": into, "links": len(wanted), "created": created, "removed": removed, "unchanged": unchanged},
+        data=ViewResult(into, len(wanted), created, removed, unchanged),
         lines=[f"{into}: {len(wanted)} links ({created} created, {removed} removed, {unchanged} unchanged)"],
     )
 
@@ -553,17 +689,31 @@ def _write_parquet(output: str, columns: list[str], rows: list[dict[str, Any]]) 
         raise MissingDependencyError(f"pandas cannot write parquet here ({error}); write a .csv instead") from None
 
 
+@dataclass(frozen=True)
+class CollectTable(JsonObject):
+    """``phyper collect --json`` (no ``-o``): the table itself, its columns, then one object per row."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    """Column -> value (None for an empty cell); the columns depend on the grid and the metrics."""
+
+
+@dataclass(frozen=True)
+class CollectWritten(JsonObject):
+    """``phyper collect -o FILE --json``: what was written."""
+
+    path: str
+    rows: int
+    complete: int
+
+
 def collect(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper collect [-o FILE]``: every result as one CSV (or parquet) table."""
-    found = load_function(arguments.metrics) if arguments.metrics else None
-    if found is not None and not callable(found):
-        raise MetricsLoaderError(f"--metrics {arguments.metrics} is a {type(found).__name__}, not a function")
-    loader = found if callable(found) else None
-    columns, rows = collect_rows(pipeline, loader, arguments.resource)
+    columns, rows = collect_rows(pipeline, load_metrics(arguments.metrics), arguments.resource)
     output = arguments.output
     if not output:
-        if arguments.json:  # the table itself: its columns, then one object per row
-            return Output(data={"columns": columns, "rows": [{name: row.get(name) for name in columns} for row in rows]})
+        if arguments.json:
+            return Output(data=CollectTable(columns, [{name: row.get(name) for name in columns} for row in rows]))
         text = io.StringIO()
         _write_csv(text, columns, rows)
         return Output(lines=[text.getvalue().removesuffix("\n")])
@@ -575,7 +725,7 @@ def collect(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
         with open(output, "w", newline="", encoding="utf-8") as handle:
             _write_csv(handle, columns, rows)
     complete = sum(bool(row["complete"]) for row in rows)
-    return Output(data={"path": output, "rows": len(rows), "complete": complete},
+    return Output(data=CollectWritten(output, len(rows), complete),
                   lines=[f"wrote {len(rows)} rows ({complete} complete) to {output}"])
 
 
@@ -599,21 +749,26 @@ COLLECT = Command(
 # -- report ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ReportResult(JsonObject):
+    """``phyper report --json``: the page written."""
+
+    path: str
+    bytes: int
+
+
 def report(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper report [-o FILE]``: one self-contained HTML page of the grid (works offline)."""
-    from phyper._report import report as write_report
+    from phyper._results.report import report as write_report
 
-    found = load_function(arguments.metrics) if arguments.metrics else None
-    if found is not None and not callable(found):
-        raise MetricsLoaderError(f"--metrics {arguments.metrics} is a {type(found).__name__}, not a function")
     output = arguments.output
     if not output:
         root = pipeline.instances[0].hashed_resources_folder
         # not results/report.html: a pipeline may write that one as a step (the Iris example does)
         output = os.path.join(root or ".", "report.html")
-    written = write_report(pipeline, output, metrics=found if callable(found) else None, group_by=arguments.group_by)
+    written = write_report(pipeline, output, metrics=load_metrics(arguments.metrics), group_by=arguments.group_by)
     return Output(
-        data={"path": written, "bytes": os.path.getsize(written)},
+        data=ReportResult(written, os.path.getsize(written)),
         lines=[f"wrote {written} ({human_size(os.path.getsize(written))}); open it in a browser (it works offline)"],
     )
 

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from phyper._cli._command import JSON, Command, option
-from phyper._cli._output import Output
-from phyper._pipeline import Pipeline
-from phyper._search import Search, SearchDefinitionError
+from phyper._cli._output import JsonObject, Output
+from phyper._planning.pipeline import Pipeline
+from phyper._search.space import Search, SearchDefinitionError, TrialState
 
-__all__ = ["COMMANDS", "search"]
+if TYPE_CHECKING:
+    from phyper._search.driver import SearchTrials, TrialResult, TrialRow
+
+__all__ = ["COMMANDS", "SearchRunResult", "search"]
+
+
+@dataclass(frozen=True)
+class SearchRunResult(JsonObject):
+    """``phyper search run --json``: what this run told, and the study's best (docs/cli.md)."""
+
+    search: str
+    finished: int
+    """Trials of the study that are complete or failed, every driver counted."""
+    exhausted: bool
+    """The sampler had no new point (a grid sampler used up)."""
+    told: tuple[TrialResult, ...]
+    """The trials this run told, in the order it told them."""
+    best: TrialRow | None
 
 
 def _format(value: Any) -> str:
@@ -20,34 +38,54 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _show(search: Search) -> Output:
-    rows = search.trial_rows()
-    best = search.best(rows)
-    data = {"search": search.name, "objective": search.objective, "direction": search.direction,
-            "trials": rows, "best": best}
-    keys = list(search.space)
+def _best_lines(trials: SearchTrials) -> list[str]:
+    """The best trial, said once: whether it is stale, and then the best current one."""
+    best, current = trials.best, trials.best_current
+
+    def described(row: TrialRow) -> str:
+        shown = " ".join(f"{key}={_format(row.params[key])}" for key in trials.keys)
+        return f"trial {row.number} {shown} {trials.objective}={_format(row.objective)}"
+
+    if best is None:
+        return ["best: none yet (no complete trial)"]
+    if not best.stale:
+        return [f"best: {described(best)}"]
+    lines = [f"best: {described(best)} (stale: told from results made by older code)"]
+    if current is not None:
+        lines.append(f"best current: {described(current)}")
+    else:
+        lines.append("best current: none (every complete trial is stale)")
+    return lines
+
+
+def _show(pipeline: Pipeline, search: Search) -> Output:
+    from phyper._search.driver import search_trials
+
+    trials = search_trials(pipeline, search)
+    keys = list(trials.keys)
     header = ["number", *keys, "hash", "state", "objective"]
     table = [header] + [
-        [_format(row[name]) if name != "hash" else str(row["hash"])[:12] for name in header] for row in rows
+        [str(row.number), *(_format(row.params[key]) for key in keys), row.hash[:12],
+         row.state.value + (" (stale)" if row.stale else ""), _format(row.objective)]
+        for row in trials.trials
     ]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
-    lines = [f"search `{search.name}`: {len(rows)} trials, {search.direction} {search.objective}"]
+    stale = sum(row.stale for row in trials.trials)
+    lines = [f"search `{search.name}`: {len(trials.trials)} trials, {search.direction} {search.objective}"
+             + (f", {stale} stale (made by older code)" if stale else "")]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
-    if best is not None:
-        shown = " ".join(f"{key}={_format(best[key])}" for key in keys)
-        lines.append(f"best: trial {best['number']} {shown} {search.objective}={_format(best['objective'])}")
-    else:
-        lines.append("best: none yet (no complete trial)")
-    return Output(data=data, lines=lines)
+    lines += _best_lines(trials)
+    return Output(data=trials, lines=lines)
 
 
 def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> Output:
-    from phyper._search_driver import TrialResult, drive
+    from phyper._search.driver import Source, drive, search_trials
 
     def report(result: TrialResult) -> None:
         shown = " ".join(f"{key}={_format(value)}" for key, value in result.params.items())
         told = f"{search.objective}={_format(result.objective)}" if result.objective is not None else "FAILED"
-        how = f"from the records, no job: {result.seconds * 1000:.0f} ms" if result.source == "records" else f"{result.seconds:.1f} s"
+        how = (f"from the records, no job: {result.seconds * 1000:.0f} ms" if result.source is Source.RECORDS
+               else f"{result.seconds:.1f} s")
         print(f"trial {result.number}: {shown} -> {told} ({how})", flush=True)
 
     engine_args = list(getattr(arguments, "engine_args", None) or [])
@@ -55,30 +93,27 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
         pipeline, search, arguments.trials, engine=arguments.engine, jobs=arguments.jobs,
         engine_args=engine_args, report=report if not arguments.json else None,
     )
-    rows = search.trial_rows()
-    best = search.best(rows)
-    failed = sum(result.state == "failed" for result in summary.results)
+    trials = search_trials(pipeline, search)
+    failed = sum(result.state is TrialState.FAILED for result in summary.results)
     lines = [f"search `{search.name}`: {summary.finished} trials finished ({len(summary.results)} told by this run, "
              f"{failed} failed)"]
     if summary.exhausted:
         lines.append("the sampler has no new point (its grid is used up)")
-    if best is not None:
-        shown = " ".join(f"{key}={_format(best[key])}" for key in search.space)
-        lines.append(f"best: trial {best['number']} {shown} {search.objective}={_format(best['objective'])}")
-    data = {"search": search.name, "finished": summary.finished, "exhausted": summary.exhausted,
-            "told": [result.__dict__ for result in summary.results], "best": best}
+    if trials.best is not None:
+        lines += _best_lines(trials)
+    data = SearchRunResult(search.name, summary.finished, summary.exhausted, tuple(summary.results), trials.best)
     return Output(data=data, lines=lines)
 
 
 def search(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     """``phyper search run|show``: drive a search, or list its trials."""
-    from phyper._search_driver import find_search
+    from phyper._search.driver import find_search
 
     chosen = find_search(pipeline, arguments.search)
     if arguments.action == "show":
         if getattr(arguments, "engine_args", None):
             raise SearchDefinitionError(f"phyper search show takes no engine arguments: {arguments.engine_args}")
-        return _show(chosen)
+        return _show(pipeline, chosen)
     if arguments.trials is None:
         raise SearchDefinitionError("phyper search run needs --trials N (how many trials the study should hold)")
     return _run(pipeline, chosen, arguments)
@@ -86,7 +121,7 @@ def search(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
 
 SEARCH = Command(
     "search", search, "run an adaptive search (Optuna) whose trials reuse every result, or list its trials",
-    "`phyper search run --trials N [--engine snakemake|doit] [-j J] [-- ENGINE ARGS]` asks the search's "
+    "`phyper search run --trials N [--engine ENGINE] [-j J] [-- ENGINE ARGS]` asks the search's "
     "sampler for points, records each as instances of the pipeline, runs them through the engine "
     "(a subprocess: profiles and clusters work), reads the objective from the completed jobs' metrics and "
     "tells the sampler, until the study holds N finished trials. A point whose jobs are already complete "
@@ -96,7 +131,8 @@ SEARCH = Command(
         option("action", choices=["run", "show"], help="run: drive the search; show: list its trials"),
         option("--search", default=None, metavar="NAME", help="the search's name (needed when the pipeline has several)"),
         option("--trials", type=int, default=None, metavar="N", help="run: how many finished trials the study should hold"),
-        option("--engine", choices=["snakemake", "doit"], default="snakemake", help="run: the engine (default snakemake)"),
+        option("--engine", default="snakemake", metavar="ENGINE",
+               help="run: the engine (default snakemake); an unknown name lists those the installed backends registered"),
         option("-j", "--jobs", type=int, default=1, metavar="J", help="run: trials run at once (one engine process each)"),
         JSON,
     ),

@@ -1,0 +1,1 @@
+"""The hyperparameter model: value types, hashes, schemas, instances and their lists, manifests, the 0.x API."""

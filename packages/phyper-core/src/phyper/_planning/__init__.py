@@ -1,0 +1,1 @@
+"""Steps, pipelines, plans, batches, code tracking and the verdicts: what is to run, and why."""

@@ -1,0 +1,1 @@
+"""Running one job: the runner, and the devices (GPUs) a job holds while it runs."""
