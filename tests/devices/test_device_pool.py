@@ -151,16 +151,29 @@ def test_every_job_gets_its_own_device_and_no_device_is_shared(backend: str, pro
     assert all("devices" not in entry for entry in job_log(project) if entry["step"] == "summarise")
 
 
-def test_a_share_packs_jobs_on_one_device_never_beyond_it(backend: str, project: Path, pool: Path) -> None:
-    env = gpu_environment(pool, PHYPER_GPUS="0", PHYPER_STEP_GPUS="train=0.5")
+def test_a_share_packs_jobs_on_one_device_never_beyond_it(
+    backend: str, project: Path, pool: Path, started: list[subprocess.Popen[str]]
+) -> None:
+    # a job run by hand holds its half of the only device until told; the engine's 7 other
+    # jobs can only finish meanwhile if the pool packs them on the other half (never a third)
+    held_key = train_keys(project)[0]
+    env = gpu_environment(pool, PHYPER_GPUS="0", PHYPER_STEP_GPUS="train=0.5", GPU_TEST_HOLD=held_key)
+    holder = start([sys.executable, "-m", "phyper", "run", "pipeline:pipeline", "train", held_key], project, env, started)
+    wait_for(lambda: (project / "holding").exists(), "the first job to hold half of device 0")
 
-    run(engine_command(backend, jobs=4), project, env)
+    engine = start(engine_command(backend, jobs=4), project, env, started)
+    wait_for(lambda: len(lines(project)) == TRAIN_JOBS - 1, "the other jobs to run beside it", timeout=240)
+    (project / "release").write_text("")
+    outputs = [process.communicate(timeout=240)[0] for process in (holder, engine)]
 
+    assert [0, 0] == [holder.returncode, engine.returncode], outputs
     jobs = [line for line in lines(project) if line.key != "all"]
     text = figures(f"{backend}, gpus=0.5 on 1 device, -j4", jobs, 0.5)
-    assert TRAIN_JOBS == len(jobs)
+    assert TRAIN_JOBS == len(jobs) == len({job.key for job in jobs})
     assert all(("0",) == job.devices for job in jobs), text
-    assert most_at_once(jobs)["0"] <= 2, text
+    (held,) = [job for job in jobs if job.key == held_key]
+    assert all(held.started < job.started and job.finished < held.finished for job in jobs if job is not held), text
+    assert {"0": 2} == most_at_once(jobs), text
     assert 0 == overlap_violations(jobs, 0.5), text
 
 

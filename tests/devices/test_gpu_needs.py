@@ -5,6 +5,7 @@ Engine-free. The pool itself (real job processes, real locks) is in test_device_
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,10 @@ from pathlib import Path
 import pytest
 
 import phyper
-from phyper._running.devices import discover_devices, parse_gpu_overrides, pool_folder
+from engines import copy_project, environment, run
+from phyper._planning.settings import parse_gpu_overrides
+from phyper._running.device_pool import pool_folder
+from phyper._running.gpu_devices import discover_devices
 
 
 class Instance(phyper.Parser):
@@ -159,7 +163,7 @@ def test_without_environment_the_driver_lists_the_devices_once_per_process(tmp_p
     _fake_nvidia_smi(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("PHYPER_GPUS", "CUDA_VISIBLE_DEVICES")}
     env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
-    code = "from phyper._running.devices import discover_devices as d; print(d(), d())"
+    code = "from phyper._running.gpu_devices import discover_devices as d; print(d(), d())"
 
     listed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
 
@@ -182,3 +186,33 @@ def test_the_pool_is_the_machines_unless_moved_and_a_slurm_allocation_has_its_ow
     monkeypatch.setenv("SLURM_JOB_ID", "4711")
     assert str(tmp_path) == pool_folder("PHYPER_GPUS")
     assert str(tmp_path / "slurm-4711") == pool_folder("CUDA_VISIBLE_DEVICES")
+
+
+GPUS = Path(__file__).resolve().parents[1] / "fixtures" / "gpus"
+SHOW_NEEDS = """\
+import json, sys
+sys.path.insert(0, ".")
+import pipeline
+from phyper._planning.plan import jobs_to_run
+plan = pipeline.pipeline.plan(cache=True)
+key = plan.step("train").keys[0]
+print(json.dumps([{step.name: step.gpus for step in plan.steps}, jobs_to_run(pipeline.pipeline, "train", key)[1][0].gpus]))
+"""
+
+
+def test_the_plan_carries_each_steps_need_for_this_runs_environment_its_cache_too(tmp_path: Path) -> None:
+    project = copy_project(GPUS, tmp_path / "gpus")
+    (project / "derived_data" / ".phyper").mkdir(parents=True)  # a project that has run: its plan is cached
+    env = environment()
+    env.pop("PHYPER_STEP_GPUS", None)
+
+    def needs(**override: str) -> list[object]:
+        return list(json.loads(run([sys.executable, "-c", SHOW_NEEDS], project, {**env, **override}).stdout))
+
+    declared, shared, none = needs(), needs(PHYPER_STEP_GPUS="train=0.25 summarise=2"), needs(PHYPER_STEP_GPUS="train=0")
+
+    assert [{"train": 1, "summarise": None}, 1] == declared
+    assert [{"train": 0.25, "summarise": 2}, 0.25] == shared  # what the job process holds: the plan's
+    assert [{"train": None, "summarise": None}, None] == none
+    # one plan in the cache: another PHYPER_STEP_GPUS reads it back, with this run's needs
+    assert 1 == len(list((project / "derived_data" / ".phyper" / "plan-cache").iterdir()))

@@ -59,9 +59,10 @@ from phyper._model.parser import Parser
 from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE, BATCH_KEY_PATTERN
 from phyper._planning.pipeline import AGGREGATE_KEY, Pipeline, Step, StepOptions
 from phyper._planning.plan import HASH_PLACEHOLDER, Job, Plan, PlannedStep
+from phyper._planning.settings import STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
 from phyper._planning.verdict import JobVerdict, Verdicts, job_verdicts
 from phyper._running.continuation import continued_from
-from phyper._running.devices import DEVICES_ENVIRONMENT_VARIABLE, STEP_GPUS_ENVIRONMENT_VARIABLE, gpu_needs
+from phyper._running.gpu_devices import DEVICES_ENVIRONMENT_VARIABLE
 from phyper._running.runner import job_command, load_pipeline, run_job
 from phyper._running.words import closing_line, job_announcement, reason_in_words
 from phyper._search.fidelity import Budget, budget
@@ -73,6 +74,7 @@ from phyper._search.space import (
     log_uniform,
     uniform,
 )
+from phyper._state.locks import FileLock
 from phyper._state.records import JobStatus
 from phyper._state.store import read_job_log
 from phyper._version import __version__ as __version__
@@ -131,6 +133,7 @@ __all__ = [
     "BATCH_KEY_PATTERN",
     "BatchOverrideError",
     "DamagedStudyError",
+    "FileLock",
     "HASH_PLACEHOLDER",
     "Job",
     "JobStatus",

@@ -33,6 +33,10 @@ DOIT_CONFIG: dict[str, Any] = {
 """A starting ``DOIT_CONFIG`` for a dodo.py (copy and extend it as needed)."""
 
 
+_SETTINGS_ERRORS = (phyper.BatchOverrideError, phyper.GpuOverrideError, phyper.NonKeyOverrideError)
+"""A malformed run-time setting (``PHYPER_BATCH``, ``PHYPER_STEP_GPUS``, ``PHYPER_NON_KEYS``)."""
+
+
 def job_is_complete(job: phyper.Job) -> bool:
     """doit ``uptodate`` check of a job: phyper's verdict (see [`phyper.job_verdicts`][phyper.job_verdicts]).
 
@@ -109,10 +113,13 @@ def task_dicts(spec: str, *, forced: Collection[str] | None = None) -> Iterator[
         forced: the steps (or job ids ``step:key``) to force; default: the tasks doit got
             with ``-a`` (see [`forced_by_command_line`][phyper_doit.forced_by_command_line]).
     """
-    pipeline = phyper.load_pipeline(spec)
-    plan = pipeline.plan(cache=True)
-    # a malformed PHYPER_STEP_GPUS is one error now, not one per job (each job reads it)
-    phyper.gpu_needs(pipeline.steps)
+    try:
+        pipeline = phyper.load_pipeline(spec)
+        # the plan reads the settings (PHYPER_BATCH, PHYPER_STEP_GPUS) once: a malformed one is
+        # refused here, as one line, before any job runs (each job would read it again)
+        plan = pipeline.plan(cache=True)
+    except _SETTINGS_ERRORS as error:
+        raise SystemExit(f"phyper: {type(error).__name__}: {error}") from None
     # the plan lives as long as doit: move it out of the collector's reach, or each of the
     # collections that doit's own allocations trigger rescans all of it
     gc.freeze()

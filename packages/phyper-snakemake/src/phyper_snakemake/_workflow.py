@@ -43,8 +43,6 @@ after the targets' input functions ran, when the DAG decides what needs to run).
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import gc
 import importlib
 import os
@@ -129,8 +127,6 @@ class SnakemakeWorkflow:
         # of the collections that Snakemake's own allocations trigger rescans all of it
         gc.freeze()
         self.wildcard_pattern = phyper.HASH_PATTERN
-        self.gpu_needs = phyper.gpu_needs(self.pipeline.steps)
-        """Step -> GPUs one job needs (``gpus=``, ``PHYPER_STEP_GPUS``), for the rules' ``gpu`` resource."""
         self.engine_jobs = {job.id: job for job in self.plan.engine_jobs()}
         """What Snakemake runs, by id: the jobs of unbatched steps and the batch jobs."""
         self.rules = [self._rule(step) for step in self.plan.steps]
@@ -141,7 +137,7 @@ class SnakemakeWorkflow:
         self.step_names = frozenset(step.name for step in self.plan.steps)
         """The rule names of phyper's steps (what the logger plugin counts)."""
         self._forced: frozenset[str] = frozenset()
-        self._engine_lock: int | None = None
+        self._engine_lock: phyper.FileLock | None = None
 
     def _rule(self, step: phyper.PlannedStep) -> Rule:
         if step.name in RESERVED_RULE_NAMES:
@@ -169,10 +165,11 @@ class SnakemakeWorkflow:
             return JobText(" --force" if self.forced(step_name) else "")
 
         resources = dict(step.resources)
-        if step.name in self.gpu_needs:
-            # devices a job (a batch: all its members, one after the other) holds; a share of one
-            # counts one here (what a cluster node must have), phyper's pool packs the shares
-            resources["gpu"] = max(1, int(self.gpu_needs[step.name]))
+        if step.gpus:
+            # devices a job (a batch: all its members, one after the other) holds, as the plan has
+            # it (gpus=, PHYPER_STEP_GPUS); a share of one counts one here (what a cluster node
+            # must have), phyper's pool packs the shares
+            resources["gpu"] = max(1, int(step.gpus))
         return Rule(
             step.name,
             output,
@@ -312,17 +309,11 @@ class SnakemakeWorkflow:
     def _take_engine_lock(self) -> bool:
         if self._engine_lock is not None:
             return True
-        os.makedirs(SNAKEMAKE_FOLDER, exist_ok=True)
-        descriptor = os.open(os.path.join(SNAKEMAKE_FOLDER, ENGINE_LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            os.close(descriptor)
-            if error.errno in (errno.EACCES, errno.EAGAIN):
-                return False  # another Snakemake runs here: its locks are live
-            raise
-        # held (the descriptor stays open) until this Snakemake process exits
-        self._engine_lock = descriptor
+        lock = phyper.FileLock(os.path.join(SNAKEMAKE_FOLDER, ENGINE_LOCK_NAME))
+        if not lock.acquire(blocking=False):
+            return False  # another Snakemake runs here: its locks are live
+        # held (never released) until this Snakemake process exits
+        self._engine_lock = lock
         return True
 
 
@@ -344,18 +335,16 @@ def _stale_locks_only() -> bool:
     run's. Nothing is created: without the engine lock's file, no run here was phyper's.
     """
     locks = os.path.join(SNAKEMAKE_FOLDER, "locks")
+    engine_lock = os.path.join(SNAKEMAKE_FOLDER, ENGINE_LOCK_NAME)
     try:
-        if not os.listdir(locks):
+        if not os.listdir(locks) or not os.path.exists(engine_lock):
             return False
-        descriptor = os.open(os.path.join(SNAKEMAKE_FOLDER, ENGINE_LOCK_NAME), os.O_RDWR)
     except OSError:
         return False
-    try:
-        fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    lock = phyper.FileLock(engine_lock)
+    if not lock.acquire(blocking=False):
         return False  # a live Snakemake holds it: its locks are real
-    finally:
-        os.close(descriptor)  # releases the lock again at once
+    lock.release()  # at once
     return True
 
 
@@ -381,12 +370,22 @@ def _clear_stale_locks() -> None:
                 os.remove(os.path.join(locks, name))
 
 
+_SETTINGS_ERRORS = (phyper.BatchOverrideError, phyper.GpuOverrideError, phyper.NonKeyOverrideError)
+"""A malformed run-time setting (``PHYPER_BATCH``, ``PHYPER_STEP_GPUS``, ``PHYPER_NON_KEYS``)."""
 _LOADED: list[SnakemakeWorkflow] = []
 
 
 def load(spec: str) -> SnakemakeWorkflow:
-    """Import the pipeline ``MODULE:ATTRIBUTE`` and translate its plan into rules."""
-    workflow = SnakemakeWorkflow(spec)
+    """Import the pipeline ``MODULE:ATTRIBUTE`` and translate its plan into rules.
+
+    A malformed setting is refused before anything runs, as one line (``phyper:
+    GpuOverrideError: PHYPER_STEP_GPUS: ...``, as ``phyper status`` prints it), not a
+    traceback of Snakefile frames.
+    """
+    try:
+        workflow = SnakemakeWorkflow(spec)
+    except _SETTINGS_ERRORS as error:
+        raise SystemExit(f"phyper: {type(error).__name__}: {error}") from None
     _LOADED.append(workflow)
     return workflow
 

@@ -13,8 +13,8 @@ from phyper._cli._command import JSON, PIPELINE_SPEC, Command, option
 from phyper._cli._output import JsonObject, Output
 from phyper._planning.pipeline import Pipeline
 from phyper._planning.plan import Job, PlannedStep
+from phyper._results.device_status import waiting_lines
 from phyper._results.status import Status, job_verdicts, status_summary, summary_lines
-from phyper._running.devices import waiting_lines
 from phyper._running.runner import run_job
 
 __all__ = [
@@ -167,6 +167,8 @@ class PlanStep(JsonObject):
     resources: dict[str, int]
     batch_size: int | None
     batch_keys: list[str]
+    gpus: float | None
+    """GPUs one job holds (``gpus=``, then ``PHYPER_STEP_GPUS``), None for none."""
 
     @classmethod
     def of(cls, step: PlannedStep) -> PlanStep:
@@ -174,7 +176,7 @@ class PlanStep(JsonObject):
         return cls(
             step.name, step.kind, step.resource_name, step.doc, list(step.keys), list(step.output_templates),
             step.record_template, list(step.upstream), step.threads, dict(step.resources), step.batch_size,
-            list(step.batch_keys),
+            list(step.batch_keys), step.gpus,
         )
 
 

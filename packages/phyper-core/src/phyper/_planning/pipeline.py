@@ -31,7 +31,7 @@ from phyper._model.instance_list import InstanceList, get_instance_from_hash
 from phyper._planning.code_store import StepCodes
 from phyper._planning.declaration import PathFunction, Step, StepKind
 from phyper._planning.keys import AGGREGATE_KEY, is_batch_key
-from phyper._running.devices import check_gpus
+from phyper._planning.settings import check_gpus
 from phyper._state.store import LocalStateFolder, StateStore, default_state_folder
 
 if TYPE_CHECKING:

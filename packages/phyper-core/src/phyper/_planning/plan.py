@@ -29,6 +29,7 @@ table of every path. What the plan checks for them:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from phyper._errors import PhyperError, PipelineDefinitionError, UnknownStepErro
 from phyper._model.hashing import HASH_HEX_DIGITS
 from phyper._planning.batches import batch_sizes
 from phyper._planning.keys import AGGREGATE_KEY, batch_finder, group_into_batches, is_batch_key, parse_batch_key
+from phyper._planning.settings import gpu_needs
 
 if TYPE_CHECKING:
     from phyper._planning.code_store import StepCodes
@@ -100,6 +102,10 @@ class PlannedStep:
     """Jobs per engine job when the step runs in batches (``batch=`` or ``PHYPER_BATCH``)."""
     batch_keys: tuple[str, ...] = ()
     """The keys of the step's batch jobs (what the engines run) when it is batched."""
+    gpus: float | int | None = None
+    """GPUs one job (a batch job: all its members) holds: ``gpus=``, then ``PHYPER_STEP_GPUS``;
+    None for none. Computed when the plan is built or read back from its cache, for this run's
+    environment; the engines read it here (Snakemake's ``gpu`` resource)."""
 
     @property
     def is_batched(self) -> bool:
@@ -531,6 +537,7 @@ class Plan:
 def build_plan(pipeline: PipelineDeclaration) -> Plan:
     """Build the plan of a pipeline (see the module docstring for what is checked)."""
     sizes = batch_sizes(pipeline.steps)
+    needs = gpu_needs(pipeline.steps)
     steps = list(pipeline.steps.values())
     subjects_of = {step.name: pipeline.job_subjects(step) for step in steps}
     templates_of: dict[str, tuple[str, ...]] = {}
@@ -604,6 +611,7 @@ def build_plan(pipeline: PipelineDeclaration) -> Plan:
             resources=step.resources,
             batch_size=sizes.get(step.name),
             batch_keys=tuple(job.key for job in batches_by_step.get(step.name, {}).values()),
+            gpus=needs.get(step.name),
         )
 
     order: list[str] = []
@@ -738,6 +746,8 @@ class JobToRun:
     step: Step
     subject: Any
     label: str
+    gpus: float | int | None = None
+    """GPUs the job holds while it runs (its step's need, as the plan has it: `PlannedStep.gpus`)."""
 
 
 def jobs_to_run(pipeline: PipelineDeclaration, step_name: str, key: str) -> tuple[Job | None, list[JobToRun]]:
@@ -749,7 +759,9 @@ def jobs_to_run(pipeline: PipelineDeclaration, step_name: str, key: str) -> tupl
     """
     batch, jobs = batch_for(pipeline, step_name, key) if is_batch_key(key) else (None, [job_for(pipeline, step_name, key)])
     step = pipeline.step(step_name)
-    return batch, [JobToRun(job, step, pipeline.subject(step, job.key), _label(pipeline, job)) for job in jobs]
+    # every step's need, as the plan computes it: PHYPER_STEP_GPUS may name any step of the pipeline
+    need = gpu_needs(pipeline.steps).get(step.name)
+    return batch, [JobToRun(job, step, pipeline.subject(step, job.key), _label(pipeline, job), need) for job in jobs]
 
 
 def _label(pipeline: PipelineDeclaration, job: Job) -> str:
@@ -783,9 +795,14 @@ def plan_data(plan: Plan) -> tuple[Any, ...]:
 
 
 def plan_from_data(pipeline: PipelineDeclaration, data: tuple[Any, ...]) -> Plan:
-    """The plan `plan_data` stored, for ``pipeline`` (whose steps build the members)."""
+    """The plan `plan_data` stored, for ``pipeline`` (whose steps build the members).
+
+    The GPU needs are not stored: they are this run's (``PHYPER_STEP_GPUS``), computed here.
+    """
     steps_data, order, stored_data, batches_data, batched_data = data
+    needs = gpu_needs(pipeline.steps)
     steps = [PlannedStep(**dict(zip(_STEP_FIELDS, fields))) for fields in steps_data]
+    steps = [dataclasses.replace(step, gpus=needs.get(step.name)) if step.name in needs else step for step in steps]
     stored = {
         step: {
             f"{step}:{key}": builder.stored(key, inputs, outputs, record, dependencies)

@@ -11,7 +11,7 @@ result for done.
 One job is a straight line, each part a call into the module that owns it: the lock
 (`phyper._state.store`), the verdict on its records, begin, the step, finish
 (`phyper._state.records`), the log line (`phyper._state.store`). A step that needs
-GPUs holds its devices (`phyper._running.devices`) from begin to finish. A batch job is a
+GPUs holds its devices (`phyper._running.job_devices`; the need is the plan's) from begin to finish. A batch job is a
 loop over its members through the same line, holding its devices for all of them,
 then the batch record. The jobs come from `phyper._planning.plan`.
 """
@@ -30,7 +30,7 @@ from phyper._errors import JobFailedError, PhyperError, PipelineDefinitionError,
 from phyper._planning.pipeline import Pipeline
 from phyper._planning.plan import Job, JobToRun, current_non_keys, jobs_to_run
 from phyper._running.continuation import RUNNING_JOB_VARIABLE, running_pipeline
-from phyper._running.devices import Allocation, gpu_needs, job_devices
+from phyper._running.job_devices import Allocation, job_devices
 from phyper._state.records import JobRecords, Records, RunInfo, timing
 from phyper._state.store import Outcome, StateStore, log_line, read_job_log
 
@@ -89,8 +89,7 @@ def run_job(
     """
     batch, jobs = jobs_to_run(pipeline, step_name, key)
     records = Records(pipeline.state, pipeline.codes)
-    # every step's needs: PHYPER_STEP_GPUS may name any step of the pipeline
-    runner = _Runner(pipeline.state, records, engine, current_non_keys(pipeline), force, gpu_needs(pipeline.steps))
+    runner = _Runner(pipeline.state, records, engine, current_non_keys(pipeline), force)
     with running_pipeline(pipeline):  # where phyper.continued_from finds the running step
         return runner.one(jobs[0]) if batch is None else runner.batch(batch, jobs)
 
@@ -105,15 +104,12 @@ class _Runner:
         engine: str | None,
         non_keys: dict[str, Any],
         force: bool,
-        gpus: dict[str, float | int],
     ) -> None:
         self.state = state
         self.records = records
         self.engine = engine
         self.non_keys = non_keys
         self.force = force
-        self.gpus = gpus
-        """Step -> GPUs one of its jobs needs (`phyper._running.devices.gpu_needs`), for the steps that need any."""
 
     def one(self, to_run: JobToRun, held: Allocation | None = None) -> dict[str, Any] | None:
         """One job (not a batch) as a line: lock, verdict, devices, begin, the step, finish, log (see `run_job`).
@@ -129,7 +125,7 @@ class _Runner:
                 if not self.force and self.records.check(job)[0].complete:
                     self._skipped(job, run, started, lock.waited)
                     return None
-                with self._devices(job, run.label, held) as devices:
+                with self._devices(job, to_run.gpus, run.label, held) as devices:
                     run = run.on_devices(devices.devices, devices.waited_s) if devices else run
                     print(f"phyper: {run.label}: running" + _on(run.devices), flush=True)
                     begun = self.records.begin(job, run)
@@ -165,7 +161,8 @@ class _Runner:
         started = time.time()
         ran: list[str] = []
         failures: list[tuple[str, BaseException]] = []
-        with self._devices(batch, f"{batch.step}({batch.key})") as held:  # for all its members
+        need = members[0].gpus if members else None  # the step's, the same for every member
+        with self._devices(batch, need, f"{batch.step}({batch.key})") as held:  # for all its members
             for member in members:
                 if not self.force and records.check(member.job)[0].complete:
                     continue
@@ -184,12 +181,10 @@ class _Runner:
         return records.finish_batch(batch, ran, timing(started, time.time()), self.engine)
 
     def _devices(
-        self, job: Job, label: str, held: Allocation | None = None
+        self, job: Job, need: float | int | None, label: str, held: Allocation | None = None
     ) -> contextlib.AbstractContextManager[Allocation | None]:
-        """The GPUs ``job``'s step needs, held (and named in ``CUDA_VISIBLE_DEVICES``) in the ``with``."""
-        return job_devices(
-            self.gpus.get(job.step), label=label, state_folder=self.state.root, step=job.step, key=job.key, held=held
-        )
+        """``need`` GPUs (the plan's for ``job``'s step), held and named in ``CUDA_VISIBLE_DEVICES`` in the ``with``."""
+        return job_devices(need, label=label, state_folder=self.state.root, step=job.step, key=job.key, held=held)
 
     def _skipped(self, job: Job, run: RunInfo, started: float, waited: bool) -> None:
         why = "another process ran it meanwhile" if waited else "its completion record is valid"

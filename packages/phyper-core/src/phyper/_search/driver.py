@@ -28,7 +28,6 @@ toward ``--trials``, so a pipeline that always fails ends the search.
 from __future__ import annotations
 
 import enum
-import fcntl
 import math
 import os
 import subprocess
@@ -53,6 +52,7 @@ from phyper._search.space import (
     TrialState,
     Uniform,
 )
+from phyper._state.locks import FileLock
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -229,28 +229,9 @@ def open_study(search: Search) -> Study:
 # -- locks -----------------------------------------------------------------------------
 
 
-class _FileLock:
-    """An exclusive ``flock`` on a file, released when the process dies (``kill -9`` too)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._descriptor: int | None = None
-
-    def acquire(self, *, blocking: bool) -> bool:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(descriptor)
-            return False
-        self._descriptor = descriptor
-        return True
-
-    def release(self) -> None:
-        if self._descriptor is not None:
-            os.close(self._descriptor)  # closing the descriptor drops the lock
-            self._descriptor = None
+_FileLock = FileLock
+"""phyper's one lock (`phyper._state.locks`): exclusive between processes and between this driver's threads,
+released when the process dies (``kill -9`` too)."""
 
 
 # -- a trial's jobs, the verdicts on them, its objective --------------------------------

@@ -253,7 +253,7 @@ class RunInfo:
     scheduler_job_id: str | None = field(default_factory=lambda: os.environ.get("SLURM_JOB_ID"))
     """A cluster's id for the job (SLURM), else None."""
     devices: tuple[str, ...] = ()
-    """The GPUs phyper gave the job (its ``CUDA_VISIBLE_DEVICES``; see `phyper._running.devices`), if any."""
+    """The GPUs phyper gave the job (its ``CUDA_VISIBLE_DEVICES``; see `phyper._running.job_devices`), if any."""
     device_wait_s: float = 0.0
     """How long the job waited for them."""
 
