@@ -54,7 +54,7 @@ def offences(path: Path, text: str | None = None) -> list[str]:
             name = node.attr
         elif isinstance(node, ast.ImportFrom):
             found += [f"{node.lineno}: imports {alias.name}" for alias in node.names if alias.name in REMOVED]
-        if name in REMOVED:
+        if name in REMOVED and isinstance(node, ast.expr):  # a name or an attribute: both have a line
             found.append(f"{node.lineno}: uses {name}")
         if isinstance(node, ast.Call):
             called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)

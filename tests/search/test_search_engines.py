@@ -251,14 +251,14 @@ def today(trial: dict[str, Any]) -> float:
 
 def test_trials_made_by_older_code_are_run_again_once_and_shown_stale(project: Path, backend: str) -> None:
     small = {"SEARCH_TOY_SAMPLER": "random", "SEARCH_TOY_SPACE": "small"}
-    search_run(project, backend, 8, **small)
+    search_run(project, backend, 8, 2, **small)
     before = {trial["number"]: trial for trial in show(project, **small)["trials"]}
     ran_before = executions(project)
     # the training step calls helpers.quality: a new body makes every `train` result older code
     helpers = project / "helpers.py"
     helpers.write_text(helpers.read_text().replace("return score", "return score - 0.5"))
 
-    again = search_run(project, backend, 16, **small)
+    again = search_run(project, backend, 16, 2, **small)
     shown = show(project, **small)
     after = {trial["number"]: trial for trial in shown["trials"]}
     ran = executions(project) - ran_before

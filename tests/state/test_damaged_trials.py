@@ -64,7 +64,10 @@ def _replace(at: int, byte: int) -> Damage:
 
 
 def _content(text: str) -> Damage:
-    return f"content {text[:40]!r}", lambda path: path.write_text(text)
+    def damage(path: Path) -> None:
+        path.write_text(text)
+
+    return f"content {text[:40]!r}", damage
 
 
 def _folder(path: Path) -> None:
