@@ -1,4 +1,4 @@
-"""A malformed or misspelt ``PHYPER_STEP_GPUS`` or ``PHYPER_BATCH`` is refused the same way everywhere.
+"""A malformed or misspelt ``PHYPER_STEP_GPUS``, ``PHYPER_BATCH`` or ``PHYPER_NON_KEYS`` is refused the same way everywhere.
 
 The real commands a user types (``phyper status``, ``snakemake -j1 all``, ``doit``) on
 the GPU fixture project: each prints the one named error as one line, no traceback,
@@ -55,6 +55,16 @@ SETTINGS = [
         "PHYPER_BATCH", "summarise=2",
         "phyper: BatchOverrideError: PHYPER_BATCH: step `summarise` is an aggregate (one job over every instance); "
         "only per_resource and per_instance steps run in batches",
+    ),
+    (
+        "PHYPER_NON_KEYS", "seeed=1",
+        "phyper: NonKeyOverrideError: unknown hyperparameter `seeed` in PHYPER_NON_KEYS; did you mean `seed`? "
+        "(known: seed, width)",
+    ),
+    (
+        "PHYPER_NON_KEYS", "seed=1",
+        "phyper: NonKeyOverrideError: `seed` is a key: overriding it would change every hash and is not what "
+        "non-key overrides are for; put it in the grid instead",
     ),
 ]
 

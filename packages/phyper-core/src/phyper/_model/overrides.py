@@ -7,7 +7,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from phyper._errors import NonKeyOverrideError
+from phyper._errors import (
+    HyperparameterTypeError,
+    HyperparameterValueError,
+    NonKeyOverrideError,
+    UnknownHyperparameterError,
+)
 from phyper._model.schema import Schema
 
 __all__ = ["NON_KEYS_ENVIRONMENT_VARIABLE", "parse_non_key_overrides", "resolve_non_key_overrides"]
@@ -26,8 +31,12 @@ def parse_non_key_overrides(schema: Schema, text: str) -> dict[str, Any]:
                 f"{NON_KEYS_ENVIRONMENT_VARIABLE}: `{assignment}` is not name=value "
                 "(example: PHYPER_NON_KEYS='n_epochs=5,log_interval=1')"
             )
-        position = schema.position(name, context=NON_KEYS_ENVIRONMENT_VARIABLE)
-        overrides[name] = schema.hyperparameters[position].value_type.parse(name, raw)
+        try:
+            position = schema.position(name, context=NON_KEYS_ENVIRONMENT_VARIABLE)
+            overrides[name] = schema.hyperparameters[position].value_type.parse(name, raw)
+        except (UnknownHyperparameterError, HyperparameterTypeError, HyperparameterValueError) as error:
+            # a setting of the run, refused as every setting is (one line from status and both engines)
+            raise NonKeyOverrideError(str(error)) from error
     return overrides
 
 
