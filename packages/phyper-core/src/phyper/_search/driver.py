@@ -62,6 +62,7 @@ from phyper._search.study import (
     make_pruner,
     make_sampler,
     open_study,
+    rung_steps,
     trial_state,
 )
 from phyper._search.trials import (
@@ -383,7 +384,7 @@ class Driver:
         if self.search.fidelity is None or not trial.intermediate_values:
             return 0
         highest = max(trial.intermediate_values)
-        below = [index for index, rung in enumerate(self.search.fidelity.rungs) if rung <= highest]
+        below = [index for index, step in enumerate(rung_steps(self.search)) if step <= highest]
         return below[-1] if below else 0
 
     # -- execute: a point through the engine -------------------------------------------------
@@ -464,7 +465,7 @@ class Driver:
             self.tell(point, TrialState.COMPLETE, objective)
             return
         handle = self.handles[point.number]
-        step = int(point.budget)
+        step = rung_steps(self.search)[point.rung]
         if step not in self.study.get_trials(deepcopy=False)[point.number].intermediate_values:
             handle.report(objective, step)
         if point.rung == len(fidelity.rungs) - 1:
@@ -619,11 +620,7 @@ def drive(
         raise SearchDefinitionError(f"--trials {trials!r}: give a positive number of trials")
     if jobs < 1:
         raise SearchDefinitionError(f"-j {jobs!r}: give a positive number of jobs")
-    if search.fidelity is not None and not all(float(rung).is_integer() for rung in search.fidelity.rungs):
-        raise SearchDefinitionError(
-            f"search `{search.name}`: the rungs of its fidelity ({search.fidelity.describe()}) must be whole "
-            "numbers: Optuna takes a trial's reports at whole steps; give a budget in whole units (epochs, samples)"
-        )
+    rung_steps(search)  # fractional rungs: whole multiples of the first
     if pipeline.metrics_loader is None:
         raise SearchDefinitionError(
             f"search `{search.name}` optimises `{search.objective}`, but the pipeline names no metrics: "

@@ -300,7 +300,8 @@ class Search:
             rung, reports its objective to Optuna at that step, then (if the pruner lets
             it) the next rung, continuing from the one below (``continues=`` on the
             step); the key must be a key, neither searched nor expanded; the rungs whole
-            numbers. A trial keeps one hash from rung to rung (taken at the top rung).
+            numbers or whole multiples of the first. A trial keeps one hash from rung to rung
+            (taken at the top rung).
         pruner: what stops a trial between rungs: ``'hyperband'``, ``'successive_halving'``,
             ``'median'`` (Optuna's pruners, built with the budget's rungs), any
             ``optuna.pruners`` object, or None (the default: every trial climbs every rung).

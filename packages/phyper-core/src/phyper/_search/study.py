@@ -28,6 +28,7 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "open_study",
+    "rung_steps",
     "trial_state",
 ]
 
@@ -117,12 +118,37 @@ def make_sampler(search: Search, *, offset: int = 0) -> BaseSampler:
     return made
 
 
+def rung_steps(search: Search) -> tuple[int, ...]:
+    """The Optuna step each rung is reported at: the rung itself when every rung is a whole
+    number (epochs), else the rung in units of the first (0.25, 0.5, 1.0 -> 1, 2, 4).
+
+    Raises:
+        SearchDefinitionError: fractional rungs that are not distinct multiples of the first.
+    """
+    fidelity = search.fidelity
+    if fidelity is None:
+        return ()
+    rungs = fidelity.rungs
+    if all(float(rung).is_integer() for rung in rungs):
+        return tuple(int(rung) for rung in rungs)
+    steps = tuple(round(rung / rungs[0]) for rung in rungs)
+    if any(later <= earlier for earlier, later in zip(steps, steps[1:])) or any(
+        abs(step * rungs[0] - rung) > 1e-9 * abs(rung) for step, rung in zip(steps, rungs)
+    ):
+        raise SearchDefinitionError(
+            f"search `{search.name}`: the rungs {fidelity.describe()} are not whole numbers, nor whole multiples of "
+            "the first rung: Optuna takes a trial's reports at whole steps; give rungs that are"
+        )
+    return steps
+
+
 def make_pruner(search: Search) -> Any:
     """Optuna's pruner for the search: built from its name and the budget's rungs, the object given, or none.
 
     ``'hyperband'``: ``HyperbandPruner(min_resource=low, max_resource=high, reduction_factor=factor)``;
     ``'successive_halving'``: ``SuccessiveHalvingPruner(min_resource=low, reduction_factor=factor)``;
-    ``'median'``: ``MedianPruner()``; the factor is the ratio of the first two rungs. Without a pruner,
+    ``'median'``: ``MedianPruner()``; the factor is the ratio of the first two rungs, the
+    resources are the rungs' steps (`rung_steps`). Without a pruner,
     Optuna's `NopPruner` (Optuna's own default would be the median pruner).
     """
     pruners = import_optuna().pruners
@@ -131,7 +157,7 @@ def make_pruner(search: Search) -> Any:
         return pruners.NopPruner()
     if not isinstance(pruner, str):
         return pruner
-    rungs = search.fidelity.rungs
+    rungs = rung_steps(search)
     factor = max(2, round(rungs[1] / rungs[0])) if len(rungs) > 1 else 3
     if pruner == "hyperband":
         return pruners.HyperbandPruner(

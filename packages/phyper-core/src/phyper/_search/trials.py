@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from phyper._errors import PhyperError
 from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE
 from phyper._planning.verdict import JobVerdict, Verdicts
-from phyper._search.space import Search, TrialState
-from phyper._search.study import load_study, trial_state
+from phyper._search.space import Search, SearchDefinitionError, TrialState
+from phyper._search.study import load_study, rung_steps, trial_state
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -227,10 +227,15 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
 
 
 def _budget_value(search: Search, step: int) -> Any:
-    """The rung a reported step stands for (a float key's rung is a float)."""
-    assert search.fidelity is not None
-    for rung in search.fidelity.rungs:
-        if rung == step:
+    """The rung a reported step stands for (`rung_steps`: a fractional rung was reported in units of the first)."""
+    if search.fidelity is None:
+        return step
+    try:
+        steps = rung_steps(search)
+    except SearchDefinitionError:
+        return step
+    for rung, rung_step in zip(search.fidelity.rungs, steps):
+        if rung_step == step:
             return rung
     return step
 
