@@ -43,6 +43,8 @@ from phyper._errors import DamagedStudyError, MetricsLoaderError, MissingDepende
 from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE
 from phyper._planning.verdict import JobVerdict, Verdicts
 from phyper._running.engines import EngineJobs, engines
+from phyper._search.fidelity import Budget
+from phyper._search.rungs import Curve, EpochCount, count_epochs, learning_curve
 from phyper._search.space import (
     Choice,
     IntRange,
@@ -720,11 +722,23 @@ class TrialRow:
     stale: bool
     """Complete, but its objective came from results made by older code (or since remade):
     its point's jobs are not done by today's verdicts, or a later trial of the point told another value."""
+    budget: int | float | None = None
+    """The highest rung the trial reached (the last budget on its curve); None: none yet, or no budget."""
+    curve: Curve | None = None
+    """Its learning curve, (budget, objective) per rung reached (`phyper._search.rungs`); None: the search has no budget."""
 
     def to_json(self) -> dict[str, Any]:
-        """The trial as ``--json`` lists it (``docs/cli.md``): the key values beside the fixed fields."""
-        return {"number": self.number, **self.params, "hash": self.hash, "state": self.state.value,
-                "objective": self.objective, "stale": self.stale}
+        """The trial as ``--json`` lists it (``docs/cli.md``): the key values beside the fixed fields.
+
+        A search with a budget adds ``budget`` (the highest rung reached) and ``curve``
+        (``[[budget, objective], ...]``, one pair per rung reached).
+        """
+        shown = {"number": self.number, **self.params, "hash": self.hash, "state": self.state.value,
+                 "objective": self.objective, "stale": self.stale}
+        if self.curve is not None:
+            shown["budget"] = self.budget
+            shown["curve"] = [list(point) for point in self.curve]
+        return shown
 
 
 @dataclass(frozen=True)
@@ -736,6 +750,16 @@ class SearchTrials:
     direction: str
     keys: tuple[str, ...]
     trials: tuple[TrialRow, ...]
+    fidelity: Budget | None = None
+    """The search's budget (None: every trial runs once, at full budget)."""
+    epochs: EpochCount | None = None
+    """Epochs trained against a from-scratch search (`phyper._search.rungs.count_epochs`); None: no budget,
+    or no step continues along it."""
+
+    @property
+    def pruned(self) -> tuple[TrialRow, ...]:
+        """The trials the pruner stopped, in number order."""
+        return tuple(row for row in self.trials if row.state is TrialState.PRUNED)
 
     @property
     def best(self) -> TrialRow | None:
@@ -775,12 +799,17 @@ class SearchTrials:
     def to_json(self) -> dict[str, Any]:
         """What ``phyper search show --json`` prints (``docs/cli.md``)."""
         best, current = self.best, self.best_current
-        return {
+        shown: dict[str, Any] = {
             "search": self.name, "objective": self.objective, "direction": self.direction,
             "trials": [row.to_json() for row in self.trials],
             "best": best.to_json() if best is not None else None,
             "best_current": current.to_json() if current is not None else None,
         }
+        if self.fidelity is not None:
+            shown["fidelity"] = {"key": self.fidelity.key, "rungs": list(self.fidelity.rungs)}
+            shown["pruned"] = [row.number for row in self.pruned]
+            shown["epochs"] = self.epochs.to_json() if self.epochs is not None else None
+        return shown
 
 
 def load_study(search: Search) -> Study | None:
@@ -827,7 +856,9 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
         if point_hash not in done and plan is not None and verdicts is not None:
             done[point_hash] = _point_done(pipeline, plan, verdicts, search, params)
         value = float(trial.value) if state is TrialState.COMPLETE and trial.value is not None else None
-        rows.append(TrialRow(trial.number, params, point_hash, state, value, False))
+        curve = learning_curve(trial.intermediate_values, value, search.fidelity) if search.fidelity else None
+        highest = curve[-1][0] if curve else None
+        rows.append(TrialRow(trial.number, params, point_hash, state, value, False, highest, curve))
     # a complete trial is current when its point's jobs are done and no later told value of the point differs
     latest: dict[str, float | None] = {}
     for row in rows:
@@ -846,7 +877,10 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
             "kept, and `phyper search run` tells them from the records when the sampler proposes them again",
             file=sys.stderr,
         )
-    return SearchTrials(search.name, search.objective, search.direction, keys, tuple(marked))
+    epochs = count_epochs(
+        pipeline, search, [(row.params, [budget for budget, _ in row.curve]) for row in marked if row.curve]
+    ) if search.fidelity is not None else None
+    return SearchTrials(search.name, search.objective, search.direction, keys, tuple(marked), search.fidelity, epochs)
 
 
 def _point_done(pipeline: Pipeline, plan: Plan, verdicts: Verdicts, search: Search, params: dict[str, Any]) -> bool:
