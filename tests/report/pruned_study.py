@@ -15,12 +15,12 @@ import sys
 
 sys.path.insert(0, os.getcwd())
 
-import optuna  # noqa: E402
+import optuna
 
-import phyper  # noqa: E402
-from phyper._search.driver import distributions, open_study, write_point  # noqa: E402
-from phyper._search.space import TrialRecord  # noqa: E402
-from pipeline import pipeline, search  # noqa: E402
+import phyper
+from phyper._search.driver import distributions, open_study, write_point
+from phyper._search.space import TrialRecord
+from pipeline import pipeline, search
 
 PLAN = [  # (lr, the rungs the trial reaches, how it ends)
     (1, [1], "pruned"),
@@ -33,14 +33,14 @@ PLAN = [  # (lr, the rungs the trial reaches, how it ends)
 
 study = open_study(search)
 for lr, rungs, end in PLAN:
-    study.enqueue_trial({"lr": lr})
+    study.enqueue_trial({"lr": lr})  # the plan's configuration, asked of the study as the driver asks
     trial = study.ask(distributions(search))
     assert trial.params == {"lr": lr}, trial.params
     params = search.normalize(trial.params)
-    write_point(search, TrialRecord(search.trial_hash(params), params))
     value = None
     for rung in rungs:
-        instances = search.trial_instances({**params, "n_epochs": rung})
+        write_point(search, TrialRecord(search.trial_hash(params), params, rung))  # before the rung's jobs run
+        instances = search.trial_instances(params, rung)
         pipeline.add_instances(instances)
         for instance in instances:
             phyper.run_job(pipeline, "prepare", instance.get_instance_hash("dataset"))

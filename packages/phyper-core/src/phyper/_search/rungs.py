@@ -1,12 +1,9 @@
-"""A budgeted search's trials rung by rung: each trial's learning curve, and the epochs trained.
+"""A budgeted search's epochs: what phyper trained against what a from-scratch search would have.
 
-Read once here, for ``phyper search show`` and the report (`phyper._results.report`),
-from what already holds them:
+Counted once here, for ``phyper search show`` and the report (`phyper._results.report`),
+from the rungs each trial reached (its learning curve, the study's intermediate
+values: `phyper._search.driver.TrialRow.values`) and the completion records:
 
-* a trial's **learning curve** is the objective it reported at each rung: the study's
-  intermediate values (``trial.report(value, step=rung)``, keyed by budget), with the
-  told value at the top rung for a complete trial that did not report it; its
-  **highest rung** is the largest budget on the curve;
 * the **epochs trained** come from the completion records of the jobs of the steps
   that continue along the budget (``continues='n_epochs'``): a job trained ``budget``
   epochs, or ``budget - lower`` when its record names the lower rung it continued
@@ -26,44 +23,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from phyper._errors import PhyperError
-from phyper._search.fidelity import Budget
 from phyper._state.records import read_record
 
 if TYPE_CHECKING:
     from phyper._planning.pipeline import Pipeline
     from phyper._search.space import Search
 
-__all__ = ["Curve", "EpochCount", "count_epochs", "learning_curve", "rung_instances"]
-
-Curve = tuple[tuple[int | float, float], ...]
-"""(budget, objective) at each rung a trial reported, budgets increasing."""
-
-
-def learning_curve(intermediate: Mapping[int, float], told: float | None, fidelity: Budget) -> Curve:
-    """A trial's curve: its intermediate values (finite ones) by budget, plus ``told`` at the top rung.
-
-    Args:
-        intermediate: the trial's ``intermediate_values`` (budget -> objective).
-        told: the value the trial was told with when it is complete (None otherwise); it
-            ends the curve at the top rung when no value was reported there.
-        fidelity: the search's budget.
-    """
-    points: dict[int | float, float] = {
-        budget: float(value) for budget, value in intermediate.items() if _finite(value)
-    }
-    if told is not None and _finite(told) and fidelity.high not in points:
-        points[fidelity.high] = float(told)
-    return tuple(sorted(points.items()))
+__all__ = ["EpochCount", "count_epochs"]
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def rung_instances(search: Search, params: Mapping[str, Any], rung: int | float) -> list[Any]:
-    """The instances of the point ``params`` at budget ``rung`` (its fidelity key set to the rung)."""
-    assert search.fidelity is not None  # callers check the search has a budget
-    return search.trial_instances({**params, search.fidelity.key: rung})
 
 
 @dataclass(frozen=True)
@@ -143,7 +113,7 @@ def _rung_jobs(
 ) -> list[tuple[str, str]]:
     """(step, key) of each distinct job of ``steps`` for the point ``params`` at ``rung`` ([] for a point no longer valid)."""
     try:
-        instances = rung_instances(search, params, rung)
+        instances = search.trial_instances(params, rung)
     except PhyperError:
         return []
     jobs: dict[tuple[str, str], None] = {}
