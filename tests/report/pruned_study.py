@@ -23,12 +23,12 @@ from phyper._search.space import TrialRecord
 from pipeline import pipeline, search
 
 PLAN = [  # (lr, the rungs the trial reaches, how it ends)
-    (1, [1], "pruned"),
-    (2, [1, 3], "pruned"),
-    (4, [1, 3, 9], "complete"),
-    (3, [1, 3, 9], "complete"),
-    (2, [1, 3, 9], "complete"),  # the configuration of trial 1 again: its rungs 1 and 3 are done
-    (1, [1], "pruned"),  # trial 0 again: nothing to train
+    (1.0, [1], "pruned"),
+    (2.0, [1, 3], "pruned"),
+    (4.0, [1, 3, 9], "complete"),
+    (3.0, [1, 3, 9], "complete"),
+    (2.0, [1, 3, 9], "complete"),  # the configuration of trial 1 again: its rungs 1 and 3 are done
+    (1.0, [1], "pruned"),  # trial 0 again: nothing to train
 ]
 
 study = open_study(search)
