@@ -172,3 +172,29 @@ def test_the_report_of_a_search_without_a_budget_shows_no_learning_curves(
     assert ["number", "dataset", "noise", "size", "state", "objective", "hash", "stale"] == [
         th.text.strip() for th in page.find_all("#search-list th.sortable")
     ]
+
+
+def test_without_a_continuing_step_the_curves_show_and_no_epoch_is_counted(tmp_path: Path, page: Any) -> None:
+    project = copy_project(PRUNED, tmp_path / "pruned")
+    source = (project / "pipeline.py").read_text()
+    changed = source.replace(", continues='n_epochs')", ")").replace(
+        "None if os.environ.get('PRUNED_FROM_SCRATCH') else phyper.continued_from(instance)", "None"
+    )
+    assert changed.count("continue") == source.count("continue") - 2  # both edits made
+    (project / "pipeline.py").write_text(changed)
+    run([sys.executable, str(REPO / "tests" / "report" / "pruned_study.py")], project)
+    shown = json.loads(run([sys.executable, "-m", "phyper", "search", "show", "--json"], project).stdout)
+    path = project / "report.html"
+    run([sys.executable, "-m", "phyper", "report", "-o", str(path)], project)
+    page.open(path)
+
+    curves = page.js("return document.querySelector('[data-search-plot=curves]').data.map(t => t.meta[0])")
+
+    assert [] == page.console_errors()
+    assert shown["epochs"] is None and [0, 1, 5] == shown["pruned"]
+    assert sorted(curves) == [trial["number"] for trial in shown["trials"]]
+    assert (
+        "no step continues along n_epochs (continues='n_epochs'): which step trains the n_epochs is not known, "
+        "so nothing is counted" == page.find("[data-search-epochs]").text
+    )
+    assert [] == page.find_all("[data-search-plot=epochs]")
