@@ -191,3 +191,32 @@ def test_a_search_beside_a_grid_run_shares_its_rungs(project: Path) -> None:
     assert (("a", "0.5"), 9) in {((t["scale"], repr(t["lr"])), t["budget"]) for t in trials}
     assert {1} == set(trained.values()), "an epoch was trained twice"
     assert floor(trials) == set(trained)
+
+
+@pytest.mark.doit
+def test_hyperband_brackets_agree_between_two_drivers(project: Path) -> None:
+    """Hyperband places a trial in a bracket by its number (through the study); a trial of
+    bracket s is never stopped below rung s, whichever driver asked the pruner."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
+
+    env = environment(PRUNE_TOY_PRUNER="hyperband", PRUNE_TOY_EPOCH_SLEEP="0.02")
+    command = search_command("doit", 12, jobs=1)
+    first = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    second = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    first_output, _ = first.communicate()
+    trials = show(project)
+    path = str(project / "derived_data" / ".phyper" / "search" / "search" / "journal.log")
+    study = optuna.load_study(study_name="search", storage=JournalStorage(
+        JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))))
+    hyperband = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3)
+    hyperband._try_initialization(study)
+    brackets = [hyperband._get_bracket_id(study, trial) for trial in study.trials]
+
+    assert (0, 0) == (first.returncode, second.returncode), first_output + second.stdout + second.stderr
+    assert 12 == len(trials) and {"complete", "pruned"} >= {trial["state"] for trial in trials}
+    assert len(set(brackets)) > 1
+    for trial, bracket in zip(trials, brackets):
+        assert trial["budget"] >= RUNGS[bracket], (trial, bracket)
+    assert {1} == set(epochs(project).values())
+    assert floor(trials) == set(epochs(project))
