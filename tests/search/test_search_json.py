@@ -35,8 +35,20 @@ def check_trial(trial: dict[str, Any]) -> None:
     assert isinstance(trial["stale"], bool)
 
 
+BUDGETED = {"fidelity", "pruned", "epochs"}
+"""What a search with a budget adds to search show --json (docs/cli.md)."""
+EPOCHS = {"steps", "trained", "from_scratch", "one_run_per_trial", "jobs", "continued", "missing"}
+
+
 def check_show(shown: dict[str, Any]) -> None:
-    assert {"search", "objective", "direction", "trials", "best", "best_current"} == set(shown)
+    assert {"search", "objective", "direction", "trials", "best", "best_current"} == set(shown) - BUDGETED
+    assert set(shown) & BUDGETED in (set(), BUDGETED)
+    if "fidelity" in shown:
+        assert {"key", "rungs"} == set(shown["fidelity"]) and isinstance(shown["fidelity"]["key"], str)
+        assert all(isinstance(rung, NUMBER) for rung in shown["fidelity"]["rungs"])
+        assert all(isinstance(number, int) for number in shown["pruned"])
+        epochs = shown["epochs"]
+        assert epochs is None or (EPOCHS == set(epochs) and all(isinstance(epochs[k], NUMBER) for k in EPOCHS - {"steps"}))
     assert isinstance(shown["search"], str) and isinstance(shown["objective"], str)
     assert shown["direction"] in ("maximize", "minimize")
     for trial in shown["trials"]:
@@ -103,3 +115,8 @@ def test_pruned_trials_in_json_name_their_highest_rung(tmp_path: Path) -> None:
         assert (trial["budget"] == 9) == (trial["state"] == "complete"), trial
         assert trial["objective"] == trial["rungs"][-1]["objective"]
     assert {told["number"]: told["budget"] for told in ran["told"]} == {t["number"]: t["budget"] for t in shown["trials"]}
+    assert [t["number"] for t in shown["trials"] if t["state"] == "pruned"] == shown["pruned"]
+    assert {"key": "n_epochs", "rungs": [1, 3, 9]} == shown["fidelity"]
+    # the epochs search show says phyper trained are the lines the training appended, one per epoch
+    assert len((project / "epochs.log").read_text().splitlines()) == shown["epochs"]["trained"]
+    assert shown["epochs"]["from_scratch"] == sum(sum(r["budget"] for r in t["rungs"]) for t in shown["trials"])

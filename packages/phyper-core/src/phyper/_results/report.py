@@ -426,7 +426,10 @@ def _search_sections(pipeline: Pipeline | None) -> list[dict[str, Any]]:
     """Per search of the pipeline: its trials in order, the best so far, the searched keys.
 
     The trials and their best come from `phyper._search.driver.search_trials`, as
-    ``phyper search show`` lists them (stale ones marked).
+    ``phyper search show`` lists them (stale ones marked). A search with a budget
+    adds its rungs and pruner, each trial's highest rung and learning curve (the
+    objective it reported at each rung), the pruned trials, and the epochs trained
+    against a from-scratch search (`phyper._search.rungs.count_epochs`).
     """
     if pipeline is None or not pipeline.searches:
         return []
@@ -436,16 +439,34 @@ def _search_sections(pipeline: Pipeline | None) -> list[dict[str, Any]]:
     for search in pipeline.searches:
         trials = search_trials(pipeline, search)
         keys = list(trials.keys)
-        columns = ["number", *keys, "state", "objective", "hash", "stale"]
-        rows = [{**row.to_json(), "hash": row.hash[:SHORT_HASH]} for row in trials.trials]
+        fidelity = trials.fidelity
+        # a budgeted search's table gives each trial's highest rung, under the budget key's name (as search show)
+        reached = [fidelity.key] if fidelity is not None else []
+        columns = ["number", *keys, "state", *reached, "objective", "hash", "stale"]
+        rows = [
+            {**row.to_json(), "hash": row.hash[:SHORT_HASH], **({fidelity.key: row.budget} if fidelity else {})}
+            for row in trials.trials
+        ]
         best = trials.best
-        sections.append({
+        section: dict[str, Any] = {
             "name": search.name, "objective": search.objective, "direction": search.direction, "keys": keys,
             "space": {key: dimension.describe() for key, dimension in search.space.items()},
             "sampler": search.sampler, "trials": _columnar(columns, [{k: _plain(r[k]) for k in columns} for r in rows]),
             "count": len(rows), "best_so_far": trials.best_so_far(), "best": best.to_json() if best is not None else None,
             "best_current": trials.best_current.to_json() if trials.best_current is not None else None,
-        })
+            "fidelity": None,
+        }
+        if fidelity is not None:
+            pruner = search.pruner if search.pruner is None or isinstance(search.pruner, str) else type(search.pruner).__name__
+            section["fidelity"] = {"key": fidelity.key, "rungs": _plain(list(fidelity.rungs)), "pruner": pruner}
+            section["curves"] = [
+                {"number": row.number, "state": row.state.value, "budgets": _plain([budget for budget, _ in row.values]),
+                 "values": _plain([value for _, value in row.values])}
+                for row in trials.trials if row.values
+            ]
+            section["pruned"] = [row.number for row in trials.pruned]
+            section["epochs"] = trials.epochs.to_json() if trials.epochs is not None else None
+        sections.append(section)
     return sections
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from phyper._errors import PhyperError
 from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE
 from phyper._planning.verdict import JobVerdict, Verdicts
+from phyper._search.fidelity import Budget
+from phyper._search.rungs import EpochCount, count_epochs
 from phyper._search.space import Search, SearchDefinitionError, TrialState
 from phyper._search.study import load_study, rung_steps, trial_state
 
@@ -126,6 +128,16 @@ class SearchTrials:
     direction: str
     keys: tuple[str, ...]
     trials: tuple[TrialRow, ...]
+    fidelity: Budget | None = None
+    """The search's budget (None: every trial runs once, at full budget)."""
+    epochs: EpochCount | None = None
+    """Epochs trained against a from-scratch search (`phyper._search.rungs.count_epochs`); None: no budget,
+    or no step continues along it."""
+
+    @property
+    def pruned(self) -> tuple[TrialRow, ...]:
+        """The trials the pruner stopped, in number order."""
+        return tuple(row for row in self.trials if row.state is TrialState.PRUNED)
 
     @property
     def best(self) -> TrialRow | None:
@@ -165,12 +177,17 @@ class SearchTrials:
     def to_json(self) -> dict[str, Any]:
         """What ``phyper search show --json`` prints (``docs/cli.md``)."""
         best, current = self.best, self.best_current
-        return {
+        shown: dict[str, Any] = {
             "search": self.name, "objective": self.objective, "direction": self.direction,
             "trials": [row.to_json() for row in self.trials],
             "best": best.to_json() if best is not None else None,
             "best_current": current.to_json() if current is not None else None,
         }
+        if self.fidelity is not None:
+            shown["fidelity"] = {"key": self.fidelity.key, "rungs": list(self.fidelity.rungs)}
+            shown["pruned"] = [row.number for row in self.pruned]
+            shown["epochs"] = self.epochs.to_json() if self.epochs is not None else None
+        return shown
 
 
 def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
@@ -223,7 +240,10 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
             "kept, and `phyper search run` tells them from the records when the sampler proposes them again",
             file=sys.stderr,
         )
-    return SearchTrials(search.name, search.objective, search.direction, keys, tuple(marked))
+    epochs = count_epochs(
+        pipeline, search, [(row.params, [budget for budget, _ in row.values]) for row in marked if row.values]
+    ) if search.fidelity is not None else None
+    return SearchTrials(search.name, search.objective, search.direction, keys, tuple(marked), search.fidelity, epochs)
 
 
 def _budget_value(search: Search, step: int) -> Any:
