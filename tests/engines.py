@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,3 +95,36 @@ def output_files(project: Path) -> set[str]:
         for path in root.rglob("*")
         if path.is_file() and ".phyper" not in path.parts
     }
+
+
+# -- what each tool says is to run (the one answer every tool must give) ---------------------
+
+
+def status_to_run(project: Path, **env: str) -> set[str]:
+    """The jobs (batch members, not batches) `phyper status -v` lists to run."""
+    lines = run([sys.executable, "-m", "phyper", "status", "-v"], project, environment(**env)).stdout.splitlines()
+    heading = next((index for index, line in enumerate(lines) if line.startswith("to run (")), None)
+    if heading is None:
+        return set()
+    listed = []
+    for line in lines[heading + 1 :]:
+        if not line.startswith("  "):
+            break
+        listed.append(line.strip().split(": ", 1)[0])
+    assert int(lines[heading].split("(")[1].split(")")[0]) == len(listed)
+    return set(listed)
+
+
+def snakemake_plan(project: Path, *options: str, **env: str) -> set[str]:
+    """The engine jobs `snakemake -n` would run, from the commands it prints."""
+    dry = run([str(BIN / "snakemake"), "-n", "-p", *options], project, environment(**env)).stdout
+    jobs = set(re.findall(r" -m phyper run pipeline:pipeline (\S+) (\S+) --engine snakemake", dry))
+    assert ("Nothing to be done" in dry) == (not jobs), dry[-2000:]
+    return {f"{step}:{key}" for step, key in jobs}
+
+
+def doit_plan(project: Path, **env: str) -> set[str]:
+    """The sub-tasks `doit list --all --status` shows as to run (`R`)."""
+    listing = run([str(BIN / "doit"), "list", "--all", "--status"], project, environment(**env)).stdout
+    return {line.split()[1] for line in listing.splitlines() if line.startswith("R ") and ":" in line.split()[1]}
+

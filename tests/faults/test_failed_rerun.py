@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from engines import BIN, REPO, copy_project, engine_command, environment, run
+from engines import BIN, REPO, copy_project, doit_plan, engine_command, environment, run, snakemake_plan, status_to_run
 
 NEWCOMER = REPO / "tests" / "fixtures" / "newcomer"
 SNAKEMAKE = str(BIN / "snakemake")
@@ -67,29 +67,7 @@ def status(project: Path, *options: str) -> str:
     return run([sys.executable, "-m", "phyper", "status", "-v", *options], project).stdout
 
 
-def status_to_run(project: Path) -> set[str]:
-    lines = status(project).splitlines()
-    heading = next((index for index, line in enumerate(lines) if line.startswith("to run (")), None)
-    if heading is None:
-        return set()
-    listed = []
-    for line in lines[heading + 1 :]:
-        if not line.startswith("  "):
-            break
-        listed.append(line.strip().split(": ", 1)[0])
-    return set(listed)
 
-
-def snakemake_plan(project: Path) -> set[str]:
-    dry = run([SNAKEMAKE, "-n", "-p"], project).stdout
-    jobs = set(re.findall(r" -m phyper run pipeline:pipeline (\S+) (\S+) --engine snakemake", dry))
-    assert ("Nothing to be done" in dry) == (not jobs), dry[-2000:]
-    return {f"{step}:{key}" for step, key in jobs}
-
-
-def doit_plan(project: Path) -> set[str]:
-    listing = run([DOIT, "list", "--all", "--status"], project).stdout
-    return {line.split()[1] for line in listing.splitlines() if line.startswith("R ") and ":" in line.split()[1]}
 
 
 def force_fit(backend: str, project: Path, **env: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from engines import BIN, REPO, copy_project, engine_command, environment, run
+from engines import BIN, REPO, copy_project, doit_plan, engine_command, environment, run, snakemake_plan, status_to_run
 
 SCENARIOS = REPO / "tests" / "fixtures" / "scenarios"
 SNAKEMAKE = str(BIN / "snakemake")
@@ -65,20 +64,6 @@ def starts(project: Path) -> list[tuple[str, str]]:
     return [tuple(line.split()) for line in path.read_text().splitlines()] if path.exists() else []  # type: ignore[misc]
 
 
-def status_to_run(project: Path, **env: str) -> set[str]:
-    """The jobs (batch members, not batches) `phyper status -v` lists to run."""
-    lines = run([sys.executable, "-m", "phyper", "status", "-v"], project, environment(**env)).stdout.splitlines()
-    heading = next((index for index, line in enumerate(lines) if line.startswith("to run (")), None)
-    if heading is None:
-        return set()
-    listed = []
-    for line in lines[heading + 1 :]:
-        if not line.startswith("  "):
-            break
-        listed.append(line.strip().split(": ", 1)[0])
-    assert int(lines[heading].split("(")[1].split(")")[0]) == len(listed)
-    return set(listed)
-
 
 def engine_job_of(project: Path, **env: str) -> dict[str, str]:
     """Each job of the plan -> the engine job that runs it (its batch for a batched step)."""
@@ -90,18 +75,6 @@ def engine_job_of(project: Path, **env: str) -> dict[str, str]:
     return json.loads(run([sys.executable, "-c", code], project, environment(**env)).stdout)
 
 
-def snakemake_plan(project: Path, *options: str, **env: str) -> set[str]:
-    """The engine jobs `snakemake -n` would run, from the commands it prints."""
-    dry = run([SNAKEMAKE, "-n", "-p", *options], project, environment(**env)).stdout
-    jobs = set(re.findall(r" -m phyper run pipeline:pipeline (\S+) (\S+) --engine snakemake", dry))
-    assert ("Nothing to be done" in dry) == (not jobs), dry[-2000:]
-    return {f"{step}:{key}" for step, key in jobs}
-
-
-def doit_plan(project: Path, **env: str) -> set[str]:
-    """The sub-tasks `doit list --all --status` shows as to run (`R`)."""
-    listing = run([DOIT, "list", "--all", "--status"], project, environment(**env)).stdout
-    return {line.split()[1] for line in listing.splitlines() if line.startswith("R ") and ":" in line.split()[1]}
 
 
 def doit_groups_to_run(project: Path) -> set[str]:
