@@ -63,15 +63,19 @@ def _show(pipeline: Pipeline, search: Search) -> Output:
 
     trials = search_trials(pipeline, search)
     keys = list(trials.keys)
-    header = ["number", *keys, "hash", "state", "objective"]
+    fidelity = search.fidelity
+    header = ["number", *keys, "hash", *([fidelity.key] if fidelity is not None else []), "state", "objective"]
     table = [header] + [
         [str(row.number), *(_format(row.params[key]) for key in keys), row.hash[:12],
+         *([_format(row.budget) if row.budget is not None else "-"] if fidelity is not None else []),
          row.state.value + (" (stale)" if row.stale else ""), _format(row.objective)]
         for row in trials.trials
     ]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
     stale = sum(row.stale for row in trials.trials)
+    pruned = sum(row.state is TrialState.PRUNED for row in trials.trials)
     lines = [f"search `{search.name}`: {len(trials.trials)} trials, {search.direction} {search.objective}"
+             + (f", rungs {fidelity.describe()}, {pruned} pruned" if fidelity is not None else "")
              + (f", {stale} stale (made by older code)" if stale else "")]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
     lines += _best_lines(trials)
@@ -84,6 +88,10 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
     def report(result: TrialResult) -> None:
         shown = " ".join(f"{key}={_format(value)}" for key, value in result.params.items())
         told = f"{search.objective}={_format(result.objective)}" if result.objective is not None else "FAILED"
+        if result.budget is not None and search.fidelity is not None:
+            told += f" at {search.fidelity.key}={_format(result.budget)}"
+        if result.state is TrialState.PRUNED:
+            told += ", pruned"
         how = (f"from the records, no job: {result.seconds * 1000:.0f} ms" if result.source is Source.RECORDS
                else f"{result.seconds:.1f} s")
         print(f"trial {result.number}: {shown} -> {told} ({how})", flush=True)
@@ -95,8 +103,9 @@ def _run(pipeline: Pipeline, search: Search, arguments: argparse.Namespace) -> O
     )
     trials = search_trials(pipeline, search)
     failed = sum(result.state is TrialState.FAILED for result in summary.results)
+    pruned = sum(result.state is TrialState.PRUNED for result in summary.results)
     lines = [f"search `{search.name}`: {summary.finished} trials finished ({len(summary.results)} told by this run, "
-             f"{failed} failed)"]
+             + (f"{pruned} pruned, " if search.fidelity is not None else "") + f"{failed} failed)"]
     if summary.exhausted:
         lines.append("the sampler has no new point (its grid is used up)")
     if trials.best is not None:

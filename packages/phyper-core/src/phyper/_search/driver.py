@@ -52,7 +52,9 @@ from phyper._search.space import (
     TrialRecord,
     TrialState,
     Uniform,
+    read_trial_record,
 )
+from phyper._state.formats import DamagedStateFile
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -79,6 +81,7 @@ __all__ = [
     "find_search",
     "import_optuna",
     "jobs_to_run",
+    "make_pruner",
     "make_sampler",
     "open_study",
     "search_trials",
@@ -182,6 +185,31 @@ def make_sampler(search: Search, *, offset: int = 0) -> BaseSampler:
     return made
 
 
+def make_pruner(search: Search) -> Any:
+    """Optuna's pruner for the search: built from its name and the budget's rungs, the object given, or none.
+
+    ``'hyperband'``: ``HyperbandPruner(min_resource=low, max_resource=high, reduction_factor=factor)``;
+    ``'successive_halving'``: ``SuccessiveHalvingPruner(min_resource=low, reduction_factor=factor)``;
+    ``'median'``: ``MedianPruner()``; the factor is the ratio of the first two rungs. Without a pruner,
+    Optuna's `NopPruner` (Optuna's own default would be the median pruner).
+    """
+    pruners = import_optuna().pruners
+    pruner = search.pruner
+    if pruner is None or search.fidelity is None:
+        return pruners.NopPruner()
+    if not isinstance(pruner, str):
+        return pruner
+    rungs = search.fidelity.rungs
+    factor = max(2, round(rungs[1] / rungs[0])) if len(rungs) > 1 else 3
+    if pruner == "hyperband":
+        return pruners.HyperbandPruner(
+            min_resource=int(rungs[0]), max_resource=int(rungs[-1]), reduction_factor=factor
+        )
+    if pruner == "successive_halving":
+        return pruners.SuccessiveHalvingPruner(min_resource=int(rungs[0]), reduction_factor=factor)
+    return pruners.MedianPruner()
+
+
 def _storage(search: Search) -> Any:
     """The study's storage: ``storage=``, or the journal file in the search's folder."""
     if search.storage is not None:
@@ -212,6 +240,7 @@ def open_study(search: Search) -> Study:
             study_name=search.name,
             storage=_storage(search),
             sampler=make_sampler(search),
+            pruner=make_pruner(search),
             direction=search.direction,
             load_if_exists=True,
         )
@@ -346,11 +375,13 @@ class Proposal:
 
     number: int
     params: dict[str, Any]
+    rung: int = 0
+    """With a fidelity: the index of the rung to run (a trial is taken up once per rung)."""
 
 
 @dataclass(frozen=True)
 class Point:
-    """A proposal made concrete: its point's hash, instances, jobs, and the plan that holds them."""
+    """A proposal made concrete at one rung: its point's hash, instances, jobs, and the plan that holds them."""
 
     number: int
     hash: str
@@ -359,7 +390,11 @@ class Point:
     jobs: tuple[tuple[str, str], ...]
     plan: Plan
     started: float
-    """`time.monotonic` when it was taken up."""
+    """`time.monotonic` when the trial was first taken up by this driver."""
+    rung: int = 0
+    """The index of the rung (0 without a fidelity)."""
+    budget: Any = None
+    """The rung's value of the fidelity key (None without a fidelity)."""
 
 
 @dataclass(frozen=True)
@@ -379,15 +414,19 @@ class TrialResult:
     hash: str
     params: dict[str, Any]
     state: TrialState
-    """`TrialState.COMPLETE` or `TrialState.FAILED`."""
+    """`TrialState.COMPLETE`, `TrialState.PRUNED` or `TrialState.FAILED`."""
     objective: float | None
+    """The value told: the top rung's objective, or a pruned trial's last reported one."""
     source: Source
     seconds: float
+    budget: Any = None
+    """With a fidelity: the highest rung the trial reached (reported, or failed at)."""
 
     def to_json(self) -> dict[str, Any]:
         """The trial as ``phyper search run --json`` lists it (``docs/cli.md``)."""
         return {"number": self.number, "hash": self.hash, "params": self.params, "state": self.state.value,
-                "objective": self.objective, "source": self.source.value, "seconds": self.seconds}
+                "objective": self.objective, "budget": self.budget, "source": self.source.value,
+                "seconds": self.seconds}
 
 
 @dataclass
@@ -413,6 +452,11 @@ class Driver:
     """One ``phyper search run``: `select` picks the next work, `execute` runs a point through
     the engine (or finds it done), `process` reads its objective and tells Optuna.
 
+    With a fidelity the unit of work is one rung of one trial: `process` reports the
+    rung's objective to the trial at that budget, asks the pruner, and either tells the
+    trial (complete at the top rung, pruned) or queues its next rung; a trial between
+    rungs holds no worker.
+
     See `drive` for the arguments.
     """
 
@@ -435,6 +479,13 @@ class Driver:
         self.summary = SearchSummary()
         self.owners: dict[int, _FileLock] = {}
         self.running: dict[Future[int], RunningTrial] = {}
+        self.ready: list[Proposal] = []
+        """Trials promoted to their next rung, waiting for a worker."""
+        self.handles: dict[int, Any] = {}
+        """Trial number -> Optuna's `Trial` (to report at a rung and ask the pruner)."""
+        self.started: dict[int, float] = {}
+        self.ran: set[int] = set()
+        """Trials of which an engine ran at least one rung in this driver."""
         self._plan: Plan | None = None
         self._planned = -1  # how many instances the plan was built for
 
@@ -450,8 +501,8 @@ class Driver:
                     for proposal in selected:
                         self.execute(proposal, pool)
                     if not self.running:
-                        if selected:
-                            continue  # all told from the records at once: select again
+                        if selected or self.ready:
+                            continue  # told from the records at once, or promoted: select again
                         if self.summary.finished >= self.trials or self.summary.exhausted or self.busy() == 0:
                             break
                         time.sleep(0.2)  # other drivers' trials are in flight
@@ -469,8 +520,12 @@ class Driver:
     # -- select: the next work -----------------------------------------------------------
 
     def select(self) -> list[Proposal]:
-        """The trials to take up now, owned: first those a dead driver left, then new ones asked of Optuna."""
-        chosen = self.adopt()
+        """The (trial, rung) pairs to take up now, owned: first the trials promoted to their next
+        rung, then those a dead driver left, then new ones asked of Optuna."""
+        chosen: list[Proposal] = []
+        while self.ready and len(self.running) + len(chosen) < self.jobs:
+            chosen.append(self.ready.pop(0))
+        chosen.extend(self.adopt(len(chosen)))
         busy = self.busy()
         while (
             len(self.running) + len(chosen) < self.jobs and self.summary.finished + busy < self.trials
@@ -485,14 +540,19 @@ class Driver:
                 break
             busy += 1
             if self.own(trial.number):  # else adopted by another driver already
+                self.handles[trial.number] = trial
                 chosen.append(Proposal(trial.number, dict(trial.params)))
         return chosen
 
-    def adopt(self) -> list[Proposal]:
-        """Trials asked but not told whose owner died (``kill -9``), now owned by this driver."""
+    def adopt(self, chosen: int = 0) -> list[Proposal]:
+        """Trials asked but not told whose owner died (``kill -9``), now owned by this driver.
+
+        With a fidelity, an adopted trial starts again at its last reported rung (done: told from
+        the records at once, then the pruner decides), or at the first rung when it reported none.
+        """
         adopted: list[Proposal] = []
         for trial in self.trials_now():
-            if len(self.running) + len(adopted) >= self.jobs:
+            if len(self.running) + chosen + len(adopted) >= self.jobs:
                 break
             if (
                 _trial_state(trial.state) is not TrialState.RUNNING
@@ -501,15 +561,25 @@ class Driver:
                 or not self.own(trial.number)
             ):
                 continue
-            if _trial_state(self.study.get_trials(deepcopy=False)[trial.number].state) is not TrialState.RUNNING:
+            now = self.study.get_trials(deepcopy=False)[trial.number]
+            if _trial_state(now.state) is not TrialState.RUNNING:
                 self.disown(trial.number)  # told between the listing and the lock
-            elif trial.params.keys() != self.space.keys():
+            elif now.params.keys() != self.space.keys():
                 # asked before its point was sampled (killed inside ask): nothing ran
                 self.study.tell(trial.number, state=self.optuna.trial.TrialState.FAIL, skip_if_finished=True)
                 self.disown(trial.number)
             else:
-                adopted.append(Proposal(trial.number, dict(trial.params)))
+                self.handles[trial.number] = self.optuna.trial.Trial(self.study, now._trial_id)
+                adopted.append(Proposal(trial.number, dict(now.params), self.reported_rung(now)))
         return adopted
+
+    def reported_rung(self, trial: FrozenTrial) -> int:
+        """The index of the highest rung ``trial`` reported a value at (0 when none)."""
+        if self.search.fidelity is None or not trial.intermediate_values:
+            return 0
+        highest = max(trial.intermediate_values)
+        below = [index for index, rung in enumerate(self.search.fidelity.rungs) if rung <= highest]
+        return below[-1] if below else 0
 
     # -- execute: a point through the engine -------------------------------------------------
 
@@ -523,16 +593,20 @@ class Driver:
         self.running[future] = RunningTrial(point, future)
 
     def point(self, proposal: Proposal) -> Point:
-        """The proposal's point, recorded (the engine, a new process, finds its instances there) and planned."""
-        started = time.monotonic()
+        """The proposal's point at its rung, recorded (the engine, a new process, finds its instances
+        there, with the lower rungs) and planned."""
+        started = self.started.setdefault(proposal.number, time.monotonic())
         search = self.search
         params = search.normalize(proposal.params)
-        instances = search.trial_instances(params)
-        point_hash = str(instances[0].get_instance_hash(search.group_by))
-        write_point(search, TrialRecord(point_hash, params))
-        self.pipeline.add_instances(instances)
+        budget = search.fidelity.rungs[proposal.rung] if search.fidelity is not None else None
+        instances = search.trial_instances(params, budget)
+        point_hash = search.trial_hash(params)
+        record = write_point(search, TrialRecord(point_hash, params, budget))
+        self.pipeline.add_instances(search.point_instances(record))
         jobs = tuple(trial_jobs(self.pipeline, instances))
-        return Point(proposal.number, point_hash, params, tuple(instances), jobs, self.plan(), started)
+        return Point(
+            proposal.number, point_hash, params, tuple(instances), jobs, self.plan(), started, proposal.rung, budget
+        )
 
     def plan(self) -> Plan:
         """The plan with every instance added so far (built again only when one was added)."""
@@ -551,7 +625,7 @@ class Driver:
         try:
             if not jobs_to_run(point.plan, point.jobs):
                 return 0  # another trial of this point ran it meanwhile
-            with open(self.search.store.trial_log_path(point.number), "w", encoding="utf-8") as log:
+            with open(self.search.store.trial_log_path(point.number), "a", encoding="utf-8") as log:
                 run = EngineJobs(
                     point.jobs, tuple(self.pipeline.record_path(step, key) for step, key in point.jobs), self.engine_args
                 )
@@ -567,18 +641,45 @@ class Driver:
     def process(self, point: Point, exit_status: int | None) -> None:
         """Read the point's objective if today's verdicts find its jobs done, and tell Optuna.
 
-        ``exit_status`` None: nothing ran (the jobs were done already).
+        With a fidelity: report it at the rung, then tell the trial complete (top rung) or
+        pruned (the pruner says stop), or queue its next rung. ``exit_status`` None: nothing
+        ran (the jobs were done already).
         """
-        source = Source.RECORDS if exit_status is None else Source.ENGINE
+        if exit_status is not None:
+            self.ran.add(point.number)
         done = exit_status in (None, 0) and not jobs_to_run(point.plan, point.jobs)
         objective = _objective(self.pipeline, self.search, point.instances) if done else None
         if objective is not None and not math.isfinite(objective):
             objective = None  # Optuna fails a NaN; an infinite objective says nothing either
+        fidelity = self.search.fidelity
+        if objective is None:
+            self.tell(point, TrialState.FAILED, None)
+            return
+        if fidelity is None:
+            self.tell(point, TrialState.COMPLETE, objective)
+            return
+        handle = self.handles[point.number]
+        step = int(point.budget)
+        if step not in self.study.get_trials(deepcopy=False)[point.number].intermediate_values:
+            handle.report(objective, step)
+        if point.rung == len(fidelity.rungs) - 1:
+            self.tell(point, TrialState.COMPLETE, objective)
+        elif self.search.pruner is not None and handle.should_prune():
+            self.tell(point, TrialState.PRUNED, objective)
+        else:
+            self.ready.append(Proposal(point.number, point.params, point.rung + 1))
+
+    def tell(self, point: Point, state: TrialState, objective: float | None) -> None:
+        """Tell Optuna the trial's end, release it, and report it."""
+        states = self.optuna.trial.TrialState
         try:
-            if objective is not None:
+            if state is TrialState.COMPLETE:
                 self.study.tell(point.number, objective, skip_if_finished=True)
+            elif state is TrialState.PRUNED:
+                # Optuna tells a pruned trial its last reported value
+                self.study.tell(point.number, state=states.PRUNED, skip_if_finished=True)
             else:
-                self.study.tell(point.number, state=self.optuna.trial.TrialState.FAIL, skip_if_finished=True)
+                self.study.tell(point.number, state=states.FAIL, skip_if_finished=True)
         except RuntimeError:
             # the grid sampler calls study.stop() after its last point, which raises
             # outside study.optimize; the trial is stored first (optuna's _tell, finally:)
@@ -586,9 +687,12 @@ class Driver:
                 raise
             self.summary.exhausted = True
         self.disown(point.number)
-        state = TrialState.COMPLETE if objective is not None else TrialState.FAILED
+        self.handles.pop(point.number, None)
+        source = Source.ENGINE if point.number in self.ran else Source.RECORDS
+        self.ran.discard(point.number)
+        started = self.started.pop(point.number, point.started)
         result = TrialResult(
-            point.number, point.hash, point.params, state, objective, source, time.monotonic() - point.started
+            point.number, point.hash, point.params, state, objective, source, time.monotonic() - started, point.budget
         )
         self.summary.results.append(result)
         if self.report is not None:
@@ -628,7 +732,8 @@ class Driver:
 
         The study owns the trials; a record only tells the engines a point's instances.
         A driver killed between ``ask`` and the record, or a damaged record, leaves a point
-        without one: it is written again here from the trial's key values.
+        without one: it is written again here from the trial's key values (with a fidelity,
+        up to the highest rung its trials reported).
         """
         recorded = {record.hash for record in self.search.records()}
         for trial in self.study.get_trials(deepcopy=False):
@@ -640,19 +745,33 @@ class Driver:
             except PhyperError:
                 continue  # a point of keys the class no longer has
             if point_hash not in recorded:
-                write_point(self.search, TrialRecord(point_hash, params))
-                self.pipeline.add_instances(self.search.trial_instances(params))
+                fidelity = self.search.fidelity
+                budget = fidelity.rungs[self.reported_rung(trial)] if fidelity is not None else None
+                record = write_point(self.search, TrialRecord(point_hash, params, budget))
+                self.pipeline.add_instances(self.search.point_instances(record))
                 recorded.add(point_hash)
 
 
-def write_point(search: Search, record: TrialRecord) -> None:
-    """Write a point's record under its record lock (several trials, in several drivers, may share it)."""
+def write_point(search: Search, record: TrialRecord) -> TrialRecord:
+    """Write a point's record under its record lock (several trials, in several drivers, may share it).
+
+    With a fidelity the record keeps the highest rung any trial of the point started: the
+    record written is ``record`` with the larger of its budget and the one already there.
+    """
     lock = _FileLock(search.store.record_lock_path(record.hash))
     lock.acquire(blocking=True)
     try:
+        if record.budget is not None:
+            try:
+                existing = read_trial_record(search.record_path(record.hash))
+            except (DamagedStateFile, PhyperError):
+                existing = None  # written again below
+            if existing is not None and existing.budget is not None and existing.budget > record.budget:
+                record = replace(record, budget=existing.budget)
         search.write_record(record)
     finally:
         lock.release()
+    return record
 
 
 def drive(
@@ -695,6 +814,11 @@ def drive(
         raise SearchDefinitionError(f"--trials {trials!r}: give a positive number of trials")
     if jobs < 1:
         raise SearchDefinitionError(f"-j {jobs!r}: give a positive number of jobs")
+    if search.fidelity is not None and not all(float(rung).is_integer() for rung in search.fidelity.rungs):
+        raise SearchDefinitionError(
+            f"search `{search.name}`: the rungs of its fidelity ({search.fidelity.describe()}) must be whole "
+            "numbers: Optuna takes a trial's reports at whole steps; give a budget in whole units (epochs, samples)"
+        )
     if pipeline.metrics_loader is None:
         raise SearchDefinitionError(
             f"search `{search.name}` optimises `{search.objective}`, but the pipeline names no metrics: "
@@ -720,11 +844,17 @@ class TrialRow:
     stale: bool
     """Complete, but its objective came from results made by older code (or since remade):
     its point's jobs are not done by today's verdicts, or a later trial of the point told another value."""
+    budget: Any = None
+    """With a fidelity: the highest rung the trial reported a value at (None: none yet, or no fidelity)."""
+    values: tuple[tuple[Any, float], ...] = ()
+    """With a fidelity: (rung, objective) of each rung it reported, increasing (its learning curve)."""
 
     def to_json(self) -> dict[str, Any]:
         """The trial as ``--json`` lists it (``docs/cli.md``): the key values beside the fixed fields."""
         return {"number": self.number, **self.params, "hash": self.hash, "state": self.state.value,
-                "objective": self.objective, "stale": self.stale}
+                "objective": self.objective, "budget": self.budget,
+                "rungs": [{"budget": budget, "objective": value} for budget, value in self.values],
+                "stale": self.stale}
 
 
 @dataclass(frozen=True)
@@ -826,8 +956,14 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
         state = _trial_state(trial.state)
         if point_hash not in done and plan is not None and verdicts is not None:
             done[point_hash] = _point_done(pipeline, plan, verdicts, search, params)
-        value = float(trial.value) if state is TrialState.COMPLETE and trial.value is not None else None
-        rows.append(TrialRow(trial.number, params, point_hash, state, value, False))
+        told = state in (TrialState.COMPLETE, TrialState.PRUNED) and trial.value is not None
+        value = float(trial.value) if told and trial.value is not None else None
+        reported = tuple(sorted((step, float(value)) for step, value in trial.intermediate_values.items()))
+        budget = _budget_value(search, reported[-1][0]) if reported and search.fidelity is not None else None
+        rows.append(TrialRow(
+            trial.number, params, point_hash, state, value, False, budget,
+            tuple((_budget_value(search, step), value) for step, value in reported),
+        ))
     # a complete trial is current when its point's jobs are done and no later told value of the point differs
     latest: dict[str, float | None] = {}
     for row in rows:
@@ -847,6 +983,15 @@ def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
             file=sys.stderr,
         )
     return SearchTrials(search.name, search.objective, search.direction, keys, tuple(marked))
+
+
+def _budget_value(search: Search, step: int) -> Any:
+    """The rung a reported step stands for (a float key's rung is a float)."""
+    assert search.fidelity is not None
+    for rung in search.fidelity.rungs:
+        if rung == step:
+            return rung
+    return step
 
 
 def _point_done(pipeline: Pipeline, plan: Plan, verdicts: Verdicts, search: Search, params: dict[str, Any]) -> bool:

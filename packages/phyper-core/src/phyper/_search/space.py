@@ -225,14 +225,18 @@ class TrialRecord:
 
     hash: str
     params: dict[str, Any]
+    budget: Any = None
+    """With a fidelity: the highest rung a trial of the point has started (written before
+    that rung's jobs run); the point's instances at every rung up to it are the pipeline's.
+    None without a fidelity."""
 
     def to_json(self) -> str:
         """The record's file content (``TRIAL_RECORD`` in `phyper._state.formats`)."""
-        return json.dumps(
-            {"format": TRIAL_RECORD_FORMAT_VERSION, "hash": self.hash, "params": self.params,
-             "phyper_version": phyper_version()},
-            sort_keys=True,
-        )
+        data: dict[str, Any] = {"format": TRIAL_RECORD_FORMAT_VERSION, "hash": self.hash, "params": self.params,
+                                "phyper_version": phyper_version()}
+        if self.budget is not None:
+            data["budget"] = self.budget
+        return json.dumps(data, sort_keys=True)
 
 
 def read_trial_record(path: str) -> TrialRecord | None:
@@ -246,7 +250,7 @@ def read_trial_record(path: str) -> TrialRecord | None:
         data = read_json_file(path, TRIAL_RECORD)
     except FileNotFoundError:
         return None
-    return TrialRecord(str(data["hash"]), dict(data["params"]))
+    return TrialRecord(str(data["hash"]), dict(data["params"]), data.get("budget"))
 
 
 # -- the declaration -----------------------------------------------------------------
@@ -467,22 +471,45 @@ class Search:
         """Where this search's journal and trial records live."""
         return self.store.folder
 
-    def trial_instances(self, params: Mapping[str, Any]) -> list[Any]:
-        """The instances of one point: ``params`` times every ``expand`` value (non-key overrides applied)."""
+    def trial_instances(self, params: Mapping[str, Any], budget: Any = None) -> list[Any]:
+        """The instances of one point: ``params`` times every ``expand`` value (non-key overrides applied).
+
+        With a fidelity, at the rung ``budget`` (None: the top rung, the full budget).
+        """
         if self._base is None:
             # the defaults with PHYPER_NON_KEYS applied, as the grid's instances have them
             self._base = self.parser.get_instances_from_dictionary({})[0]
         base = self._base
         names = list(self.expand)
+        at: dict[str, Any] = {}
+        if self.fidelity is not None:
+            at[self.fidelity.key] = self.fidelity.high if budget is None else budget
         return [
-            base.replace(**params, **dict(zip(names, combination)))
+            base.replace(**params, **at, **dict(zip(names, combination)))
             for combination in itertools.product(*self.expand.values())
         ]
 
     def trial_hash(self, params: Mapping[str, Any]) -> str:
-        """The hash naming the point ``params`` (the ``group_by`` resource's, or the full hash)."""
+        """The hash naming the point ``params`` (the ``group_by`` resource's, or the full hash).
+
+        With a fidelity, the hash at the top rung: a trial keeps its name from rung to rung.
+        """
         first = self.trial_instances(params)[0]
         return str(first.get_instance_hash(self.group_by))
+
+    def rungs_up_to(self, budget: Any) -> tuple[Any, ...]:
+        """The rungs up to ``budget`` included (None: every rung); ``(None,)`` without a fidelity."""
+        if self.fidelity is None:
+            return (None,)
+        if budget is None:
+            return self.fidelity.rungs
+        return tuple(rung for rung in self.fidelity.rungs if rung <= budget) or (self.fidelity.low,)
+
+    def point_instances(self, record: TrialRecord) -> list[Any]:
+        """The instances a recorded point adds to the pipeline: at every rung up to its record's budget."""
+        return [
+            instance for rung in self.rungs_up_to(record.budget) for instance in self.trial_instances(record.params, rung)
+        ]
 
     def normalize(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """A sampler's point as key values of the declared types (an int key gets an int)."""
@@ -543,7 +570,7 @@ class Search:
         instances: list[Any] = []
         for record in self.records():
             try:
-                instances.extend(self.trial_instances(record.params))
+                instances.extend(self.point_instances(record))
             except PhyperError:
                 continue  # a point of keys the class no longer has: not an instance of today's grid
         return instances

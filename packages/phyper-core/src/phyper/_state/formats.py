@@ -72,8 +72,9 @@ RECORD_FORMAT_VERSION = 1
 """``phyper_record`` of the completion and batch records this phyper writes and reads."""
 MANIFEST_FORMAT_VERSION = 1
 
-TRIAL_RECORD_FORMAT_VERSION = 2
-"""2: the point alone (1 also held each Optuna trial's state, which the study owns; still read)."""
+TRIAL_RECORD_FORMAT_VERSION = 3
+"""3: the point and, with a fidelity, the highest rung started (``budget``); 2: the point alone
+(1 also held each Optuna trial's state, which the study owns); 1 and 2 are still read."""
 """``phyper_manifest`` of the manifests this phyper writes and reads (absent: 1)."""
 JOB_LOG_FORMAT_VERSION = 1
 """The job-log lines' format: lines carry no version field; a later format adds ``phyper_log``."""
@@ -351,13 +352,17 @@ TRIAL_RECORD = FileFormat(
     (
         Field("hash", text, True, "the point's hash (the `group_by` resource's, or the full hash): the file's name"),
         Field("params", mapping, True, "the point's key values, as the sampler proposed them (normalised)"),
+        Field("budget", anything, False,
+              "format 3, a search with a fidelity: the highest rung a trial of the point has started, written "
+              "before that rung's jobs run; the point's instances at every rung up to it are the pipeline's"),
         Field("phyper_version", text, False, "the phyper that wrote the file"),
         Field("trials", anything, False, "format 1 only: each Optuna trial's state (the study owns it now; ignored)"),
     ),
 )
 """A search's ``trials/<hash>.json``: one point of the space, written before any of its jobs runs.
 
-Which instances the engines must see; the Optuna study owns trial numbers, states and
+Which instances the engines must see (with a fidelity: the point at every rung up to
+``budget``, so a rung's engine and `phyper.continued_from` see the lower rungs); the Optuna study owns trial numbers, states and
 values (see ``docs/state-files.md``)."""
 
 
