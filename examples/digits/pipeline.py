@@ -1,12 +1,13 @@
 """The digits pipeline, declared once; Snakemake (Snakefile) and doit (dodo.py) both run it.
 
-split_data (1 job) -> train_model (8 grid models, plus one per search trial)
+split_data (1 job) -> train_model (8 grid models, plus one per rung a search trial reached)
 -> compute_scores (1) -> retrain_best_model (1), plot_learning_curves (1) -> make_report (1)
 
 The grid trains 4 configurations for 10 and for 30 epochs (``n_epochs`` is a key). A
 TPE search (``search``) looks for better ones over the learning rate, width, depth and
 dropout: ``phyper search run --trials 20 -j 2`` asks Optuna for configurations and
-trains each for the default ``n_epochs``; its trials join the grid's instances, so
+trains each rung by rung (10, 30, 90 epochs, each continuing from the one below),
+Hyperband stopping the bad ones early; its trials' rungs join the grid's instances, so
 they share the one split, and ``snakemake -j8 all`` afterwards scores them, retrains
 the best of everything on training + validation images and tests it once.
 
@@ -40,10 +41,15 @@ search = phyper.Search(
         'depth': phyper.int_range(1, 3),
         'dropout': phyper.uniform(0.0, 0.5),
     },
-    objective='validation_accuracy',  # a metric of @pipeline.metrics: each trial is one model
+    objective='validation_accuracy',  # a metric of @pipeline.metrics: each trial is one model per rung
     direction='maximize',
     sampler='tpe',
     seed=0,
+    # each trial trains 10 epochs, then 30, then 90, continuing from the rung below;
+    # Optuna's Hyperband stops the bad ones between rungs
+    fidelity=phyper.budget('n_epochs', low=10, high=90, factor=3),
+    pruner='hyperband',
+    group_by='configuration',  # a trial is a configuration: one name for all its rungs
 )
 pipeline = phyper.Pipeline(instances, searches=[search])
 

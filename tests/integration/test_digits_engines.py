@@ -3,7 +3,8 @@
 The grid, then a TPE search of two trials, then the grid's command again: real
 executions and epochs trained are counted (each training appends one line per epoch
 to its folder's ``epochs.log``). The copy trains few epochs: ``n_epochs`` is a key
-here, so the copy's config.py is edited (grid budgets 2 and 4, default 4).
+here, so the copy's config.py is edited (grid budgets 2 and 4, default 4), and so is the
+search's budget in pipeline.py (rungs 2 and 4, Hyperband).
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ RESULTS = Path("derived_data") / "results"
 
 
 def few_epochs(project: Path) -> None:
-    config = project / "config.py"
-    text = config.read_text()
-    for old, new in [("    n_epochs = 30\n", "    n_epochs = 4\n"), ("'n_epochs': [10, 30]", "'n_epochs': [2, 4]")]:
-        assert old in text
-        text = text.replace(old, new)
-    config.write_text(text)
+    edits = {"config.py": [("    n_epochs = 30\n", "    n_epochs = 4\n"), ("'n_epochs': [10, 30]", "'n_epochs': [2, 4]")],
+             "pipeline.py": [("phyper.budget('n_epochs', low=10, high=90, factor=3)",
+                              "phyper.budget('n_epochs', low=2, high=4, factor=2)")]}
+    for name, replacements in edits.items():
+        text = (project / name).read_text()
+        for old, new in replacements:
+            assert old in text
+            text = text.replace(old, new)
+        (project / name).write_text(text)
 
 
 def epochs_trained(project: Path) -> Counter[str]:
@@ -69,18 +73,22 @@ def test_grid_then_search_then_grid_runs_each_job_once(backend: str, tmp_path: P
     assert [f"epoch {epoch}" for epoch in range(1, best["n_epochs"] + 1)] == best_epochs
     assert best["n_test_samples"] == 359 and 0.5 < best["test_accuracy"] <= 1.0
 
-    # the search: two new models, trained at the default budget; the split is shared
+    # the search: two new configurations, rung by rung (2, then 4 epochs continuing: the
+    # first to report at 2 is promoted); the split is shared
     trials = shown["trials"]
-    assert 2 == len(trials) and {"complete"} == {trial["state"] for trial in trials}, searched.stdout
-    assert {"train_model": 2} == done_between(project, after_grid, after_search)
+    rungs = sum(len(trial["rungs"]) for trial in trials)
+    assert 2 == len(trials) and {"complete", "pruned"} >= {trial["state"] for trial in trials}, searched.stdout
+    assert "complete" in {trial["state"] for trial in trials}
+    assert {"train_model": rungs} == done_between(project, after_grid, after_search)
     searched_epochs = epochs_trained(project) - grid_epochs
-    assert {trial["hash"]: 4 for trial in trials} == dict(searched_epochs)
+    assert rungs == len(searched_epochs)
+    assert sum(trial["budget"] for trial in trials) == sum(searched_epochs.values())
 
     # the grid's command then scores the trials with the grid; nothing is trained again
     assert AGGREGATES == done_between(project, after_search, after_all)
     assert {} == done_between(project, after_all)
-    assert 1 + 8 + 2 == len((project / RESULTS / "validation_scores.csv").read_text().splitlines())
-    assert 4 * 4 + 2 * 4 == sum(epochs_trained(project).values())
+    assert 1 + 8 + rungs == len((project / RESULTS / "validation_scores.csv").read_text().splitlines())
+    assert 4 * 4 + sum(trial["budget"] for trial in trials) == sum(epochs_trained(project).values())
     assert (project / RESULTS / "learning_curves.png").read_bytes().startswith(b"\x89PNG")
     assert "learning_curves.png" in (project / RESULTS / "report.html").read_text()
     assert again.returncode == 0

@@ -22,12 +22,16 @@ NUMBER = (int, float)
 
 
 def check_trial(trial: dict[str, Any]) -> None:
-    assert {"number", *KEYS, "hash", "state", "objective", "stale"} == set(trial)
+    assert {"number", *KEYS, "hash", "state", "objective", "budget", "rungs", "stale"} == set(trial)
     assert isinstance(trial["number"], int) and isinstance(trial["hash"], str)
     assert all(isinstance(trial[key], kind) for key, kind in KEYS.items()), trial
     assert trial["state"] in STATES
-    assert (trial["objective"] is None) == (trial["state"] != "complete")
+    assert (trial["objective"] is None) == (trial["state"] not in ("complete", "pruned"))
     assert trial["objective"] is None or isinstance(trial["objective"], NUMBER)
+    assert trial["budget"] is None or isinstance(trial["budget"], NUMBER)
+    assert isinstance(trial["rungs"], list)
+    for rung in trial["rungs"]:
+        assert {"budget", "objective"} == set(rung) and all(isinstance(value, NUMBER) for value in rung.values())
     assert isinstance(trial["stale"], bool)
 
 
@@ -43,10 +47,11 @@ def check_show(shown: dict[str, Any]) -> None:
 
 
 def check_told(told: dict[str, Any]) -> None:
-    assert {"number", "hash", "params", "state", "objective", "source", "seconds"} == set(told)
+    assert {"number", "hash", "params", "state", "objective", "budget", "source", "seconds"} == set(told)
     assert isinstance(told["number"], int) and isinstance(told["hash"], str)
     assert set(KEYS) == set(told["params"])
-    assert told["state"] in ("complete", "failed") and told["source"] in ("records", "engine")
+    assert told["state"] in ("complete", "pruned", "failed") and told["source"] in ("records", "engine")
+    assert told["budget"] is None or isinstance(told["budget"], NUMBER)
     assert told["objective"] is None or isinstance(told["objective"], NUMBER)
     assert isinstance(told["seconds"], NUMBER)
 
@@ -72,3 +77,29 @@ def test_search_show_and_run_json_hold_to_the_documented_schema(tmp_path: Path) 
         trial["state"] for trial in shown["trials"]
     ]
     assert {"complete", "failed"} == {trial["state"] for trial in shown["trials"]}, shown
+
+
+@pytest.mark.doit
+def test_pruned_trials_in_json_name_their_highest_rung(tmp_path: Path) -> None:
+    project = copy_project(REPO / "tests" / "fixtures" / "prune_toy", tmp_path / "prune_toy")
+    command = [sys.executable, "-m", "phyper", "search", "run", "--search", "search", "--trials", "4",
+               "--engine", "doit", "--json"]
+    global KEYS
+    saved, KEYS = KEYS, {"scale": str, "lr": float}
+    try:
+        ran = json.loads(run(command, project, environment()).stdout)
+        shown = json.loads(run([sys.executable, "-m", "phyper", "search", "show", "--search", "search", "--json"],
+                               project, environment()).stdout)
+        for told in ran["told"]:
+            check_told(told)
+        check_show(shown)
+    finally:
+        KEYS = saved
+    states = {trial["state"] for trial in shown["trials"]}
+    assert "pruned" in states and "complete" in states, shown
+    for trial in shown["trials"]:
+        assert [rung["budget"] for rung in trial["rungs"]] == [1, 3, 9][: len(trial["rungs"])]
+        assert trial["budget"] == trial["rungs"][-1]["budget"]
+        assert (trial["budget"] == 9) == (trial["state"] == "complete"), trial
+        assert trial["objective"] == trial["rungs"][-1]["objective"]
+    assert {told["number"]: told["budget"] for told in ran["told"]} == {t["number"]: t["budget"] for t in shown["trials"]}

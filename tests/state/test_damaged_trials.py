@@ -117,7 +117,7 @@ def a_valid_record(path: Path) -> bool:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return False
-    return (isinstance(data, dict) and data.get("format") in (1, 2) and data.get("hash") == path.stem
+    return (isinstance(data, dict) and data.get("format") in (1, 2, 3) and data.get("hash") == path.stem
             and isinstance(data.get("params"), dict) and {"scale", "x", "depth"} == set(data["params"]))
 
 

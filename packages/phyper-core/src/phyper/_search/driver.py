@@ -23,6 +23,15 @@ What keeps the search exact when processes die or run side by side:
 
 A trial whose jobs fail is told ``FAIL`` and the search goes on; failed trials count
 toward ``--trials``, so a pipeline that always fails ends the search.
+
+With a budget (``Search(fidelity=)``) a trial runs rung by rung, and the unit of work
+is one rung of one trial: its instances at that value of the key (the record names the
+highest rung started, so the engine and `phyper.continued_from` see the rungs below),
+the objective averaged over them reported to the Optuna trial at that step, then the
+study's pruner (`make_pruner`) decides: tell it pruned, or queue its next rung (which
+goes before new proposals). The study holds what a trial reported, so a driver that
+adopts a trial takes it up at its last reported rung: done, told from the records, the
+pruner asked again.
 """
 
 from __future__ import annotations
