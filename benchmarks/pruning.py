@@ -125,8 +125,9 @@ def train_epoch(state, lr, config, epoch):
     return state + 3 * lr * (1 - state)
 
 
-def loss_value(state, shift, width):
-    return (1 - state) ** 2 + shift + 0.02 * (width - 5) ** 2
+def loss_value(state, shift, lr, width):
+    # the fastest learning rate is not the best one: the best loss needs the top rung
+    return (1 - state) ** 2 + shift + 0.02 * (width - 5.5) ** 2 + 0.05 * lr
 
 
 def preprocessed_path(instance):
@@ -171,7 +172,7 @@ def train(instance):
         state = train_epoch(state, instance.lr, config, epoch)
     executed('train', config, instance.n_epochs, start)
     write(state_path(instance), state)
-    write(metrics_path(instance), loss_value(state, shift, instance.width))
+    write(metrics_path(instance), loss_value(state, shift, instance.lr, instance.width))
 '''
 
 
@@ -203,7 +204,7 @@ def reached(study: Any, search: Any) -> dict[tuple[Any, ...], float]:
         if steps:
             budget = max(steps)
         elif trial.state == optuna.trial.TrialState.COMPLETE:
-            budget = search.fidelity.high
+            budget = search.fidelity.high if search.fidelity is not None else 27  # `flat`: the parser's n_epochs
         else:
             continue
         point = tuple(trial.params[key] for key in search.space)
@@ -251,7 +252,7 @@ def plain_optuna(folder: Path, trials: int) -> Run:
         for epoch in range(1, rungs[-1] + 1):
             state = pipeline_module.train_epoch(state, params["lr"], config, epoch)
             if epoch in rungs:
-                loss = float(pipeline_module.loss_value(state, shift, params["width"]))
+                loss = float(pipeline_module.loss_value(state, shift, params["lr"], params["width"]))
                 trial.report(loss, epoch)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
@@ -300,6 +301,78 @@ def print_runs(runs: list[Run]) -> None:
               f"({'met' if run.best <= plain.best else 'NOT met'})")
 
 
+def compare(
+    root: Path, n: int, engines: list[str], environment: dict[str, str], bests: dict[str, dict[int, float]], seed: int
+) -> Path:
+    """Plain Optuna, then phyper with each engine, on fresh projects; prints the table; the last project."""
+    here = os.getcwd()
+    os.environ.update(environment)
+    runs = [plain_optuna(write_project(root / f"plain-{seed}", CONFIG, PIPELINE), n)]
+    os.chdir(here)
+    project = root
+    for engine in engines:
+        project = write_project(root / f"phyper-{engine}-{seed}", CONFIG, PIPELINE)
+        runs.append(phyper_search(project, n, engine, environment))
+        os.chdir(here)
+    print(f"seed {seed} (load average {os.getloadavg()[0]:.1f} at the end):", flush=True)
+    print_runs(runs)
+    for run in runs:
+        bests.setdefault(run.label, {})[seed] = run.best
+    return project
+
+
+def second_study(root: Path, project: Path, n: int, engine: str, environment: dict[str, str]) -> None:
+    """The study `wide` (top budget x3) on the first study's project, against the same on a fresh project."""
+    here = os.getcwd()
+    before = executions(project)
+    again = phyper_search(project, n, engine, environment, name="wide")
+    os.chdir(here)
+    again.epochs -= sum(1 for line in before if line[0] == "epoch")
+    again.rungs -= sum(1 for line in before if line[0] == "train")
+    again.preprocessings -= sum(1 for line in before if line[0] == "preprocess")
+    fresh = phyper_search(
+        write_project(root / f"wide-fresh-{engine}", CONFIG, PIPELINE), n, engine, environment, name="wide"
+    )
+    os.chdir(here)
+    print(f"a second study `wide` (n_epochs 1, 3, 9, 27, 81; {n} trials, --engine {engine}):")
+    print(f"  {'':<36} {'wall':>8} {'preproc':>8} {'rungs':>6} {'epochs':>7} {'floor':>6} {'best loss':>10}")
+    for label, run in (("after the first study, same project", again), ("on a fresh project", fresh)):
+        print(
+            f"  {label:<36} {run.wall:7.1f}s {run.preprocessings:8d} {run.rungs:6d} {run.epochs:7d} "
+            f"{run.floor:6d} {run.best:10.4g}"
+        )
+    print(
+        f"  epochs trained: {again.epochs} against a fresh study's {fresh.epochs} "
+        f"({again.epochs / fresh.epochs if fresh.epochs else float('nan'):.2f}x)",
+        flush=True,
+    )
+
+
+def overhead(root: Path, n: int, engines: list[str], seed: int) -> None:
+    """The same search with zero-second steps: wall per rung run, beside today's wall per trial (no budget)."""
+    here = os.getcwd()
+    print(
+        "phyper's overhead per rung (the same search, zero-second steps, -j 2), against its overhead per trial "
+        "without a budget (search `flat`: one job per trial; 0.98 s with Snakemake, 0.18 s with doit on a quiet "
+        "machine, docs/searching.md), measured here beside it:"
+    )
+    zero = {"BENCH_EPOCH_S": "0", "BENCH_PREPROCESS_S": "0", "BENCH_SEED": str(seed)}
+    for engine in engines:
+        run = phyper_search(write_project(root / f"overhead-{engine}", CONFIG, PIPELINE), n, engine, zero)
+        os.chdir(here)
+        flat = phyper_search(write_project(root / f"flat-{engine}", CONFIG, PIPELINE), n, engine, zero, "flat")
+        os.chdir(here)
+        per_rung = run.wall / run.rungs if run.rungs else float("nan")
+        per_trial = flat.wall / n
+        print(
+            f"  {engine:<10} {per_rung:.2f} s per rung ({run.wall:.1f} s for {run.rungs} rungs of {n} trials); "
+            f"today {per_trial:.2f} s per trial ({flat.wall:.1f} s for {n} trials, {flat.rungs} jobs); "
+            f"ratio {per_rung / per_trial:.2f} (target <= 1)",
+            flush=True,
+        )
+    print(f"  load average {os.getloadavg()[0]:.1f} at the end")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
@@ -325,67 +398,21 @@ def main() -> None:
           f"a preprocessing {preprocess_s:g} s (3 distinct); load average {os.getloadavg()[0]:.1f} at the start")
 
     bests: dict[str, dict[int, float]] = {}
-    last_project: Path | None = None
-    for seed in arguments.seeds:
-        environment = dict(timed, BENCH_SEED=str(seed))
-        os.environ.update(environment)
-        runs = [plain_optuna(write_project(root / f"plain-{seed}", CONFIG, PIPELINE), n)]
+    for index, seed in enumerate(arguments.seeds):
+        project = compare(root, n, arguments.engines, dict(timed, BENCH_SEED=str(seed)), bests, seed)
         os.chdir(here)
-        for engine in arguments.engines:
-            last_project = write_project(root / f"phyper-{engine}-{seed}", CONFIG, PIPELINE)
-            runs.append(phyper_search(last_project, n, engine, environment))
-            os.chdir(here)
-        print(f"seed {seed} (load average {os.getloadavg()[0]:.1f} at the end):")
-        print_runs(runs)
-        for run in runs:
-            bests.setdefault(run.label, {})[seed] = run.best
+        if index == 0:  # the first seed's second study and overhead before the other seeds
+            if not arguments.skip_second:
+                second_study(root, project, n, arguments.engines[-1], dict(timed, BENCH_SEED=str(seed)))
+                os.chdir(here)
+            if not arguments.skip_overhead:
+                overhead(root, n, arguments.engines, seed)
+                os.chdir(here)
     if len(arguments.seeds) > 1:
         print("best loss by seed (target: phyper's no worse than plain's at every seed):")
         print(f"  {'':<36} " + " ".join(f"{'seed ' + str(seed):>10}" for seed in arguments.seeds))
         for label, by_seed in bests.items():
             print(f"  {label:<36} " + " ".join(f"{by_seed[seed]:10.4g}" for seed in arguments.seeds))
-
-    if not arguments.skip_second and last_project is not None:
-        engine = arguments.engines[-1]
-        environment = dict(timed, BENCH_SEED=str(arguments.seeds[0]))
-        before = executions(last_project)
-        again = phyper_search(last_project, n, engine, environment, name="wide")
-        os.chdir(here)
-        again.epochs -= sum(1 for line in before if line[0] == "epoch")
-        again.rungs -= sum(1 for line in before if line[0] == "train")
-        again.preprocessings -= sum(1 for line in before if line[0] == "preprocess")
-        fresh = phyper_search(write_project(root / f"wide-fresh-{engine}", CONFIG, PIPELINE), n, engine, environment,
-                              name="wide")
-        os.chdir(here)
-        print(f"a second study `wide` (n_epochs 1, 3, 9, 27, 81; {n} trials, --engine {engine}):")
-        print(f"  {'':<36} {'wall':>8} {'preproc':>8} {'rungs':>6} {'epochs':>7} {'floor':>6} {'best loss':>10}")
-        for label, run in (("after the first study, same project", again), ("on a fresh project", fresh)):
-            print(f"  {label:<36} {run.wall:7.1f}s {run.preprocessings:8d} {run.rungs:6d} {run.epochs:7d} "
-                  f"{run.floor:6d} {run.best:10.4g}")
-        print(f"  epochs trained: {again.epochs} against a fresh study's {fresh.epochs} "
-              f"({again.epochs / fresh.epochs if fresh.epochs else float('nan'):.2f}x)")
-
-    if not arguments.skip_overhead:
-        print(
-            "phyper's overhead per rung (the same search, zero-second steps, -j 2), against its overhead per trial "
-            "without a budget (search `flat`: one job per trial; 0.98 s with Snakemake, 0.18 s with doit on a quiet "
-            "machine, docs/searching.md), measured here beside it:"
-        )
-        zero = {"BENCH_EPOCH_S": "0", "BENCH_PREPROCESS_S": "0", "BENCH_SEED": str(arguments.seeds[0])}
-        for engine in arguments.engines:
-            run = phyper_search(write_project(root / f"overhead-{engine}", CONFIG, PIPELINE), n, engine, zero)
-            os.chdir(here)
-            flat = phyper_search(write_project(root / f"flat-{engine}", CONFIG, PIPELINE), n, engine, zero, "flat")
-            os.chdir(here)
-            per_rung = run.wall / run.rungs if run.rungs else float("nan")
-            per_trial = flat.wall / n
-            print(
-                f"  {engine:<10} {per_rung:.2f} s per rung ({run.wall:.1f} s for {run.rungs} rungs of {n} trials); "
-                f"today {per_trial:.2f} s per trial ({flat.wall:.1f} s for {n} trials, {flat.rungs} jobs); "
-                f"ratio {per_rung / per_trial:.2f} (target <= 1)"
-            )
-        print(f"  load average {os.getloadavg()[0]:.1f} at the end")
-    os.environ.update(timed)
     if arguments.keep is None:
         shutil.rmtree(root, ignore_errors=True)
 
