@@ -463,8 +463,8 @@ def test_outside_a_project_the_error_names_the_projects_below(tmp_path: Path) ->
     empty = failing(tmp_path, "ls")
 
     assert at_root.startswith(f"phyper: no pipeline.py in {REPO}: run phyper from a project's folder (below here: "
-                              "examples/iris, ")
-    assert "e.g. `cd examples/iris` first), or pass --pipeline MODULE:ATTRIBUTE" in at_root
+                              "examples/digits, examples/iris, ")
+    assert "e.g. `cd examples/digits` first), or pass --pipeline MODULE:ATTRIBUTE" in at_root
     assert f"phyper: no pipeline.py in {tmp_path}: run phyper from the folder holding your pipeline.py" in empty
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import phyper
 from engines import TOY, copy_project, environment
+from phyper._planning.verdict import Reason
 
 
 class NonKeys:
@@ -103,7 +104,7 @@ def test_a_job_writes_outputs_manifest_record_and_log() -> None:
     )[1]
 
 
-def test_a_job_that_dies_mid_write_leaves_no_record() -> None:
+def test_a_forced_rerun_that_dies_mid_write_leaves_its_job_to_run() -> None:
     good = build([1])
     run_all(good)
     instance = good.instances[0]
@@ -115,7 +116,12 @@ def test_a_job_that_dies_mid_write_leaves_no_record() -> None:
         phyper.run_job(failing, "train", instance.get_instance_hash(), force=True)
 
     assert "partial" == Path(model_path(instance)).read_text()
-    assert phyper.JobStatus(False, "no completion record") == records_check_out(good, job)
+    # the earlier record stays (a record is replaced only by a complete new one), and no longer
+    # matches the half-written model: the job is to run, and its last attempt failed
+    verdict = phyper.Verdicts(good.plan()).verdict(job)
+    assert (True, "failed: RuntimeError: killed mid-write", True, Reason.FILES_CHANGED) == (
+        verdict.to_run, verdict.reason, verdict.failed, verdict.kind
+    )
 
 
 def test_a_step_that_does_not_write_an_output_fails_without_record() -> None:

@@ -248,6 +248,53 @@ def test_a_failed_member_is_reported_failed_and_its_batch_reruns_only_it() -> No
     assert sorted([*failed, "summarise_models:all"]) == sorted(assert_runner_does_what_the_verdict_says(pipeline))
 
 
+def test_a_forced_rerun_that_fails_leaves_the_job_complete_and_says_so() -> None:
+    pipeline = build([1, 2], batch=None)
+    run_as_an_engine(pipeline)
+    job = pipeline.plan().jobs_of("fit")[0]
+    record = Path(job.record).read_bytes()
+
+    with pytest.raises(ValueError, match="cannot fit size 1"):
+        phyper.run_job(build([1, 2], batch=None, fail_size=1), "fit", job.key, force=True)
+
+    assert record == Path(job.record).read_bytes()
+    verdict = phyper.Verdicts(pipeline.plan()).verdict(job)
+    assert (False, "complete", "ValueError: cannot fit size 1") == (
+        verdict.to_run, verdict.reason, verdict.last_failure.error if verdict.last_failure else None
+    )
+    lines = status_lines(phyper.Verdicts(pipeline.plan()))
+    assert ["fit: 8/8 complete (1 complete whose last rerun failed)"] == [line for line in lines if line.startswith("fit:")]
+    assert [f"  {job.id}"] == [line.split(": ")[0] for line in lines if "the last rerun failed at" in line]
+    assert [] == assert_runner_does_what_the_verdict_says(pipeline)
+
+    phyper.run_job(pipeline, "fit", job.key, force=True)  # a rerun that succeeds: the failure is history
+    assert phyper.Verdicts(pipeline.plan()).verdict(job).last_failure is None
+    assert not any("last rerun failed" in line for line in status_lines(phyper.Verdicts(pipeline.plan())))
+
+
+def test_a_forced_batch_rerun_whose_members_fail_keeps_every_member_complete() -> None:
+    pipeline = build([1, 2], batch=100)  # one batch of 8
+    run_as_an_engine(pipeline)
+    plan = pipeline.plan()
+    batch = next(iter(plan.engine_jobs_of("fit")))
+    records = {job.id: Path(job.record).read_bytes() for job in [*plan.jobs_of("fit"), batch]}
+
+    with pytest.raises(phyper.JobFailedError, match="4 of 8 members failed"):
+        phyper.run_job(build([1, 2], batch=100, fail_size=2), "fit", batch.key, force=True)
+
+    failing = {f"fit:{instance.get_instance_hash()}" for instance in pipeline.instances if instance.size == 2}
+    assert 4 == len(failing)
+    assert failing == {verdict.job.id for verdict in phyper.Verdicts(plan) if verdict.last_failure is not None}
+    assert {job_id: records[job_id] for job_id in [*failing, batch.id]} == {
+        job_id: Path(plan.jobs[job_id].record if job_id != batch.id else batch.record).read_bytes()
+        for job_id in [*failing, batch.id]
+    }
+    # the members that ran rewrote their models: the aggregate runs, nothing else
+    assert ["summarise_models:all"] == [job.id for job in phyper.Verdicts(pipeline.plan()).engine_jobs_to_run()]
+    lines = status_lines(phyper.Verdicts(pipeline.plan()))
+    assert ["fit: 8/8 complete (4 complete whose last rerun failed)"] == [line for line in lines if line.startswith("fit:")]
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every file under the project but the plan cache, with its size and modification time."""
     return {
@@ -265,8 +312,9 @@ def test_looking_changes_nothing(in_tmp: Path) -> None:
     first = pipeline.plan().jobs_of("fit")[0]
     Path(first.outputs[0]).write_text("something else entirely\n")
     shrunk = build([1, 2])
+    os.remove(shrunk.plan().jobs_of("fit")[1].record)  # a job that never ran, then failed
     with pytest.raises(ValueError, match="cannot fit size 1"):
-        phyper.run_job(build([1, 2], fail_size=1), "fit", shrunk.plan().jobs_of("fit")[1].key, force=True)
+        phyper.run_job(build([1, 2], fail_size=1), "fit", shrunk.plan().jobs_of("fit")[1].key)
     before = snapshot(in_tmp)
 
     plan = shrunk.plan(cache=True)
@@ -357,8 +405,9 @@ def test_the_looking_commands_change_no_file(tmp_path: Path) -> None:
     config.write_text(config.read_text().replace("'size': [1, 2]", "'size': [1]"))
     fits = [job for job in json.loads(phyper_command("plan"))["jobs"] if job["step"] == "fit"]
     Path(project, fits[0]["outputs"][0]).write_text("999 0\n")
+    os.remove(Path(project, "derived_data", ".phyper", "done", "fit", f"{fits[1]['key']}.json"))  # never ran, then failed
     failed = subprocess.run(
-        [sys.executable, "-m", "phyper", "run", "fit", fits[1]["key"], "--force"], cwd=project,
+        [sys.executable, "-m", "phyper", "run", "fit", fits[1]["key"]], cwd=project,
         env={**env, "PHYPER_NON_KEYS": "fail_on=1"}, capture_output=True, text=True,
     )
     assert 0 != failed.returncode

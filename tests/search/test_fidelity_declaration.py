@@ -128,3 +128,23 @@ def test_a_fidelity_that_is_not_a_budget_is_refused(parser: Budgeted) -> None:
         search(parser, fidelity='n_epochs')
 
     assert "give phyper.budget('n_epochs'" in str(raised.value)
+
+
+class ByFraction(phyper.Parser):
+    lr = 0.1
+    fraction = 1.0
+
+
+def test_rungs_are_reported_to_optuna_at_whole_steps(parser: Budgeted) -> None:
+    from phyper._search.study import rung_steps
+
+    fractions = ByFraction(hashed_resources_folder='derived')
+
+    def by_fraction(**budget: object) -> phyper.Search:
+        return phyper.Search(fractions, space={'lr': phyper.log_uniform(1e-4, 1e-1)}, objective='score',
+                             fidelity=phyper.budget('fraction', **budget), pruner='hyperband')  # type: ignore[arg-type]
+
+    assert (10, 30, 90, 270) == rung_steps(search(parser))
+    assert (1, 2, 4) == rung_steps(by_fraction(low=0.25, high=1.0, factor=2))
+    with pytest.raises(phyper.SearchDefinitionError, match=r"fraction at 0.3, 0.5, 1.0 are not whole numbers"):
+        rung_steps(by_fraction(rungs=[0.3, 0.5, 1.0]))

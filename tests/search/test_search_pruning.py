@@ -220,3 +220,27 @@ def test_hyperband_brackets_agree_between_two_drivers(project: Path) -> None:
         assert trial["budget"] >= RUNGS[bracket], (trial, bracket)
     assert {1} == set(epochs(project).values())
     assert floor(trials) == set(epochs(project))
+
+
+@pytest.mark.doit
+def test_a_pruned_configuration_proposed_again_continues_from_its_rungs(project: Path) -> None:
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
+
+    run(search_command("doit", 4), project, environment())
+    first = show(project)
+    pruned = next(trial for trial in first if trial["state"] == "pruned")
+    path = str(project / "derived_data" / ".phyper" / "search" / "search" / "journal.log")
+    study = optuna.load_study(study_name="search", storage=JournalStorage(
+        JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))))
+    study.enqueue_trial({"scale": pruned["scale"], "lr": pruned["lr"]}, skip_if_exists=False)
+    before = epochs(project)
+    run(search_command("doit", 5), project, environment(PRUNE_TOY_PRUNER="none"))  # this time it climbs
+    again = show(project)[4]
+    trained = epochs(project) - before
+
+    assert (pruned["hash"], "complete", 9) == (again["hash"], again["state"], again["budget"])
+    assert pruned["rungs"] == again["rungs"][: len(pruned["rungs"])]
+    configuration = (pruned["scale"], repr(pruned["lr"]))
+    assert {(*configuration, epoch) for epoch in range(pruned["budget"] + 1, 10)} == set(trained)
+    assert {1} == set(epochs(project).values())

@@ -335,9 +335,10 @@ def check_damaged_state(finished: Finished, project: Path, kind: str, target: st
                     assert 0 == code
                     assert f"unreadable completion record ({path.relative_to(project)}" in out
             if kind == "job log" and damage.kind == "log-lines":
-                # one warning per command that reads the log (show and report always do; status
-                # and ls only for jobs to run, of which there are none here)
-                reads = words[0] in ("show", "report")
+                # one warning per command that reads the log: show and report, and every command
+                # that asks the verdicts (status, ls, collect), which look in it for a complete job's
+                # last rerun that failed
+                reads = words[0] in ("show", "report", "status", "ls", "collect")
                 assert (1 if reads else 0) == err.count("phyper: warning: the job log"), (words, err)
             check_outputs_kept(finished, project, f"after `phyper {' '.join(words)}`")
         # batch records do not decide a verdict (their members' records do): status and the

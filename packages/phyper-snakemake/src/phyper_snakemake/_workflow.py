@@ -29,7 +29,11 @@ Snakemake plans exactly phyper's verdict, and looking changes nothing:
   turned off (only jobs phyper finds to run are in the DAG), so it never advises
   ``--rerun-triggers mtime`` or ``--cleanup-metadata``;
 * every rerun of a job, by any engine or by hand, writes a new record, which phyper's
-  verdict (content, not only times) judges for the jobs downstream.
+  verdict (content, not only times) judges for the jobs downstream;
+* a rerun that fails leaves the earlier record where it was (the runner replaces a
+  record only once the new one is complete): Snakemake's "Restored previous version
+  of ... (updating job failed)" puts back the same record, so Snakemake, doit and
+  ``phyper status`` agree on the job (complete while its files match the record).
 
 Verified against Snakemake 9.27 (``workflow.dag_settings`` is set after the
 Snakefile is parsed; ``DAG.forcefiles`` and ``DAGSettings.force_incomplete`` are read

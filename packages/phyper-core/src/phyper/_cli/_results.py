@@ -35,7 +35,6 @@ from phyper._planning.plan import Plan
 from phyper._planning.verdict import Verdicts
 from phyper._results.collect import FolderWriters, collect_rows
 from phyper._results.inventory import HashedFolder, grid_hashes, resource_name_of, scan_folders, scan_records
-from phyper._results.status import JobVerdict, job_verdicts
 from phyper._state.records import read_record
 
 if TYPE_CHECKING:
@@ -59,22 +58,22 @@ def _check_names(wanted: list[str] | None, known: list[str], what: str) -> list[
     return wanted
 
 
-def _step_rows(pipeline: Pipeline, built: Plan, steps: list[str], resources: list[str]) -> list[dict[str, Any]]:
-    """Jobs, complete, to run and failed per step (only the chosen steps and resources, if any)."""
+def _step_rows(built: Plan, steps: list[str], resources: list[str]) -> list[dict[str, Any]]:
+    """Jobs, complete, to run and failed per step (only the chosen steps and resources, if any).
+
+    Counted by the verdicts' one fold (what ``phyper status`` and the report count).
+    """
     narrowed = bool(steps or resources)
-    by_step: dict[str, list[JobVerdict]] = {}
-    for verdict in job_verdicts(pipeline, built):
-        by_step.setdefault(verdict.job.step, []).append(verdict)
+    counts = Verdicts(built).summary(limit=0).steps
     rows = []
     for step in built.steps:
         folder = step.resource_name or FULL_INSTANCE if step.kind != "aggregate" else None
         if narrowed and step.name not in steps and (folder is None or folder not in resources):
             continue
-        mine = by_step.get(step.name, [])
-        to_run = sum(verdict.to_run for verdict in mine)
+        count = counts[step.name]
         rows.append({
-            "step": step.name, "kind": step.kind, "resource": folder, "jobs": len(mine),
-            "complete": len(mine) - to_run, "to_run": to_run, "failed": sum(verdict.failed for verdict in mine),
+            "step": step.name, "kind": step.kind, "resource": folder, "jobs": count.total,
+            "complete": count.total - count.to_run, "to_run": count.to_run, "failed": count.failed,
         })
     return rows
 
@@ -183,7 +182,7 @@ def ls(pipeline: Pipeline, arguments: argparse.Namespace) -> Output:
     steps = _check_names(arguments.step, [s.name for s in built.steps], "step") or []
     resources = _check_names(arguments.resource, list(grid_hashes(pipeline)), "resource") or []
     narrowed = bool(steps or resources)
-    step_rows = _step_rows(pipeline, built, steps, resources)
+    step_rows = _step_rows(built, steps, resources)
     folder_rows = _folder_rows(pipeline, built, resources, step_rows, narrowed)
     records = list(scan_records(pipeline, built))
     # a batch job's own record is not one of the jobs: counted apart (90 models in 8 batches are 98 records)

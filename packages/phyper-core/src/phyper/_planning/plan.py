@@ -420,6 +420,10 @@ class JobTable(Mapping[str, Job]):
         """Add to ``into`` the engine jobs that write ``inputs`` (a job of ``step`` reads them)."""
         self._producers.resolve(step, inputs, into, None)
 
+    def batch_of(self, step: str, key: str) -> str:
+        """The key of the batch job that runs job ``key`` of the batched ``step`` (nothing is built)."""
+        return self._batched[step].batch_of(key)
+
     def keys_of(self, step: str) -> Iterator[str]:
         """The keys of one step's jobs, in grid order (nothing is built)."""
         stored = self._stored.get(step)

@@ -20,6 +20,13 @@ Each verdict says why in words a person can act on:
 * ``step `train` is forced``, ``upstream job train:3f2a... is to run``,
 * for a batch job, its first member to run: ``member 3f2a...: no completion record``.
 
+A job whose last run failed while its earlier result stayed intact (a forced rerun that
+raised before touching its outputs: the runner replaces a record only once the new one is
+complete) is *complete*: its result was made by today's code and its files are as
+recorded. Its verdict carries the failure (`JobVerdict.last_failure`), and ``phyper
+status`` and the report show it (`describe_failure`). If the failed run replaced or
+damaged an output, the record no longer checks out and the job is to run, ``failed``.
+
 Complete jobs whose record was made with non-key values other than the current ones
 are reported too: non-keys never make a job run again, but results made with, say,
 ``n_epochs=20`` should not pass unnoticed for results made with 2000.
@@ -33,12 +40,13 @@ its key alone, and builds (calls the path functions of) only the jobs that have 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from phyper._planning.code_store import CodeSummary
-from phyper._planning.keys import batch_finder
+from phyper._planning.keys import AGGREGATE_KEY
 from phyper._planning.plan import is_rung_dependency
 from phyper._state.records import NO_RECORD, JobStatus, Reason, Records
 from phyper._state.store import Outcome
@@ -49,6 +57,8 @@ if TYPE_CHECKING:
     from phyper._state.store import LogEntry, StateStore
 
 __all__ = [
+    "EngineCount",
+    "Failure",
     "JobVerdict",
     "JobVerdicts",
     "Reason",
@@ -56,9 +66,20 @@ __all__ = [
     "Summary",
     "Verdicts",
     "describe_changes",
+    "describe_failure",
     "failed_attempts",
     "job_verdicts",
 ]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A job's last attempt, when it failed (from the job log)."""
+
+    error: str
+    """``ExceptionType: message``, as the runner logged it."""
+    at: float | None
+    """When it ended (seconds since the epoch), if the log says."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,8 @@ class JobVerdict:
     """Distribution -> (version the record was made with, today's), where they differ (never a rerun)."""
     kind: Reason = field(default=Reason.COMPLETE, compare=False, repr=False)
     """What kind of reason `reason` words (for code to branch on; the words are for people)."""
+    last_failure: Failure | None = None
+    """The job's last attempt, when it failed; on a complete job: a rerun that failed, leaving the earlier result."""
 
 
 @dataclass
@@ -85,6 +108,18 @@ class StepCount:
     total: int = 0
     to_run: int = 0
     failed: int = 0
+    """Jobs to run whose last attempt failed."""
+    rerun_failed: int = 0
+    """Complete jobs whose last run failed, leaving the earlier result intact."""
+
+
+@dataclass(frozen=True)
+class EngineCount:
+    """One step's engine jobs (its batch jobs when batched, else its jobs): what the engines count."""
+
+    jobs: int
+    to_run: int
+    batch_size: int | None
 
 
 @dataclass
@@ -101,20 +136,32 @@ class Summary:
     """Jobs made with other non-key values: the changes (see `describe_changes`) -> job ids."""
     code: CodeSummary = field(default_factory=CodeSummary)
     """Jobs made by older code or with other package versions, per step (see `phyper._planning.code_store`)."""
+    rerun_failed: list[tuple[str, str]] = field(default_factory=list)
+    """``(job id, what failed)`` of the first complete jobs whose last run failed (see `describe_failure`)."""
+    engine: dict[str, EngineCount] = field(default_factory=dict)
+    """Step -> its engine jobs (``snakemake -n``, ``doit list --all --status``); empty when folded from
+    verdicts alone (no plan to count them in)."""
 
 
 # -- the job log: why a job without a record is to run ----------------------------------
 
 
-def failed_attempts(state: StateStore) -> dict[str, str]:
-    """Job id -> error line, for the jobs whose last attempt (done or failed) failed."""
-    failures: dict[str, str] = {}
+def failed_attempts(state: StateStore) -> dict[str, Failure]:
+    """Job id -> its failure, for the jobs whose last attempt (done or failed) failed."""
+    failures: dict[str, Failure] = {}
     for entry in _log_entries(state, only_failures=True, seen=failures):
         if entry.outcome is Outcome.FAILED:
-            failures[entry.id] = entry.error or ""
+            failures[entry.id] = Failure(entry.error or "", entry.finished if entry.finished is not None else entry.started)
         elif entry.outcome is Outcome.DONE:
             failures.pop(entry.id, None)
     return failures
+
+
+def describe_failure(job: Job, failure: Failure) -> str:
+    """``complete; the last rerun failed at <time>: <error> (phyper show <hash>)``: a complete job's failed rerun."""
+    at = f" at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(failure.at))}" if failure.at is not None else ""
+    show = f" (phyper show {job.key[:12]})" if job.key != AGGREGATE_KEY else ""
+    return f"complete; the last rerun failed{at}: {failure.error}{show}"
 
 
 def _log_entries(state: StateStore, *, only_failures: bool, seen: Collection[str] = ()) -> Iterator[LogEntry]:
@@ -165,7 +212,7 @@ class Verdicts:
         # engine jobs (unbatched jobs and batch jobs) by id: what other jobs depend on.
         # Members of batches are not kept: nothing depends on them, and there may be a million
         self._memo: dict[str, JobVerdict] = {}
-        self._failures: dict[str, str] | None = None
+        self._failures: dict[str, Failure] | None = None
 
     # -- one job ---------------------------------------------------------------------
 
@@ -210,7 +257,7 @@ class Verdicts:
     def __iter__(self) -> Iterator[JobVerdict]:
         """The verdict on every job (members, not batch jobs), in plan order."""
         for step in self.plan.steps:
-            for _, verdict, _, _, _ in self._walk(step, build=True):
+            for _, verdict, _, _, _ in self._walk(step, self.plan.engine_jobs_of(step.name), build=True):
                 if verdict is not None:  # always, when every job is built
                     yield verdict
 
@@ -218,32 +265,42 @@ class Verdicts:
         return len(self.plan)
 
     def summary(self, limit: int | None = 20) -> Summary:
-        """Counts per step, the first ``limit`` jobs to run (all with None) and the drifted jobs.
+        """Counts per step (its engine jobs too), the first ``limit`` jobs to run (all with None), the drifted jobs.
 
-        Builds only the jobs that have a record (see the module docstring).
+        Builds only the jobs that have a record (see the module docstring). Each step's
+        record folder is listed once, for its jobs and its engine jobs alike.
         """
         fold = SummaryFold(limit, CodeSummary(self.plan.codes))
         for step in self.plan.steps:
             fold.add_step(step.name)
-            for job_id, verdict, to_run, reason, failed in self._walk(step, build=False):
+            engine_jobs = self.plan.engine_jobs_of(step.name)
+            for job_id, verdict, to_run, reason, failed in self._walk(step, engine_jobs, build=False):
                 fold.add(step.name, job_id, verdict, to_run, reason, failed)
+            # the walk left the verdict on each engine job
+            engine_to_run = sum(self._memo[job.id].to_run for job in engine_jobs)
+            batch_size = step.batch_size if step.is_batched else None
+            fold.engine[step.name] = EngineCount(len(engine_jobs), engine_to_run, batch_size)
         return fold.summary()
 
     # -- how: each rule once -----------------------------------------------------------------
 
-    def _failure(self, job_id: str) -> str | None:
+    def _failure(self, job_id: str) -> Failure | None:
         if self._failures is None:
             self._failures = failed_attempts(self.plan.state)
         return self._failures.get(job_id)
 
     def _incomplete(self, job_id: str, status: JobStatus) -> tuple[str, bool, Reason]:
-        """The reason shown for an incomplete job, whether its last attempt failed, and the reason's kind."""
-        error = self._failure(job_id)
-        if error is None:
+        """The reason shown for an incomplete job, whether its last attempt failed, and the reason's kind.
+
+        A job whose last attempt failed reads ``failed: <error>`` (what to act on), whether it
+        has no record or an earlier record that no longer checks out (the failed run damaged
+        an output); the kind stays the record's (older code stays `Reason.OLDER_CODE`).
+        """
+        failure = self._failure(job_id)
+        if failure is None:
             return status.reason, False, status.kind
-        if status.kind is Reason.NO_RECORD:
-            return f"failed: {error}", True, Reason.FAILED
-        return status.reason, True, status.kind
+        kind = Reason.FAILED if status.kind is Reason.NO_RECORD else status.kind
+        return f"failed: {failure.error}", True, kind
 
     def _forced(self, job: Job) -> JobVerdict | None:
         """The forcing rule: a job of a forced step is to run."""
@@ -266,7 +323,8 @@ class Verdicts:
         code = codes.verdict_fields(job.step, record) if record is not None and codes is not None else {}
         if not status.complete:
             reason, failed, kind = self._incomplete(job.id, status)
-            return JobVerdict(job, True, reason, failed, **code, kind=kind)
+            last = self._failure(job.id) if failed else None
+            return JobVerdict(job, True, reason, failed, **code, kind=kind, last_failure=last)
         changes = _non_key_changes(record, self.plan.non_keys)
         forced = self._forced(job)
         if forced is not None:
@@ -278,7 +336,8 @@ class Verdicts:
                 return JobVerdict(
                     job, True, f"upstream job {dependency} is to run", False, changes, **code, kind=Reason.UPSTREAM
                 )
-        return JobVerdict(job, False, "complete", False, changes, **code)
+        # a rerun that failed and left the earlier result intact: complete, the failure shown
+        return JobVerdict(job, False, "complete", False, changes, **code, last_failure=self._failure(job.id))
 
     def _engine_verdict(self, job_id: str) -> JobVerdict:
         found = self._memo.get(job_id)
@@ -312,24 +371,26 @@ class Verdicts:
                 self._memo[job_id] = found
         return found
 
-    def _walk(self, step: PlannedStep, *, build: bool) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
+    def _walk(
+        self, step: PlannedStep, engine_jobs: Sequence[Job], *, build: bool
+    ) -> Iterator[tuple[str, JobVerdict | None, bool, str, bool]]:
         """``(job id, verdict, to run, reason, failed)`` of each job of ``step``, in grid order.
 
-        The step's record folder is listed once. Unless ``build``, a job of a batched step
-        with no record there is not built (its verdict is None); its reason comes from its
-        key. The verdicts of a batched step's batch jobs are kept on the way.
+        ``engine_jobs`` are the step's engine jobs (`phyper.Plan.engine_jobs_of`): its jobs,
+        or its batch jobs. The step's record folder is listed once. Unless ``build``, a job
+        of a batched step with no record there is not built (its verdict is None); its
+        reason comes from its key. The verdict on every engine job is kept on the way.
         """
         plan = self.plan
         jobs = plan.jobs
         recorded = plan.state.record_names(step.name)
         if not step.is_batched:
-            for job in jobs.of_step(step.name):
+            for job in engine_jobs:
                 found = self._memo.get(job.id)
                 if found is None:
                     found = self._memo[job.id] = self._decide(job, None if job.key in recorded else False)
                 yield job.id, found, found.to_run, found.reason, found.failed
             return
-        batch_of = batch_finder({batch.key: batch.members for batch in plan.engine_jobs_of(step.name)})
         first_to_run: dict[str, tuple[str, str, bool, Reason]] = {}  # batch key -> its first member to run
         for key in jobs.keys_of(step.name):
             job_id = f"{step.name}:{key}"
@@ -341,9 +402,9 @@ class Verdicts:
                 to_run = True
                 reason, failed, kind = self._incomplete(job_id, NO_RECORD)
             if to_run:
-                first_to_run.setdefault(batch_of(key), (key, reason, failed, kind))
+                first_to_run.setdefault(jobs.batch_of(step.name, key), (key, reason, failed, kind))
             yield job_id, verdict, to_run, reason, failed
-        for batch in plan.engine_jobs_of(step.name):
+        for batch in engine_jobs:
             if batch.id not in self._memo:
                 member = first_to_run.get(batch.key)
                 self._memo[batch.id] = self._forced(batch) or (
@@ -365,6 +426,8 @@ class SummaryFold:
         self.pending: list[tuple[str, str]] = []
         self.pending_total = 0
         self.drifted: dict[str, list[str]] = {}
+        self.rerun_failed: list[tuple[str, str]] = []
+        self.engine: dict[str, EngineCount] = {}
         self.code = code if code is not None else CodeSummary()
 
     def add_step(self, step: str) -> None:
@@ -385,6 +448,10 @@ class SummaryFold:
             self.pending_total += 1
             if self.limit is None or len(self.pending) < self.limit:
                 self.pending.append((job_id, reason))
+        elif verdict is not None and verdict.last_failure is not None:
+            count.rerun_failed += 1
+            if self.limit is None or len(self.rerun_failed) < self.limit:
+                self.rerun_failed.append((job_id, describe_failure(verdict.job, verdict.last_failure)))
         if verdict is not None:
             if verdict.non_key_changes:
                 self.drifted.setdefault(describe_changes(verdict.non_key_changes), []).append(job_id)
@@ -396,7 +463,7 @@ class SummaryFold:
 
     def summary(self) -> Summary:
         """What was folded."""
-        return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code)
+        return Summary(self.steps, self.pending, self.pending_total, self.drifted, self.code, self.rerun_failed, self.engine)
 
 
 def _non_key_changes(record: CompletionRecord | None, current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -270,7 +270,7 @@ def _page_data(
     group_by: str | None,
     title: str | None,
 ) -> dict[str, Any]:
-    from phyper._planning.verdict import Verdicts
+    from phyper._planning.verdict import SummaryFold, Verdicts, describe_changes, describe_failure
     from phyper._results.collect import BOOKKEEPING_COLUMNS, rows_with_verdicts
     from phyper._running.runner import RUNNING_JOB_VARIABLE
 
@@ -361,8 +361,12 @@ def _page_data(
         return data
 
     plan = verdicts.plan
-    per_step: dict[str, Counter[str]] = {step.name: Counter() for step in plan.steps}
+    # counted by the one fold of verdicts (what phyper status and ls count); the rows listed here
+    fold = SummaryFold(0)
+    for step in plan.steps:
+        fold.add_step(step.name)
     pending: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "state", "reason")}
+    rerun_failed: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "failure")}
     stale: dict[str, list[Any]] = {name: [] for name in ("step", "hash", "non_keys", "code", "packages")}
     pending_left_out = 0
     # a report written by a step: that job is running now and this page is its result, so
@@ -371,14 +375,12 @@ def _page_data(
     writer: dict[str, str] | None = None
     for verdict in verdicts:
         job = verdict.job
-        short = job.key[:SHORT_HASH] if job.key != "all" else "all"
-        tally = per_step.setdefault(job.step, Counter())
-        tally["jobs"] += 1
-        if running == f"{job.step}:{job.key}":
+        short = job.key[:SHORT_HASH] if job.key != AGGREGATE_KEY else AGGREGATE_KEY
+        if running == job.id:
             writer = {"step": job.step, "hash": short}
+            fold.add(job.step, job.id, None, False, "complete", False)
             continue
-        tally["to_run"] += verdict.to_run
-        tally["failed"] += verdict.failed
+        fold.add_verdict(verdict)
         if verdict.to_run and not verdict.failed and len(pending["step"]) >= MAX_PENDING_ROWS:
             pending_left_out += 1
         elif verdict.to_run:
@@ -386,31 +388,33 @@ def _page_data(
             pending["hash"].append(short)
             pending["state"].append("failed" if verdict.failed else "to run")
             pending["reason"].append(verdict.reason)
-        code_changes = tuple(getattr(verdict, "code_changes", ()) or ())
-        package_changes = dict(getattr(verdict, "package_changes", {}) or {})
-        if verdict.non_key_changes or code_changes or package_changes:
+        elif verdict.last_failure is not None:
+            rerun_failed["step"].append(job.step)
+            rerun_failed["hash"].append(short)
+            rerun_failed["failure"].append(describe_failure(job, verdict.last_failure))
+        code_changes = verdict.code_changes or ()
+        if verdict.non_key_changes or code_changes or verdict.package_changes:
             stale["step"].append(job.step)
             stale["hash"].append(short)
-            stale["non_keys"].append(
-                ", ".join(f"{name}={old!r} (now {new!r})" for name, (old, new) in sorted(verdict.non_key_changes.items()))
-            )
-            stale["code"].append(", ".join(str(change) for change in code_changes))
+            stale["non_keys"].append(describe_changes(verdict.non_key_changes))
+            stale["code"].append(", ".join(code_changes))
             stale["packages"].append(
-                ", ".join(f"{name} {old} (now {new})" for name, (old, new) in sorted(package_changes.items()))
+                ", ".join(f"{name} {old} (now {new})" for name, (old, new) in sorted(verdict.package_changes.items()))
             )
+    summary = fold.summary()
     steps = []
     for step in plan.steps:
-        tally = per_step[step.name]
+        count = summary.steps[step.name]
         steps.append({
             "name": step.name, "kind": step.kind, "resource": step.resource_name, "upstream": list(step.upstream),
-            "doc": step.doc, "jobs": tally["jobs"], "complete": tally["jobs"] - tally["to_run"],
-            "to_run": tally["to_run"], "failed": tally["failed"],
+            "doc": step.doc, "jobs": count.total, "complete": count.total - count.to_run,
+            "to_run": count.to_run, "failed": count.failed, "rerun_failed": count.rerun_failed,
         })
     data["steps"] = steps
     overview["graph"] = steps_svg(steps)
-    data["status"] = {"jobs": len(verdicts), "to_run": len(pending["step"]) + pending_left_out,
-                      "failed": sum(1 for state in pending["state"] if state == "failed"), "pending": pending,
-                      "left_out": pending_left_out, "writer": writer}
+    data["status"] = {"jobs": sum(count.total for count in summary.steps.values()), "to_run": summary.pending_total,
+                      "failed": sum(count.failed for count in summary.steps.values()), "pending": pending,
+                      "left_out": pending_left_out, "writer": writer, "rerun_failed": rerun_failed}
     data["stale"] = stale
     step_times, job_times = _job_times(pipeline.state.iter_log())
     data["times"] = {"steps": step_times, "jobs": job_times}

@@ -6,12 +6,11 @@ the names it had here are kept for the command line.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from phyper._planning.verdict import JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
+from phyper._planning.verdict import EngineCount, JobVerdict, JobVerdicts, Summary, SummaryFold, Verdicts, job_verdicts
 
 __all__ = [
     "EngineCount", "JobVerdict", "Status", "job_verdicts", "status_data", "status_lines", "status_summary", "summarise",
@@ -28,15 +27,6 @@ def summarise(verdicts: Iterable[JobVerdict], limit: int | None = _SHOWN) -> Sum
     for verdict in verdicts:
         fold.add_verdict(verdict)
     return fold.summary()
-
-
-@dataclass(frozen=True)
-class EngineCount:
-    """One step's engine jobs (its batch jobs when batched, else its jobs): what the engines count."""
-
-    jobs: int
-    to_run: int
-    batch_size: int | None
 
 
 @dataclass(frozen=True)
@@ -61,13 +51,7 @@ def status_summary(verdicts: Verdicts | Iterable[JobVerdict], verbose: bool = Fa
     if not isinstance(verdicts, Verdicts):
         return Status(summarise(verdicts, limit), {})
     summary = verdicts.summary(limit)
-    to_run = Counter(job.step for job in verdicts.engine_jobs_to_run())
-    engine = {
-        step.name: EngineCount(sum(1 for _ in verdicts.plan.engine_jobs_of(step.name)), to_run[step.name],
-                               step.batch_size if step.is_batched else None)
-        for step in verdicts.plan.steps
-    }
-    return Status(summary, engine)
+    return Status(summary, summary.engine)
 
 
 def status_data(status: Status, verbose: bool = False) -> dict[str, Any]:
@@ -115,6 +99,8 @@ def summary_lines(status: Status, verbose: bool = False) -> list[str]:
             line += f" in {engine.to_run} of its {engine.jobs} batch jobs"
         if counts.failed:
             line += f" ({counts.failed} failed)"
+        if counts.rerun_failed:
+            line += f" ({counts.rerun_failed} complete whose last rerun failed)"
         lines.append(line)
     engine_to_run = sum(engine.to_run for engine in status.engine.values())
     # without batches, the engine jobs are the jobs: the counts above are the engines' already
@@ -131,6 +117,12 @@ def summary_lines(status: Status, verbose: bool = False) -> list[str]:
             lines.append(
                 f"  ... and {summary.pending_total - len(summary.pending)} more (phyper status -v lists them all)"
             )
+    if summary.rerun_failed:
+        total = sum(counts.rerun_failed for counts in summary.steps.values())
+        lines.append(f"last rerun failed, earlier result intact and current ({total}):")
+        lines.extend(f"  {job_id}: {words}" for job_id, words in summary.rerun_failed)
+        if len(summary.rerun_failed) < total:
+            lines.append(f"  ... and {total - len(summary.rerun_failed)} more (phyper status -v lists them all)")
     if summary.drifted:
         lines.append(
             f"warning: {sum(len(ids) for ids in summary.drifted.values())} job(s) made with non-key values other "

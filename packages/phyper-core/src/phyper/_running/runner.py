@@ -4,7 +4,9 @@
 user's pipeline, finds the instance by hash through an index, writes the hashed
 folder's manifest, runs the step and, only once every output is fully written,
 writes the job's completion record and appends a line to the job log. A job killed
-at any point leaves no record, so no engine takes it for done.
+or failed at any point leaves no new record: its earlier record (if any) stays, and
+counts only while the files are as it lists them, so no engine takes a half-written
+result for done.
 
 One job is a straight line, each part a call into the module that owns it: the lock
 (`phyper._state.store`), the verdict on its records, begin, the step, finish
@@ -69,10 +71,12 @@ def run_job(
     The job runs under its lock (`phyper._state.locks`): if another process is running
     it, this one waits. Then, unless ``force``, a job whose completion record is valid
     does nothing and returns None: another process (or an earlier run whose engine
-    died) already did it. Otherwise the record is removed first, the step runs, and
-    the record is written only once every output is written. The previous outputs
-    stay in place until the step replaces them, so a failed run (a full disk, say)
-    loses nothing but the record. Every outcome is appended to the job log.
+    died) already did it. Otherwise the step runs, and its new record replaces the
+    earlier one (atomically) only once every output is written. The previous outputs
+    and record stay in place until then, so a failed run (a full disk, say) loses
+    nothing: a forced rerun that fails before touching the outputs leaves the job
+    complete (the failure is in the job log, and `phyper status` shows it). Every
+    outcome is appended to the job log.
 
     ``key`` may name a batch (``batch-<i>-of-<n>``): its incomplete members then run one
     after the other in this process, then the batch record is written.
@@ -158,7 +162,6 @@ class _Runner:
         if not self.force and records.check_batch(batch, jobs).complete and records.batch_record_is_current(batch):
             print(f"phyper: {batch.step}({batch.key}): already complete; nothing to do", flush=True)
             return None
-        records.clear(batch)  # first: an engine that sees the batch record (Snakemake) takes the batch for done
         started = time.time()
         ran: list[str] = []
         failures: list[tuple[str, BaseException]] = []

@@ -1,5 +1,9 @@
 """Driving a `phyper.Search`: ask Optuna, record, run through an engine, tell.
 
+The study and Optuna's objects are made in `phyper._search.study`; the jobs of a trial
+and the trials as ``search show`` lists them in `phyper._search.trials`; the names of
+both are re-exported here.
+
 ``phyper search run`` calls `drive`. Optuna is optional (the ``search`` extra)
 and imported here only, inside functions. Each point the sampler proposes becomes a
 trial record (`phyper._search.space`) *before* anything runs, so the engine, started as a
@@ -41,33 +45,38 @@ import fcntl
 import math
 import os
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from phyper._errors import DamagedStudyError, MetricsLoaderError, MissingDependencyError, PhyperError, did_you_mean
-from phyper._planning.batches import BATCH_ENVIRONMENT_VARIABLE
-from phyper._planning.verdict import JobVerdict, Verdicts
+from phyper._errors import MetricsLoaderError, PhyperError, did_you_mean
 from phyper._running.engines import EngineJobs, engines
-from phyper._search.space import (
-    Choice,
-    IntRange,
-    LogUniform,
-    Search,
-    SearchDefinitionError,
-    TrialRecord,
-    TrialState,
-    Uniform,
-    read_trial_record,
+from phyper._search.space import Search, SearchDefinitionError, TrialRecord, TrialState, read_trial_record
+from phyper._search.study import (
+    INSTALL_HINT,
+    distributions,
+    find_search,
+    import_optuna,
+    make_pruner,
+    make_sampler,
+    open_study,
+    rung_steps,
+    trial_state,
+)
+from phyper._search.trials import (
+    SearchTrials,
+    TrialRow,
+    engine_environment,
+    engine_plan,
+    jobs_to_run,
+    search_trials,
+    trial_jobs,
 )
 from phyper._state.formats import DamagedStateFile
 
 if TYPE_CHECKING:
-    from optuna.distributions import BaseDistribution
-    from optuna.samplers import BaseSampler
     from optuna.study import Study
     from optuna.trial import FrozenTrial
 
@@ -97,7 +106,6 @@ __all__ = [
     "trial_jobs",
 ]
 
-INSTALL_HINT = "pip install 'phyper-core[search]'"
 ADOPTION_GRACE_S = 5.0
 """A trial asked but not told is adopted only once it is this old: its owner takes the
 owner lock within moments of asking, and a younger trial may be between the two."""
@@ -109,159 +117,6 @@ def _older_than(started: Any, seconds: float) -> bool:
     if started is None:
         return True
     return bool((datetime.datetime.now() - started).total_seconds() > seconds)
-
-
-def import_optuna() -> Any:
-    """Optuna, or a `MissingDependencyError` naming the install command."""
-    import importlib
-
-    try:
-        # by name: phyper-core installs nothing, and its type check runs without Optuna
-        optuna = importlib.import_module("optuna")
-    except ImportError as error:
-        raise MissingDependencyError(
-            f"phyper search needs Optuna (the `search` extra), which is not installed: {INSTALL_HINT}"
-        ) from error
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna
-
-
-def find_search(pipeline: Pipeline, name: str | None) -> Search:
-    """The pipeline's search called ``name``, or its only one when ``name`` is None."""
-    if not pipeline.searches:
-        raise SearchDefinitionError(
-            "the pipeline declares no search: list one in phyper.Pipeline(instances, searches=[phyper.Search(...)])"
-        )
-    if name is None:
-        if len(pipeline.searches) > 1:
-            names = ", ".join(search.name for search in pipeline.searches)
-            raise SearchDefinitionError(f"the pipeline declares several searches ({names}): name one with --search NAME")
-        return pipeline.searches[0]
-    for search in pipeline.searches:
-        if search.name == name:
-            return search
-    known = [search.name for search in pipeline.searches]
-    raise SearchDefinitionError(f"no search `{name}`{did_you_mean(name, known)} (searches: {', '.join(known)})")
-
-
-def distributions(search: Search) -> dict[str, BaseDistribution]:
-    """The space as Optuna distributions."""
-    optuna = import_optuna()
-    made: dict[str, BaseDistribution] = {}
-    for key, dimension in search.space.items():
-        if isinstance(dimension, Choice):
-            made[key] = optuna.distributions.CategoricalDistribution(dimension.values)
-        elif isinstance(dimension, IntRange):
-            made[key] = optuna.distributions.IntDistribution(
-                dimension.low, dimension.high, log=dimension.log, step=dimension.step
-            )
-        elif isinstance(dimension, Uniform):
-            made[key] = optuna.distributions.FloatDistribution(dimension.low, dimension.high)
-        elif isinstance(dimension, LogUniform):
-            made[key] = optuna.distributions.FloatDistribution(dimension.low, dimension.high, log=True)
-    return made
-
-
-def make_sampler(search: Search, *, offset: int = 0) -> BaseSampler:
-    """The Optuna sampler the search names, seeded with its seed (plus ``offset``, see `open_study`)."""
-    optuna = import_optuna()
-    samplers = optuna.samplers
-    seed = None if search.seed is None else search.seed + offset
-    made: BaseSampler
-    if search.sampler == "tpe":
-        made = samplers.TPESampler(seed=seed)
-        return made
-    if search.sampler == "random":
-        made = samplers.RandomSampler(seed=seed)
-        return made
-    if search.sampler == "gp":
-        made = samplers.GPSampler(seed=seed)
-        return made
-    if search.sampler == "cmaes":
-        import importlib.util
-
-        if importlib.util.find_spec("cmaes") is None:  # what Optuna's CMA-ES sampler imports when it samples
-            raise MissingDependencyError(f"the cmaes sampler needs the cmaes package: {INSTALL_HINT}")
-        made = samplers.CmaEsSampler(seed=seed)
-        return made
-    grid: dict[str, list[Any]] = {}
-    for key, dimension in search.space.items():
-        if isinstance(dimension, Choice):
-            grid[key] = list(dimension.values)
-        elif isinstance(dimension, IntRange):
-            grid[key] = list(range(dimension.low, dimension.high + 1, dimension.step))
-    made = samplers.GridSampler(grid, seed=seed)
-    return made
-
-
-def make_pruner(search: Search) -> Any:
-    """Optuna's pruner for the search: built from its name and the budget's rungs, the object given, or none.
-
-    ``'hyperband'``: ``HyperbandPruner(min_resource=low, max_resource=high, reduction_factor=factor)``;
-    ``'successive_halving'``: ``SuccessiveHalvingPruner(min_resource=low, reduction_factor=factor)``;
-    ``'median'``: ``MedianPruner()``; the factor is the ratio of the first two rungs. Without a pruner,
-    Optuna's `NopPruner` (Optuna's own default would be the median pruner).
-    """
-    pruners = import_optuna().pruners
-    pruner = search.pruner
-    if pruner is None or search.fidelity is None:
-        return pruners.NopPruner()
-    if not isinstance(pruner, str):
-        return pruner
-    rungs = search.fidelity.rungs
-    factor = max(2, round(rungs[1] / rungs[0])) if len(rungs) > 1 else 3
-    if pruner == "hyperband":
-        return pruners.HyperbandPruner(
-            min_resource=int(rungs[0]), max_resource=int(rungs[-1]), reduction_factor=factor
-        )
-    if pruner == "successive_halving":
-        return pruners.SuccessiveHalvingPruner(min_resource=int(rungs[0]), reduction_factor=factor)
-    return pruners.MedianPruner()
-
-
-def _storage(search: Search) -> Any:
-    """The study's storage: ``storage=``, or the journal file in the search's folder."""
-    if search.storage is not None:
-        return search.storage
-    journal = import_optuna().storages.journal
-    path = search.store.journal_path()
-    return journal.JournalStorage(journal.JournalFileBackend(path, lock_obj=journal.JournalFileOpenLock(path)))
-
-
-def _damaged_study(search: Search, error: Exception) -> DamagedStudyError:
-    where = search.storage or os.path.join(search.folder, "journal.log")
-    return DamagedStudyError(
-        f"the study of search `{search.name}` in {where} cannot be read ({type(error).__name__}: {error}): a line of "
-        "its journal is damaged. Move the file away to start the study anew (the trial records and every result are "
-        "kept: points already done are told from the records, with no job), or restore it from a backup"
-    )
-
-
-def open_study(search: Search) -> Study:
-    """The search's Optuna study (created on first use), in the state folder or ``storage=``.
-
-    Raises:
-        DamagedStudyError: Optuna cannot read the journal.
-    """
-    optuna = import_optuna()
-    try:
-        study: Study = optuna.create_study(
-            study_name=search.name,
-            storage=_storage(search),
-            sampler=make_sampler(search),
-            pruner=make_pruner(search),
-            direction=search.direction,
-            load_if_exists=True,
-        )
-        existing = len(study.get_trials(deepcopy=False))
-    except (ValueError, TypeError, AttributeError, OSError) as error:  # a damaged line (one cut short is skipped), a folder
-        raise _damaged_study(search, error) from error
-    if existing:
-        # a driver that continues a study must not replay the seeded sampler's first
-        # draws (they would all be duplicates, told from the records but spending the
-        # trial budget): its seed moves on by the trials already there
-        study.sampler = make_sampler(search, offset=existing)
-    return study
 
 
 # -- locks -----------------------------------------------------------------------------
@@ -289,59 +144,6 @@ class _FileLock:
         if self._descriptor is not None:
             os.close(self._descriptor)  # closing the descriptor drops the lock
             self._descriptor = None
-
-
-# -- a trial's jobs, the verdicts on them, its objective --------------------------------
-
-
-def trial_jobs(pipeline: Pipeline, instances: Sequence[Any]) -> list[tuple[str, str]]:
-    """(step, key) of every per-resource and per-instance job of ``instances`` (aggregates left out)."""
-    jobs: dict[tuple[str, str], None] = {}
-    for step in pipeline.steps.values():
-        if step.kind == "aggregate":
-            continue
-        for instance in instances:
-            jobs[(step.name, instance.get_instance_hash(step.resource_name))] = None
-    return list(jobs)
-
-
-def engine_environment(pipeline: Pipeline) -> dict[str, str]:
-    """The environment a trial's engine runs in: a trial's few jobs run as themselves, not in batches."""
-    environment = dict(os.environ)
-    if not environment.get(BATCH_ENVIRONMENT_VARIABLE):
-        batched = [step.name for step in pipeline.steps.values() if step.batch]
-        if batched:
-            environment[BATCH_ENVIRONMENT_VARIABLE] = ",".join(f"{name}=0" for name in batched)
-    return environment
-
-
-def engine_plan(pipeline: Pipeline, environment: Mapping[str, str]) -> Plan:
-    """The pipeline's plan as the trial's engine sees it (its batches: ``environment``'s ``PHYPER_BATCH``).
-
-    Built in the driver's main thread only (it sets the variable for the time of the build).
-    """
-    saved = os.environ.get(BATCH_ENVIRONMENT_VARIABLE)
-    wanted = environment.get(BATCH_ENVIRONMENT_VARIABLE)
-    try:
-        if wanted is None:
-            os.environ.pop(BATCH_ENVIRONMENT_VARIABLE, None)
-        else:
-            os.environ[BATCH_ENVIRONMENT_VARIABLE] = wanted
-        return pipeline.plan()
-    finally:
-        if saved is None:
-            os.environ.pop(BATCH_ENVIRONMENT_VARIABLE, None)
-        else:
-            os.environ[BATCH_ENVIRONMENT_VARIABLE] = saved
-
-
-def jobs_to_run(plan: Plan, jobs: Sequence[tuple[str, str]]) -> list[JobVerdict]:
-    """The verdicts (code, upstream jobs, forcing, records: `phyper.Verdicts`) on the jobs of ``jobs`` to run.
-
-    A fresh `Verdicts` each time: records are read when first asked, so jobs an engine ran since count.
-    """
-    verdicts = Verdicts(plan)
-    return [verdict for step, key in jobs if (verdict := verdicts.verdict(plan.job(step, key))).to_run]
 
 
 def _objective(pipeline: Pipeline, search: Search, instances: Sequence[Any]) -> float:
@@ -447,11 +249,6 @@ class SearchSummary:
     """Trials of the study that are finished (complete or failed), all drivers counted."""
     exhausted: bool = False
     """The sampler had no new point to propose (a grid sampler used up)."""
-
-
-def _trial_state(state: Any) -> TrialState:
-    """Optuna's state of a trial as phyper names it."""
-    return TrialState[{"FAIL": "FAILED"}.get(state.name, state.name)]
 
 
 # -- the driver: select the next work, execute it, process its result -----------------------
@@ -564,14 +361,14 @@ class Driver:
             if len(self.running) + chosen + len(adopted) >= self.jobs:
                 break
             if (
-                _trial_state(trial.state) is not TrialState.RUNNING
+                trial_state(trial.state) is not TrialState.RUNNING
                 or trial.number in self.owners
                 or not _older_than(trial.datetime_start, ADOPTION_GRACE_S)
                 or not self.own(trial.number)
             ):
                 continue
             now = self.study.get_trials(deepcopy=False)[trial.number]
-            if _trial_state(now.state) is not TrialState.RUNNING:
+            if trial_state(now.state) is not TrialState.RUNNING:
                 self.disown(trial.number)  # told between the listing and the lock
             elif now.params.keys() != self.space.keys():
                 # asked before its point was sampled (killed inside ask): nothing ran
@@ -587,7 +384,7 @@ class Driver:
         if self.search.fidelity is None or not trial.intermediate_values:
             return 0
         highest = max(trial.intermediate_values)
-        below = [index for index, rung in enumerate(self.search.fidelity.rungs) if rung <= highest]
+        below = [index for index, step in enumerate(rung_steps(self.search)) if step <= highest]
         return below[-1] if below else 0
 
     # -- execute: a point through the engine -------------------------------------------------
@@ -668,7 +465,7 @@ class Driver:
             self.tell(point, TrialState.COMPLETE, objective)
             return
         handle = self.handles[point.number]
-        step = int(point.budget)
+        step = rung_steps(self.search)[point.rung]
         if step not in self.study.get_trials(deepcopy=False)[point.number].intermediate_values:
             handle.report(objective, step)
         if point.rung == len(fidelity.rungs) - 1:
@@ -720,11 +517,11 @@ class Driver:
 
     def finished(self, trial: FrozenTrial) -> bool:
         """Told, with a point (a trial failed because its driver died inside ask was never a point)."""
-        return _trial_state(trial.state).finished and trial.params.keys() == self.space.keys()
+        return trial_state(trial.state).finished and trial.params.keys() == self.space.keys()
 
     def busy(self) -> int:
         """Trials asked and not told, all drivers counted (the study's word, listed now)."""
-        return sum(_trial_state(trial.state) is TrialState.RUNNING for trial in self.trials_now())
+        return sum(trial_state(trial.state) is TrialState.RUNNING for trial in self.trials_now())
 
     def own(self, number: int) -> bool:
         lock = _FileLock(self.search.store.owner_lock_path(number))
@@ -823,11 +620,7 @@ def drive(
         raise SearchDefinitionError(f"--trials {trials!r}: give a positive number of trials")
     if jobs < 1:
         raise SearchDefinitionError(f"-j {jobs!r}: give a positive number of jobs")
-    if search.fidelity is not None and not all(float(rung).is_integer() for rung in search.fidelity.rungs):
-        raise SearchDefinitionError(
-            f"search `{search.name}`: the rungs of its fidelity ({search.fidelity.describe()}) must be whole "
-            "numbers: Optuna takes a trial's reports at whole steps; give a budget in whole units (epochs, samples)"
-        )
+    rung_steps(search)  # fractional rungs: whole multiples of the first
     if pipeline.metrics_loader is None:
         raise SearchDefinitionError(
             f"search `{search.name}` optimises `{search.objective}`, but the pipeline names no metrics: "
@@ -836,177 +629,3 @@ def drive(
     return Driver(
         pipeline, search, trials, engine=engine, jobs=jobs, engine_args=engine_args, report=report
     ).run()
-
-
-# -- the trials as people and scripts read them ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrialRow:
-    """One Optuna trial of a search, as ``phyper search show`` lists it."""
-
-    number: int
-    params: dict[str, Any]
-    hash: str
-    state: TrialState
-    objective: float | None
-    stale: bool
-    """Complete, but its objective came from results made by older code (or since remade):
-    its point's jobs are not done by today's verdicts, or a later trial of the point told another value."""
-    budget: Any = None
-    """With a fidelity: the highest rung the trial reported a value at (None: none yet, or no fidelity)."""
-    values: tuple[tuple[Any, float], ...] = ()
-    """With a fidelity: (rung, objective) of each rung it reported, increasing (its learning curve)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """The trial as ``--json`` lists it (``docs/cli.md``): the key values beside the fixed fields."""
-        return {"number": self.number, **self.params, "hash": self.hash, "state": self.state.value,
-                "objective": self.objective, "budget": self.budget,
-                "rungs": [{"budget": budget, "objective": value} for budget, value in self.values],
-                "stale": self.stale}
-
-
-@dataclass(frozen=True)
-class SearchTrials:
-    """A search's trials in number order, and its best so far: the one place that computes it."""
-
-    name: str
-    objective: str
-    direction: str
-    keys: tuple[str, ...]
-    trials: tuple[TrialRow, ...]
-
-    @property
-    def best(self) -> TrialRow | None:
-        """The complete trial with the best objective (the first of equals), stale or not."""
-        return self._best(stale=True)
-
-    @property
-    def best_current(self) -> TrialRow | None:
-        """The best complete trial whose results today's code made."""
-        return self._best(stale=False)
-
-    def best_so_far(self) -> list[float | None]:
-        """After each trial in number order, the best objective told so far (stale trials included)."""
-        best: float | None = None
-        values: list[float | None] = []
-        for row in self.trials:
-            if row.state is TrialState.COMPLETE and row.objective is not None and (
-                best is None or self._better(row.objective, best)
-            ):
-                best = row.objective
-            values.append(best)
-        return values
-
-    def _better(self, value: float, than: float) -> bool:
-        return value > than if self.direction == "maximize" else value < than
-
-    def _best(self, *, stale: bool) -> TrialRow | None:
-        complete = [
-            row for row in self.trials
-            if row.state is TrialState.COMPLETE and row.objective is not None and (stale or not row.stale)
-        ]
-        if not complete:
-            return None
-        sign = -1.0 if self.direction == "maximize" else 1.0
-        return min(complete, key=lambda row: (sign * float(row.objective or 0.0), row.number))
-
-    def to_json(self) -> dict[str, Any]:
-        """What ``phyper search show --json`` prints (``docs/cli.md``)."""
-        best, current = self.best, self.best_current
-        return {
-            "search": self.name, "objective": self.objective, "direction": self.direction,
-            "trials": [row.to_json() for row in self.trials],
-            "best": best.to_json() if best is not None else None,
-            "best_current": current.to_json() if current is not None else None,
-        }
-
-
-def load_study(search: Search) -> Study | None:
-    """The search's study as it is, or None when it has none yet (then Optuna is not needed).
-
-    Raises:
-        DamagedStudyError: Optuna cannot read the journal.
-    """
-    if search.storage is None and not os.path.lexists(os.path.join(search.folder, "journal.log")):
-        return None
-    optuna = import_optuna()
-    try:
-        study: Study = optuna.load_study(study_name=search.name, storage=_storage(search))
-        study.get_trials(deepcopy=False)
-    except KeyError:
-        return None  # the storage holds no study of this name yet
-    except (ValueError, TypeError, AttributeError, OSError) as error:
-        raise _damaged_study(search, error) from error
-    return study
-
-
-def search_trials(pipeline: Pipeline, search: Search) -> SearchTrials:
-    """The search's trials (the study's), each marked stale or not by today's verdicts."""
-    study = load_study(search)
-    listed = study.get_trials(deepcopy=False) if study is not None else []
-    keys = tuple(search.space)
-    points: list[tuple[FrozenTrial, dict[str, Any], str]] = []
-    for trial in listed:
-        if trial.params.keys() != set(keys):
-            continue  # never a point (its driver died inside ask)
-        try:
-            params = search.normalize(dict(trial.params))
-            point_hash = search.trial_hash(params)
-        except PhyperError:
-            # a point of keys or values the class no longer has: listed, never judged current
-            params, point_hash = dict(trial.params), f"not-a-point-{trial.number}"
-        points.append((trial, params, point_hash))
-    plan = engine_plan(pipeline, engine_environment(pipeline)) if points else None
-    verdicts = Verdicts(plan) if plan is not None else None
-    done: dict[str, bool] = {}
-    rows: list[TrialRow] = []
-    for trial, params, point_hash in points:
-        state = _trial_state(trial.state)
-        if point_hash not in done and plan is not None and verdicts is not None:
-            done[point_hash] = _point_done(pipeline, plan, verdicts, search, params)
-        told = state in (TrialState.COMPLETE, TrialState.PRUNED) and trial.value is not None
-        value = float(trial.value) if told and trial.value is not None else None
-        reported = tuple(sorted((step, float(value)) for step, value in trial.intermediate_values.items()))
-        budget = _budget_value(search, reported[-1][0]) if reported and search.fidelity is not None else None
-        rows.append(TrialRow(
-            trial.number, params, point_hash, state, value, False, budget,
-            tuple((_budget_value(search, step), value) for step, value in reported),
-        ))
-    # a complete trial is current when its point's jobs are done and no later told value of the point differs
-    latest: dict[str, float | None] = {}
-    for row in rows:
-        if row.state is TrialState.COMPLETE:
-            latest[row.hash] = row.objective
-    marked = [
-        replace(row, stale=row.state is TrialState.COMPLETE and (not done[row.hash] or latest[row.hash] != row.objective))
-        for row in rows
-    ]
-    marked.sort(key=lambda row: row.number)
-    lost = {record.hash for record in search.records()} - {row.hash for row in marked}
-    if lost:
-        print(
-            f"phyper: warning: the study of search `{search.name}` has no trial for {len(lost)} recorded point(s) "
-            f"({', '.join(sorted(point[:12] for point in lost))}): its journal was cut or replaced; their results are "
-            "kept, and `phyper search run` tells them from the records when the sampler proposes them again",
-            file=sys.stderr,
-        )
-    return SearchTrials(search.name, search.objective, search.direction, keys, tuple(marked))
-
-
-def _budget_value(search: Search, step: int) -> Any:
-    """The rung a reported step stands for (a float key's rung is a float)."""
-    assert search.fidelity is not None
-    for rung in search.fidelity.rungs:
-        if rung == step:
-            return rung
-    return step
-
-
-def _point_done(pipeline: Pipeline, plan: Plan, verdicts: Verdicts, search: Search, params: dict[str, Any]) -> bool:
-    """Whether today's verdicts find every job of the point done (False: a point the plan does not hold)."""
-    try:
-        jobs = trial_jobs(pipeline, search.trial_instances(params))
-        return not any(verdicts.verdict(plan.job(step, key)).to_run for step, key in jobs)
-    except PhyperError:
-        return False  # its record is damaged or missing (not an instance of the pipeline now): not judged done

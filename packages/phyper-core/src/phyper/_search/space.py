@@ -297,7 +297,11 @@ class Search:
         storage: an Optuna storage URL (``sqlite:///…``, ``postgresql://…``) instead of
             the journal file in the state folder.
         fidelity: the budget a trial climbs (`budget`): each trial runs at the first
-            rung, then the next, ...; the key must be a key, neither searched nor expanded.
+            rung, reports its objective to Optuna at that step, then (if the pruner lets
+            it) the next rung, continuing from the one below (``continues=`` on the
+            step); the key must be a key, neither searched nor expanded; the rungs whole
+            numbers or whole multiples of the first. A trial keeps one hash from rung to rung
+            (taken at the top rung).
         pruner: what stops a trial between rungs: ``'hyperband'``, ``'successive_halving'``,
             ``'median'`` (Optuna's pruners, built with the budget's rungs), any
             ``optuna.pruners`` object, or None (the default: every trial climbs every rung).

@@ -20,6 +20,15 @@ another folder keeps its records. A job is complete when its record exists and
   new time, and the jobs downstream run again (whatever bytes it wrote, as in
   Snakemake); after a copy, it lists the old time, and content decides.
 
+A job that runs again (forced, or because its record no longer checks out) keeps its
+earlier record until the new one replaces it, atomically, once every output is written.
+A failed or killed rerun therefore leaves the earlier result as it was: complete, if its
+files are still as the record lists them (the step failed before touching them, or
+rewrote the same bytes), else to run (an output replaced or damaged no longer matches
+the record's size and content). No engine takes a half-written result for done, and
+every engine agrees with the others: Snakemake restores the record of a failed job it
+was updating, doit leaves it where it is, and both are the same record.
+
 A record written before inputs carried a SHA-256 (``[size, mtime_ns]``) is still
 valid while the input's time is unchanged; if the time moved, the input counts as
 rewritten, as it did then.
@@ -212,6 +221,18 @@ def _file_identity(path: str) -> tuple[int, int, int] | None:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
+def _make_room(record: str) -> None:
+    """Remove a folder found where a record goes (an empty one; one holding files is a named error).
+
+    A record, valid or damaged, stays: the new one replaces it atomically.
+
+    Raises:
+        JobFailedError: a folder holding files is where the record goes.
+    """
+    if os.path.isdir(record):
+        remove_record(record)
+
+
 def remove_leftovers(paths: Iterable[str]) -> None:
     """Remove the hidden temporaries a killed writer of ``paths`` left (see `phyper._fs`)."""
     for path in paths:
@@ -274,12 +295,8 @@ class JobRecords(Protocol):
         """Whether the batch record lists the batch's current members."""
         ...
 
-    def clear(self, job: Job) -> None:
-        """Remove ``job``'s record."""
-        ...
-
     def begin(self, job: Job, run: RunInfo) -> Started:
-        """Make ``job`` not done and ready to run."""
+        """Make ``job`` ready to run (its earlier record stays until `finish` replaces it)."""
         ...
 
     def finish(self, job: Job, started: Started, run: RunInfo, times: dict[str, Any]) -> dict[str, Any]:
@@ -391,16 +408,18 @@ class Records:
 
     # -- writing --------------------------------------------------------------------------
 
-    def clear(self, job: Job) -> None:
-        """Remove ``job``'s record (first: from here until a new one is written, the job is not done)."""
-        remove_record(job.record)
-
     def remove_leftovers(self, job: Job) -> None:
         """Remove what a killed writer of ``job``'s record or outputs left (hidden temporaries)."""
         remove_leftovers((job.record, *job.outputs))
 
     def begin(self, job: Job, run: RunInfo) -> Started:
-        """Make ``job`` not done and ready to run: its inputs exist, its record is gone, its folders are made.
+        """Make ``job`` ready to run: its inputs exist, its folders are made; its earlier record stays.
+
+        The earlier record is replaced (atomically) only by `finish`, once the step wrote
+        every output: a run that fails or is killed leaves the earlier result as it was.
+        That result is complete only while its files are as its record lists them; a run
+        that replaced or damaged an output before failing makes the record's fingerprints
+        no longer match, and the job is to run (see the module docstring).
 
         Raises:
             JobFailedError: an input is missing.
@@ -412,8 +431,8 @@ class Records:
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
                 + "; run the steps upstream of it first (an engine does this for you)"
             )
-        self.clear(job)
         self.remove_leftovers(job)
+        _make_room(job.record)
         _CONTINUED.pop(job.id, None)  # what an earlier attempt in this process continued from
         for path in job.outputs:
             folder = os.path.dirname(path)
@@ -452,6 +471,7 @@ class Records:
 
     def finish_batch(self, batch: Job, ran: Sequence[str], times: dict[str, Any], engine: str | None) -> dict[str, Any]:
         """Write the record of ``batch`` (its members, those that ran, when, where); return it."""
+        _make_room(batch.record)
         return self._write(batch, {}, {
             "members": sorted(batch.members), "ran": list(ran), **times,
             "engine": engine, "host": os.uname().nodename, "pid": os.getpid(),
