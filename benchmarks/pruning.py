@@ -237,11 +237,12 @@ def plain_optuna(folder: Path, trials: int) -> Run:
     """study.optimize(n_jobs=2) over the same space, sampler, pruner and seed: preprocess, then train epoch by epoch."""
     import optuna
 
-    from phyper._search.driver import make_pruner, make_sampler
+    from phyper._search.study import make_pruner, make_sampler, rung_steps
 
     pipeline_module = import_pipeline(folder)
     search = pipeline_module.search
     rungs = search.fidelity.rungs
+    steps = dict(zip(rungs, rung_steps(search)))  # the step Optuna takes each rung's report at, as phyper's driver
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def objective(trial: optuna.Trial) -> float:
@@ -253,7 +254,7 @@ def plain_optuna(folder: Path, trials: int) -> Run:
             state = pipeline_module.train_epoch(state, params["lr"], config, epoch)
             if epoch in rungs:
                 loss = float(pipeline_module.loss_value(state, shift, params["lr"], params["width"]))
-                trial.report(loss, epoch)
+                trial.report(loss, steps[epoch])
                 if trial.should_prune():
                     raise optuna.TrialPruned()
         return loss

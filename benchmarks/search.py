@@ -201,7 +201,7 @@ def plain_optuna(folder: Path, trials: int, n_jobs: int) -> tuple[float, dict[st
     """study.optimize over the same space, sampler and seed; each objective computes its whole chain."""
     import optuna
 
-    from phyper._search.driver import make_sampler
+    from phyper._search.study import make_sampler
 
     pipeline_module = import_pipeline(folder)
     search = pipeline_module.search
