@@ -39,6 +39,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 CONFIG = '''
 import phyper
@@ -141,11 +143,52 @@ task_phyper = phyper_doit.tasks("pipeline:pipeline")
 '''
 
 
-def write_project(folder: Path) -> Path:
+def write_project(folder: Path, config: str = CONFIG, pipeline: str = PIPELINE) -> Path:
+    """A toy project in ``folder``: its ``config.py`` and ``pipeline.py``, a Snakefile and a dodo.py."""
     folder.mkdir(parents=True)
-    for name, text in (("config.py", CONFIG), ("pipeline.py", PIPELINE), ("Snakefile", SNAKEFILE), ("dodo.py", DODO)):
+    for name, text in (("config.py", config), ("pipeline.py", pipeline), ("Snakefile", SNAKEFILE), ("dodo.py", DODO)):
         (folder / name).write_text(text)
     return folder
+
+
+def import_pipeline(folder: Path) -> ModuleType:
+    """The project's ``pipeline`` module, imported in this process from ``folder`` (made the working folder)."""
+    os.chdir(folder)
+    sys.path.insert(0, str(folder))
+    for name in ("config", "pipeline"):
+        sys.modules.pop(name, None)
+    try:
+        return importlib.import_module("pipeline")
+    finally:
+        sys.path.remove(str(folder))
+
+
+def suggest(trial: Any, search: Any) -> dict[str, Any]:
+    """The point a plain Optuna objective asks ``trial`` for: the search's space, dimension by dimension."""
+    from phyper._search.space import Choice, IntRange, LogUniform, Uniform
+
+    params: dict[str, Any] = {}
+    for key, dimension in search.space.items():
+        if isinstance(dimension, Choice):
+            params[key] = trial.suggest_categorical(key, list(dimension.values))
+        elif isinstance(dimension, IntRange):
+            params[key] = trial.suggest_int(key, dimension.low, dimension.high, step=dimension.step, log=dimension.log)
+        elif isinstance(dimension, LogUniform):
+            params[key] = trial.suggest_float(key, dimension.low, dimension.high, log=True)
+        elif isinstance(dimension, Uniform):
+            params[key] = trial.suggest_float(key, dimension.low, dimension.high)
+    return params
+
+
+def run_phyper(folder: Path, arguments: list[str], environment: dict[str, str]) -> tuple[float, str]:
+    """``python -m phyper ARGUMENTS`` in ``folder`` (a subprocess, as users run it): its wall time and output."""
+    command = [sys.executable, "-m", "phyper", *arguments]
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=folder, env=dict(os.environ, **environment), capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
+    return wall, completed.stdout
 
 
 def counts(folder: Path) -> dict[str, int]:
@@ -158,26 +201,14 @@ def plain_optuna(folder: Path, trials: int, n_jobs: int) -> tuple[float, dict[st
     """study.optimize over the same space, sampler and seed; each objective computes its whole chain."""
     import optuna
 
-    from phyper._search.driver import make_sampler
-    from phyper._search.space import Choice, IntRange, LogUniform
+    from phyper._search.study import make_sampler
 
-    os.chdir(folder)
-    sys.path.insert(0, str(folder))
-    for name in ("config", "pipeline"):
-        sys.modules.pop(name, None)
-    pipeline_module = importlib.import_module("pipeline")
+    pipeline_module = import_pipeline(folder)
     search = pipeline_module.search
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def objective(trial: optuna.Trial) -> float:
-        params = {}
-        for key, dimension in search.space.items():
-            if isinstance(dimension, Choice):
-                params[key] = trial.suggest_categorical(key, list(dimension.values))
-            elif isinstance(dimension, IntRange):
-                params[key] = trial.suggest_int(key, dimension.low, dimension.high)
-            elif isinstance(dimension, LogUniform):
-                params[key] = trial.suggest_float(key, dimension.low, dimension.high, log=True)
+        params = suggest(trial, search)
         shift = pipeline_module.preprocess_value(params["prep"])
         return float(pipeline_module.train_value(shift, params["lr"], params["width"]))
 
@@ -185,19 +216,13 @@ def plain_optuna(folder: Path, trials: int, n_jobs: int) -> tuple[float, dict[st
     started = time.perf_counter()
     study.optimize(objective, n_trials=trials, n_jobs=n_jobs)
     wall = time.perf_counter() - started
-    sys.path.remove(str(folder))
     return wall, counts(folder), float(study.best_value)
 
 
 def phyper_search(folder: Path, trials: int, engine: str, preprocess_s: float) -> tuple[float, dict[str, int], str]:
-    environment = dict(os.environ, BENCH_PREPROCESS_S=str(preprocess_s))
-    command = [sys.executable, "-m", "phyper", "search", "run", "--trials", str(trials), "--engine", engine, "-j", "2"]
-    started = time.perf_counter()
-    completed = subprocess.run(command, cwd=folder, env=environment, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if completed.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
-    best = next((line for line in completed.stdout.splitlines() if line.startswith("best:")), "best: ?")
+    arguments = ["search", "run", "--trials", str(trials), "--engine", engine, "-j", "2"]
+    wall, output = run_phyper(folder, arguments, {"BENCH_PREPROCESS_S": str(preprocess_s)})
+    best = next((line for line in output.splitlines() if line.startswith("best:")), "best: ?")
     return wall, counts(folder), best
 
 
