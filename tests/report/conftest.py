@@ -81,11 +81,17 @@ class Page:
         return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
 
     def requests(self) -> list[str]:
-        """Every URL the page asked for since it was opened (file:// and data: included)."""
+        """Every URL the page asked for since it was opened (file:// and data: included).
+
+        Requests of the browser's own pages (`chrome://`: the new-tab page a fresh
+        Chromium loads in the background at its start) are not the page's.
+        """
         urls = []
         for entry in self.driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]
             if message["method"] == "Network.requestWillBeSent":
+                if str(message["params"].get("documentURL", "")).startswith("chrome://"):
+                    continue
                 urls.append(message["params"]["request"]["url"])
         return urls
 
