@@ -24,7 +24,6 @@ import pytest
 
 from engines import environment
 from phyper._running.device_pool import Allocation, acquire, waiting_jobs
-from phyper._search.driver import _FileLock
 from phyper._state import locks as _locks
 from phyper._state.locks import FileLock, hold_lock, is_locked, read_lock_file
 from phyper_snakemake._workflow import ENGINE_LOCK_NAME, SNAKEMAKE_FOLDER
@@ -40,8 +39,8 @@ HOLD = {
            "def again():\n"
            "    global held\n"
            "    held = hold_lock(PATH, 'train:abc'); held.__enter__()\n",
-    "search": "from phyper._search.driver import _FileLock\n"
-              "lock = _FileLock(PATH); lock.acquire(blocking=True)\n"
+    "search": "from phyper._search.driver import FileLock\n"
+              "lock = FileLock(PATH); lock.acquire(blocking=True)\n"
               "release = lock.release\n"
               "def again():\n"
               "    print('got' if lock.acquire(blocking=False) else 'busy', flush=True)\n",
@@ -203,13 +202,13 @@ def _table_entries() -> list[_locks._OpenFile]:
 @pytest.mark.parametrize("use", ["search", "job"])
 def test_two_threads_of_one_process_exclude_each_other(use: str, place: Path) -> None:
     path = lock_path(use, place)
-    first = _FileLock(path) if use == "search" else FileLock(path)
+    first = FileLock(path)
     first.acquire(blocking=True)
     other_thread_at_once: list[bool] = []
     order: list[str] = []
 
     def second() -> None:
-        lock = _FileLock(path) if use == "search" else FileLock(path)
+        lock = FileLock(path)
         other_thread_at_once.append(lock.acquire(blocking=False))
         lock.acquire(blocking=True)
         order.append("second holds it")

@@ -7,16 +7,14 @@ for every command that takes one (``collect``, ``report``).
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from phyper._errors import MetricsLoaderError, PhyperError
 from phyper._planning.pipeline import Pipeline
-from phyper._running.runner import load_pipeline
+from phyper._running.runner import import_from_working_folder, load_pipeline
 
 __all__ = ["DEFAULT_PIPELINE", "PipelineImportError", "load", "load_metrics"]
 
@@ -118,10 +116,8 @@ def load_metrics(spec: str | None) -> Callable[[Any], Mapping[str, Any] | None] 
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise PipelineImportError(f"--metrics `{spec}` is not MODULE:FUNCTION (e.g. --metrics metrics:load)")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(module_name)
+        module = import_from_working_folder(module_name)
     except (Exception, SystemExit) as error:
         raise PipelineImportError(f"cannot import --metrics `{spec}`: {_failure(error, module_name)}") from error
     found = getattr(module, attribute, None)

@@ -43,9 +43,7 @@ __all__ = ["RUNNING_JOB_VARIABLE", "job_command", "load_pipeline", "read_job_log
 def load_pipeline(spec: str) -> Pipeline:
     """Import ``module:attribute`` (attribute defaults to ``pipeline``) from the working folder."""
     module_name, _, attribute = spec.partition(":")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
+    module = import_from_working_folder(module_name)
     try:
         pipeline = getattr(module, attribute or "pipeline")
     except AttributeError:
@@ -55,6 +53,13 @@ def load_pipeline(spec: str) -> Pipeline:
     if not isinstance(pipeline, Pipeline):
         raise PipelineDefinitionError(f"`{spec}` is a {type(pipeline).__name__}, not a phyper.Pipeline")
     return pipeline
+
+
+def import_from_working_folder(module_name: str) -> Any:
+    """Import ``module_name`` as a project's module: from the working folder, as engines run them."""
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return importlib.import_module(module_name)
 
 
 def job_command(spec: str, step: str, key: str, *, engine: str | None = None) -> list[str]:

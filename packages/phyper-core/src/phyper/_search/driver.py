@@ -118,14 +118,6 @@ def _older_than(started: Any, seconds: float) -> bool:
     return bool((datetime.datetime.now() - started).total_seconds() > seconds)
 
 
-# -- locks -----------------------------------------------------------------------------
-
-
-_FileLock = FileLock
-"""phyper's one lock (`phyper._state.locks`): exclusive between processes and between this driver's threads,
-released when the process dies (``kill -9`` too)."""
-
-
 def _objective(pipeline: Pipeline, search: Search, instances: Sequence[Any]) -> float:
     loader = pipeline.metrics_loader
     assert loader is not None  # checked by drive() before anything runs
@@ -263,7 +255,7 @@ class Driver:
         self.space = distributions(search)
         self.environment = engine_environment(pipeline)
         self.summary = SearchSummary()
-        self.owners: dict[int, _FileLock] = {}
+        self.owners: dict[int, FileLock] = {}
         self.running: dict[Future[int], RunningTrial] = {}
         self.ready: list[Proposal] = []
         """Trials promoted to their next rung, waiting for a worker."""
@@ -406,7 +398,7 @@ class Driver:
 
         Runs in the pool: a second trial of the same point waits for the lock, then finds its jobs done.
         """
-        lock = _FileLock(self.search.store.run_lock_path(point.hash))
+        lock = FileLock(self.search.store.run_lock_path(point.hash))
         lock.acquire(blocking=True)
         try:
             if not jobs_to_run(point.plan, point.jobs):
@@ -504,7 +496,7 @@ class Driver:
         return sum(trial_state(trial.state) is TrialState.RUNNING for trial in self.trials_now())
 
     def own(self, number: int) -> bool:
-        lock = _FileLock(self.search.store.owner_lock_path(number))
+        lock = FileLock(self.search.store.owner_lock_path(number))
         if not lock.acquire(blocking=False):
             return False
         self.owners[number] = lock
@@ -544,7 +536,7 @@ def write_point(search: Search, record: TrialRecord) -> TrialRecord:
     With a fidelity the record keeps the highest rung any trial of the point started: the
     record written is ``record`` with the larger of its budget and the one already there.
     """
-    lock = _FileLock(search.store.record_lock_path(record.hash))
+    lock = FileLock(search.store.record_lock_path(record.hash))
     lock.acquire(blocking=True)
     try:
         if record.budget is not None:
